@@ -1,0 +1,145 @@
+"""The `dialoog` command: `dialoog serve`, `dialoog --version`.
+
+A bad setting ends the command with one readable line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import functools
+import socket
+from typing import Annotated, Any, NoReturn
+
+import typer
+from pydantic import ValidationError
+
+from api.app import create_app, service_version
+from api.logs import logging_config
+from application.errors import StoreUnavailable
+from infrastructure.bootstrap import bootstrap
+from infrastructure.settings import Settings
+
+BAD_SETTING_EXIT_CODE = 2
+
+app = typer.Typer(
+    name="dialoog",
+    help="Contracts that grow through dialogue, kept as an event-sourced history.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"dialoog: {message}", err=True)
+    raise typer.Exit(BAD_SETTING_EXIT_CODE)
+
+
+def _describe(error: ValidationError) -> str:
+    """All problems of a settings ValidationError on one line, named by environment variable."""
+    problems = []
+    for item in error.errors():
+        field = "_".join(str(part) for part in item["loc"]).upper()
+        reason = item["msg"].removeprefix("Value error, ")
+        problems.append(f"DIALOOG_{field}: {reason}" if field else reason)
+    return "invalid setting: " + "; ".join(problems)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"dialoog {service_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version_callback, is_eager=True, help="Show version."),
+    ] = False,
+) -> None:
+    """dialoog: the contract-dialogue service."""
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    """The listening socket, made here rather than by uvicorn.
+
+    uvicorn 0.54 binds the shared socket of `--workers N` with `proto=0`; accepted connections
+    inherit that, asyncio then skips TCP_NODELAY, and every keep-alive response waits ~40 ms on
+    the client's delayed ACK (uvicorn issue #3149). Naming IPPROTO_TCP makes asyncio set
+    TCP_NODELAY on each accepted connection, and setting it on the listener as well covers
+    platforms where accepted sockets inherit the option instead."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        listener.bind((host, port))
+    except OSError:
+        listener.close()
+        raise
+    listener.set_inheritable(True)
+    return listener
+
+
+def _run_server(settings: Settings, listener: socket.socket) -> None:
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    options: dict[str, Any] = {
+        # A picklable factory: each worker process builds its own app from the same settings.
+        "app": functools.partial(create_app, settings),
+        "factory": True,
+        "host": settings.host,
+        "port": settings.port,
+        "workers": settings.workers,
+        "log_config": logging_config(settings.log_level),
+        "access_log": False,  # api.logs writes the access log, with request ids
+        "server_header": False,
+    }
+    config = uvicorn.Config(**options)
+    if settings.workers > 1:
+        Multiprocess(config, sockets=[listener]).run()
+    else:
+        uvicorn.Server(config).run(sockets=[listener])
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on [DIALOOG_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on [DIALOOG_PORT]")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes [DIALOOG_WORKERS]")] = None,
+) -> None:
+    """Serve the HTTP API (settings from DIALOOG_* environment variables)."""
+    overrides: dict[str, Any] = {
+        name: value
+        for name, value in {"host": host, "port": port, "workers": workers}.items()
+        if value is not None
+    }
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as error:
+        _fail(_describe(error))
+
+    try:
+        services = bootstrap(settings)
+        try:
+            services.ready()
+        finally:
+            services.close()
+    except StoreUnavailable as error:
+        _fail(f"event store not ready ({settings.database.redacted()}): {error}")
+
+    try:
+        listener = bind_listener(settings.host, settings.port)
+    except OSError as error:
+        _fail(f"cannot listen on {settings.host}:{settings.port}: {error.strerror or error}")
+
+    try:
+        _run_server(settings, listener)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        listener.close()
+
+
+if __name__ == "__main__":
+    app()

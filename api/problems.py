@@ -1,0 +1,123 @@
+"""Errors as RFC 9457 problem details, and the single table that maps exceptions to them.
+
+Routes never raise HTTPException for business reasons: they let application and domain errors
+propagate, and `ERROR_STATUS` decides the status code. Add a line there for each new error."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from api.logs import current_request_id
+from application.errors import ApplicationError, StoreUnavailable
+
+PROBLEM_BASE = "https://dialoog.example/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+logger = logging.getLogger("dialoog.errors")
+
+# error class -> (status, title). The `type` is PROBLEM_BASE + the error's `code` attribute.
+# Looked up along the class's MRO, so a base class covers its subclasses.
+ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
+    StoreUnavailable: (503, "Event store unavailable"),
+    ApplicationError: (400, "Request cannot be carried out"),
+}
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    **extensions: Any,
+) -> JSONResponse:
+    """A problem+json response; `code` becomes the stable `type` URI."""
+    body: dict[str, Any] = {"type": PROBLEM_BASE + code, "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body.update(extensions)
+    all_headers = dict(headers or {})
+    request_id = current_request_id()
+    if request_id:
+        all_headers.setdefault("X-Request-ID", request_id)
+    return JSONResponse(
+        body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=all_headers
+    )
+
+
+def _status_for(error: Exception) -> tuple[int, str] | None:
+    for cls in type(error).__mro__:
+        if cls in ERROR_STATUS:
+            return ERROR_STATUS[cls]
+    return None
+
+
+def _code_of(error: Exception) -> str:
+    code = getattr(error, "code", None)
+    return code if isinstance(code, str) and code else "error"
+
+
+def error_problem(error: Exception) -> JSONResponse:
+    """The response for an application or domain error listed in ERROR_STATUS."""
+    status, title = _status_for(error) or (500, "Internal server error")
+    if status >= 500 and status != 503:
+        logger.error("error mapped to %s", status, exc_info=error)
+    return problem(status, _code_of(error), title, str(error) or None)
+
+
+async def _application_error(_: Request, error: Exception) -> Response:
+    return error_problem(error)
+
+
+async def _validation_error(_: Request, error: Exception) -> Response:
+    errors = error.errors() if isinstance(error, RequestValidationError) else []
+    invalid = [
+        {
+            "name": ".".join(str(part) for part in e.get("loc", ()) if part != "body") or "body",
+            "reason": e.get("msg", "invalid"),
+        }
+        for e in errors
+    ]
+    return problem(
+        400, "invalid-request", "Request is not valid", "See invalidParams.", invalidParams=invalid
+    )
+
+
+async def _http_error(_: Request, error: Exception) -> Response:
+    status = error.status_code if isinstance(error, StarletteHTTPException) else 500
+    detail = error.detail if isinstance(error, StarletteHTTPException) else None
+    titles = {404: "Not found", 405: "Method not allowed"}
+    code = {404: "not-found", 405: "method-not-allowed"}.get(status, f"http-{status}")
+    headers = getattr(error, "headers", None)
+    return problem(status, code, titles.get(status, "HTTP error"), str(detail or ""), headers)
+
+
+async def _unhandled(_: Request, error: Exception) -> Response:
+    # Logged with its traceback server-side; the client learns only the request id.
+    logger.error("unhandled error", exc_info=error)
+    return problem(500, "internal-error", "Internal server error", requestId=current_request_id())
+
+
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+
+EXCEPTION_HANDLERS: dict[type[Exception], Handler] = {
+    RequestValidationError: _validation_error,
+    StarletteHTTPException: _http_error,
+    Exception: _unhandled,
+}
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Register the handlers; read at call time so entries added to ERROR_STATUS count."""
+    for cls in ERROR_STATUS:
+        app.add_exception_handler(cls, _application_error)
+    for cls, handler in EXCEPTION_HANDLERS.items():
+        app.add_exception_handler(cls, handler)

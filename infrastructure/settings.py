@@ -1,0 +1,120 @@
+"""The one settings object. Built from `DIALOOG_*` environment variables in the composition root
+(the CLI or the app factory's caller) and passed down; nothing else reads the environment."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+StoreKind = Literal["memory", "sqlite", "postgres"]
+
+_SCHEMES: dict[str, StoreKind] = {
+    "memory": "memory",
+    "sqlite": "sqlite",
+    "postgresql": "postgres",
+    "postgres": "postgres",
+}
+_URL_HELP = (
+    "expected sqlite:///relative/path.sqlite, sqlite:////absolute/path.sqlite, "
+    "postgresql://user:password@host:port/dbname or memory://"
+)
+
+
+@dataclass(frozen=True)
+class DatabaseParts:
+    """A parsed `database_url`. For SQLite only `path` is set; for PostgreSQL the rest."""
+
+    kind: StoreKind
+    path: Path | None = None
+    host: str = ""
+    port: int = 5432
+    user: str = ""
+    password: str = ""
+    dbname: str = ""
+
+    def redacted(self) -> str:
+        """The URL without its password, for log lines and error messages."""
+        if self.kind == "memory":
+            return "memory://"
+        if self.kind == "sqlite":
+            return f"sqlite:///{self.path}"
+        return f"postgresql://{self.user}:***@{self.host}:{self.port}/{self.dbname}"
+
+
+def parse_database_url(url: str) -> DatabaseParts:
+    """Split a database URL into its parts; raise ValueError with a readable message if it is
+    not one this service can use."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as error:
+        raise ValueError(f"cannot parse {url!r} ({error}); {_URL_HELP}") from None
+    kind = _SCHEMES.get(parts.scheme.lower())
+    if kind is None:
+        raise ValueError(f"unsupported scheme {parts.scheme or '(none)'!r}; {_URL_HELP}")
+    if kind == "memory":
+        return DatabaseParts(kind="memory")
+    if kind == "sqlite":
+        # SQLAlchemy's convention: three slashes then a relative path, four for an absolute one.
+        if parts.netloc or not parts.path.startswith("/") or len(parts.path) < 2:
+            raise ValueError(f"SQLite URL needs a file path; {_URL_HELP}")
+        return DatabaseParts(kind="sqlite", path=Path(parts.path[1:]))
+    dbname = unquote(parts.path.lstrip("/"))
+    if not parts.hostname or not dbname or "/" in dbname:
+        raise ValueError(f"PostgreSQL URL needs a host and a database name; {_URL_HELP}")
+    return DatabaseParts(
+        kind="postgres",
+        host=parts.hostname,
+        port=port or 5432,
+        user=unquote(parts.username or ""),
+        password=unquote(parts.password or ""),
+        dbname=dbname,
+    )
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. Environment variables carry the `DIALOOG_` prefix, e.g.
+    `DIALOOG_DATABASE_URL`, `DIALOOG_JWT_SECRET`, `DIALOOG_PORT`."""
+
+    model_config = SettingsConfigDict(env_prefix="DIALOOG_", extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        default="sqlite:///./var/dialoog.sqlite",
+        description="sqlite:///path.sqlite, postgresql://user:pass@host:port/db or memory://",
+    )
+    jwt_secret: SecretStr | None = Field(default=None, description="HS256 signing secret")
+    jwt_public_key_file: Path | None = Field(default=None, description="PEM public key (RS/ES)")
+    pool_size: int = Field(default=8, ge=1, le=200, description="PostgreSQL connections")
+    connect_timeout: float = Field(default=3, gt=0, le=60, description="seconds")
+    lock_timeout: float = Field(default=3, gt=0, le=600, description="seconds")
+    snapshot_interval: int = Field(default=50, ge=0, description="events between snapshots")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    data_dir: Path = Path("./var")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_is_usable(cls, value: str) -> str:
+        parse_database_url(value)
+        return value.strip()
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def database(self) -> DatabaseParts:
+        return parse_database_url(self.database_url)
+
+    @property
+    def log_level_number(self) -> int:
+        return logging.getLevelNamesMapping()[self.log_level]
