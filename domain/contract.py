@@ -1,0 +1,880 @@
+"""The contract aggregate: one dialogue-based assignment and the history of what was agreed.
+
+Command methods are imperative (`hold_session`, `give_consent`) and check every rule *before*
+they trigger an event; events are past tense (`SessionHeld`, `ConsentGiven`) and applying one
+never raises, because it runs again on every replay. Every event carries who and why (actor,
+effective date, session or decision, reason) and the digest of its predecessor.
+
+Event classes are stored by their import path: never rename or move one (see docs/EVENTS.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.domain import Aggregate
+
+from domain import errors
+from domain.chain import GENESIS_DIGEST, digest_of_event_fields
+from domain.goals import ChangeAction, GoalChange, GoalNode, apply_goal_change, check_goal_change
+from domain.indicators import (
+    Indicator,
+    IndicatorChange,
+    Measurement,
+    apply_indicator_change,
+    check_indicator_change,
+    check_measurement,
+)
+from domain.money import (
+    ZERO,
+    Adjustment,
+    FinancialFramework,
+    apply_adjustment,
+    check_adjustment,
+)
+from domain.proposals import KIND_OF_CHANGE, Change, Proposal, ProposalStatus, ScopeRefinement
+from domain.records import (
+    Correction,
+    Evaluation,
+    Provider,
+    Publication,
+    ResidentsConsultation,
+    Session,
+    Stakeholder,
+)
+from domain.values import (
+    Actor,
+    ContractStatus,
+    Participant,
+    Period,
+    ProcedureKind,
+    ProviderStatus,
+    euros,
+    local_date,
+    required_text,
+)
+
+CLOSED = (ContractStatus.TERMINATED, ContractStatus.COMPLETED)
+#: Fields of a record a correction may replace, by the kind of record.
+CORRECTABLE_FIELDS = {
+    "session": ("minutes_ref", "summary"),
+    "measurement": ("value", "source"),
+}
+
+
+def new_id() -> str:
+    return uuid4().hex
+
+
+def topic_of(cls: type) -> str:
+    """The topic the event store records for an event class (module:qualname)."""
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+class Contract(Aggregate):
+    """A contract that grows through dialogue."""
+
+    class Event(Aggregate.Event):
+        actor: Actor
+        effective_on: date
+        session_id: str | None
+        decision_ref: str | None
+        reason: str
+        prior_digest: str
+        digest: str
+
+        def apply(self, aggregate: Any) -> None:
+            contract: Contract = aggregate
+            self.apply_to(contract)
+            contract.head_digest = self.digest
+
+        def apply_to(self, contract: Contract) -> None:
+            """What the event changes in the contract's state."""
+
+    # Setup -----------------------------------------------------------------------------------
+
+    class Opened(Event, Aggregate.Created):
+        reference: str
+        title: str
+        assignment: str
+        procedure: str
+        term: Period
+        ceiling: Decimal
+        budget_period: Period
+        commissioner: str
+
+        def apply_to(self, contract: Contract) -> None:
+            contract.reference = self.reference
+            contract.title = self.title
+            contract.assignment = self.assignment
+            contract.procedure = self.procedure
+            contract.term = self.term
+            contract.commissioner = self.commissioner
+            contract.status = ContractStatus.DRAFT
+            contract.framework = FinancialFramework(
+                ceiling=self.ceiling, period=self.budget_period, initial_value=self.ceiling
+            )
+
+    class ProviderAdmitted(Event):
+        org: str
+        name: str
+        rationale: str
+
+        def apply_to(self, contract: Contract) -> None:
+            contract.providers[self.org] = Provider(
+                org=self.org,
+                name=self.name,
+                rationale=self.rationale,
+                admitted_on=self.effective_on,
+            )
+
+    class ProviderWithdrew(Event):
+        org: str
+
+        def apply_to(self, contract: Contract) -> None:
+            contract.providers[self.org].status = ProviderStatus.WITHDRAWN
+            contract.framework.allocations.pop(self.org, None)
+
+    class StakeholderRegistered(Event):
+        stakeholder_id: str
+        name: str
+        kind: str
+
+        def apply_to(self, contract: Contract) -> None:
+            contract.stakeholders[self.stakeholder_id] = Stakeholder(
+                stakeholder_id=self.stakeholder_id, name=self.name, kind=self.kind
+            )
+
+    # Dialogue --------------------------------------------------------------------------------
+
+    class SessionHeld(Event):
+        held_on: date
+        kind: str
+        participants: tuple[Participant, ...]
+        minutes_ref: str
+        summary: str
+
+        def apply_to(self, contract: Contract) -> None:
+            assert self.session_id is not None
+            contract.sessions[self.session_id] = Session(
+                session_id=self.session_id,
+                held_on=self.held_on,
+                kind=self.kind,
+                participants=tuple(self.participants),
+                minutes_ref=self.minutes_ref,
+                summary=self.summary,
+            )
+            contract.correctable[str(self.originator_version)] = ["session", self.session_id]
+
+    class ProposalSubmitted(Event):
+        proposal_id: str
+        kind: str
+        change: Change
+        rationale: str
+
+        def apply_to(self, contract: Contract) -> None:
+            assert self.session_id is not None
+            contract.proposals[self.proposal_id] = Proposal(
+                proposal_id=self.proposal_id,
+                kind=KIND_OF_CHANGE[type(self.change)],
+                change=self.change,
+                rationale=self.rationale,
+                session_id=self.session_id,
+                proposed_by=self.actor,
+                submitted_at=self.timestamp,
+                consents=[self.actor.org],
+            )
+
+    class ConsentGiven(Event):
+        proposal_id: str
+        party: str
+
+        def apply_to(self, contract: Contract) -> None:
+            contract.proposals[self.proposal_id].consents.append(self.party)
+
+    class ProposalRejected(Event):
+        proposal_id: str
+        party: str
+
+        def apply_to(self, contract: Contract) -> None:
+            contract.close_proposal(self, ProposalStatus.REJECTED)
+
+    class ProposalWithdrawn(Event):
+        proposal_id: str
+
+        def apply_to(self, contract: Contract) -> None:
+            contract.close_proposal(self, ProposalStatus.WITHDRAWN)
+
+    class ProposalAgreed(Event):
+        """All required consents are present: the change takes effect here."""
+
+        proposal_id: str
+        kind: str
+        change: Change
+        change_value: Decimal
+
+        def apply_to(self, contract: Contract) -> None:
+            contract.close_proposal(self, ProposalStatus.AGREED)
+            change = self.change
+            if isinstance(change, ScopeRefinement):
+                contract.assignment = change.assignment
+            elif isinstance(change, GoalChange):
+                apply_goal_change(contract.goals, change)
+            elif isinstance(change, IndicatorChange):
+                apply_indicator_change(contract.indicators, change, self.session_id)
+            else:
+                contract.term = apply_adjustment(contract.framework, contract.term, change)
+
+    # Monitoring and transparency -------------------------------------------------------------
+
+    class MeasurementRecorded(Event):
+        measurement_id: str
+        indicator_id: str
+        indicator_version: int
+        period: Period
+        value: Decimal
+        source: str
+
+        def apply_to(self, contract: Contract) -> None:
+            contract.measurements[self.measurement_id] = Measurement(
+                measurement_id=self.measurement_id,
+                indicator_id=self.indicator_id,
+                indicator_version=self.indicator_version,
+                period=self.period,
+                value=self.value,
+                source=self.source,
+                recorded_version=self.originator_version,
+            )
+            contract.correctable[str(self.originator_version)] = [
+                "measurement",
+                self.measurement_id,
+            ]
+
+    class PublicationIssued(Event):
+        publication_id: str
+        audience: str
+        channel: str
+        summary: str
+
+        def apply_to(self, contract: Contract) -> None:
+            contract.publications.append(
+                Publication(
+                    publication_id=self.publication_id,
+                    issued_on=self.effective_on,
+                    audience=self.audience,
+                    channel=self.channel,
+                    summary=self.summary,
+                )
+            )
+
+    class ResidentsConsulted(Event):
+        consultation_id: str
+        held_on: date
+        method: str
+        summary: str
+        participants_count: int
+
+        def apply_to(self, contract: Contract) -> None:
+            contract.consultations.append(
+                ResidentsConsultation(
+                    consultation_id=self.consultation_id,
+                    held_on=self.held_on,
+                    method=self.method,
+                    summary=self.summary,
+                    participants_count=self.participants_count,
+                )
+            )
+
+    # Lifecycle -------------------------------------------------------------------------------
+
+    class Activated(Event):
+        def apply_to(self, contract: Contract) -> None:
+            contract.status = ContractStatus.ACTIVE
+
+    class Suspended(Event):
+        def apply_to(self, contract: Contract) -> None:
+            contract.status = ContractStatus.SUSPENDED
+
+    class Resumed(Event):
+        def apply_to(self, contract: Contract) -> None:
+            contract.status = ContractStatus.ACTIVE
+
+    class Terminated(Event):
+        def apply_to(self, contract: Contract) -> None:
+            contract.status = ContractStatus.TERMINATED
+
+    class Completed(Event):
+        def apply_to(self, contract: Contract) -> None:
+            contract.status = ContractStatus.COMPLETED
+
+    class EvaluationRecorded(Event):
+        evaluation_id: str
+        held_on: date
+        summary: str
+        conclusions: str
+
+        def apply_to(self, contract: Contract) -> None:
+            contract.evaluations.append(
+                Evaluation(
+                    evaluation_id=self.evaluation_id,
+                    held_on=self.held_on,
+                    summary=self.summary,
+                    conclusions=self.conclusions,
+                )
+            )
+
+    class RecordCorrected(Event):
+        """A mistaken record is corrected by a new event that names the one it corrects."""
+
+        corrects_version: int
+        corrections: dict[str, str]
+
+        def apply_to(self, contract: Contract) -> None:
+            contract.corrections.append(
+                Correction(
+                    corrects_version=self.corrects_version,
+                    corrections=dict(self.corrections),
+                    reason=self.reason,
+                    recorded_in_version=self.originator_version,
+                )
+            )
+            kind, record_id = contract.correctable.get(str(self.corrects_version), ["", ""])
+            if kind == "session":
+                session = contract.sessions[record_id]
+                for name, value in self.corrections.items():
+                    setattr(session, name, value)
+            elif kind == "measurement":
+                measurement = contract.measurements[record_id]
+                for name, value in self.corrections.items():
+                    setattr(measurement, name, Decimal(value) if name == "value" else value)
+
+    # State -----------------------------------------------------------------------------------
+
+    def __init__(self) -> None:
+        # The state starts empty; `Opened` fills it in (and so does every replay).
+        self.reference = ""
+        self.title = ""
+        self.assignment = ""
+        self.procedure = ""
+        self.term: Period  # set by Opened
+        self.commissioner = ""
+        self.status = ContractStatus.DRAFT
+        self.framework: FinancialFramework  # set by Opened
+        self.providers: dict[str, Provider] = {}
+        self.stakeholders: dict[str, Stakeholder] = {}
+        self.sessions: dict[str, Session] = {}
+        self.proposals: dict[str, Proposal] = {}
+        self.goals: dict[str, GoalNode] = {}
+        self.indicators: dict[str, Indicator] = {}
+        self.measurements: dict[str, Measurement] = {}
+        self.publications: list[Publication] = []
+        self.consultations: list[ResidentsConsultation] = []
+        self.evaluations: list[Evaluation] = []
+        self.corrections: list[Correction] = []
+        #: version (as text) → [kind, id] of the records a correction may change
+        self.correctable: dict[str, list[str]] = {}
+        self.head_digest = GENESIS_DIGEST
+
+    @property
+    def parties(self) -> set[str]:
+        """The organisations whose consent a proposal needs: commissioner and active providers."""
+        return {self.commissioner} | self.active_providers
+
+    @property
+    def active_providers(self) -> set[str]:
+        return {p.org for p in self.providers.values() if p.status == ProviderStatus.ACTIVE}
+
+    def close_proposal(self, event: Contract.Event, status: ProposalStatus) -> None:
+        proposal = self.proposals[getattr(event, "proposal_id")]  # noqa: B009
+        proposal.status = status
+        proposal.closed_by = event.actor
+        proposal.closing_reason = event.reason or None
+        proposal.closed_in_version = event.originator_version
+
+    # Commands: setup ------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        actor: Actor,
+        reference: str,
+        title: str,
+        assignment: str,
+        procedure: ProcedureKind | str,
+        term: Period,
+        ceiling: Decimal,
+        budget_period: Period,
+        reason: str = "",
+        decision_ref: str | None = None,
+        effective_on: date | None = None,
+        contract_id: UUID | None = None,
+    ) -> Contract:
+        """The commissioner opens a contract in a financial framework with a global assignment."""
+        fields: dict[str, Any] = dict(
+            reference=required_text(reference, "the reference"),
+            title=required_text(title, "the title"),
+            assignment=required_text(assignment, "the assignment"),
+            procedure=ProcedureKind(procedure).value,
+            term=term,
+            ceiling=euros(ceiling),
+            budget_period=budget_period,
+            commissioner=required_text(actor.org, "the commissioner's organisation"),
+        )
+        if fields["ceiling"] <= ZERO:
+            raise errors.InvalidValue("the ceiling must be positive")
+        contract_id = contract_id or uuid4()
+        timestamp = cls.Opened.create_timestamp()
+        fields.update(
+            actor=actor,
+            effective_on=effective_on or local_date(timestamp),
+            session_id=None,
+            decision_ref=decision_ref,
+            reason=reason,
+            timestamp=timestamp,
+        )
+        digest = digest_of_event_fields(
+            topic=topic_of(cls.Opened),
+            contract_id=contract_id,
+            version=cls.INITIAL_VERSION,
+            fields=fields,
+            prior_digest=GENESIS_DIGEST,
+        )
+        return cls._create(
+            cls.Opened, id=contract_id, prior_digest=GENESIS_DIGEST, digest=digest, **fields
+        )
+
+    def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
+        """Stamp the event with its recorded time, effective date and place in the chain."""
+        timestamp = event_class.create_timestamp()
+        fields: dict[str, Any] = {
+            "session_id": None,
+            "decision_ref": None,
+            "reason": "",
+            "effective_on": None,
+            **kwargs,
+            "timestamp": timestamp,
+        }
+        if fields["effective_on"] is None:
+            fields["effective_on"] = local_date(timestamp)
+        fields["prior_digest"] = self.head_digest
+        fields["digest"] = digest_of_event_fields(
+            topic=topic_of(event_class),
+            contract_id=self.id,
+            version=self.version + 1,
+            fields=fields,
+            prior_digest=self.head_digest,
+        )
+        super().trigger_event(event_class, **fields)
+
+    def admit_provider(
+        self, *, actor: Actor, org: str, name: str, rationale: str, effective_on: date | None = None
+    ) -> None:
+        """Admit a preselected provider, recording why it was chosen (DNA, track record, fit)."""
+        self._check_commissioner(actor)
+        self._check_not_closed()
+        org = required_text(org, "the provider's organisation")
+        if org == self.commissioner:
+            raise errors.InvalidValue("the commissioner cannot be its own provider")
+        if org in self.active_providers:
+            raise errors.ProviderAlreadyAdmitted(f"{org!r} is already a provider")
+        self.trigger_event(
+            self.ProviderAdmitted,
+            actor=actor,
+            org=org,
+            name=required_text(name, "the provider's name"),
+            rationale=required_text(rationale, "the preselection rationale"),
+            reason=rationale,
+            effective_on=effective_on,
+        )
+
+    def withdraw_provider(self, *, actor: Actor, org: str, reason: str) -> None:
+        """A provider leaves (its own decision or the commissioner's); its allocation is freed."""
+        self._check_party(actor)
+        self._check_not_closed()
+        if org not in self.active_providers:
+            raise errors.UnknownProvider(f"{org!r} is not an active provider")
+        if actor.org not in (org, self.commissioner):
+            raise errors.CommissionerOnly(
+                "only the provider itself or the commissioner may do this"
+            )
+        self.trigger_event(
+            self.ProviderWithdrew, actor=actor, org=org, reason=required_text(reason, "a reason")
+        )
+        self._agree_proposals_now_complete(actor)
+
+    def register_stakeholder(self, *, actor: Actor, name: str, kind: str, reason: str = "") -> str:
+        self._check_party(actor)
+        self._check_not_closed()
+        stakeholder_id = new_id()
+        self.trigger_event(
+            self.StakeholderRegistered,
+            actor=actor,
+            stakeholder_id=stakeholder_id,
+            name=required_text(name, "the stakeholder's name"),
+            kind=required_text(kind, "the kind of stakeholder"),
+            reason=reason,
+        )
+        return stakeholder_id
+
+    # Commands: dialogue ---------------------------------------------------------------------
+
+    def hold_session(
+        self,
+        *,
+        actor: Actor,
+        held_on: date,
+        kind: str,
+        participants: tuple[Participant, ...] | list[Participant],
+        minutes_ref: str,
+        summary: str,
+    ) -> str:
+        """Record a dialogue session; later changes name it as their provenance."""
+        self._check_party(actor)
+        self._check_not_closed()
+        if not participants:
+            raise errors.InvalidValue("a session has participants")
+        session_id = new_id()
+        self.trigger_event(
+            self.SessionHeld,
+            actor=actor,
+            session_id=session_id,
+            effective_on=held_on,
+            held_on=held_on,
+            kind=required_text(kind, "the kind of session"),
+            participants=tuple(participants),
+            minutes_ref=required_text(minutes_ref, "the minutes reference"),
+            summary=required_text(summary, "the summary"),
+        )
+        return session_id
+
+    def submit_proposal(
+        self, *, actor: Actor, session_id: str | None, change: Change, rationale: str
+    ) -> str:
+        """A party puts a change forward in a session; its own consent counts at once."""
+        self._check_party(actor)
+        self._check_active()
+        self._check_session(session_id)
+        change = self._with_new_ids(change)
+        self._check_change(change)
+        proposal_id = new_id()
+        self.trigger_event(
+            self.ProposalSubmitted,
+            actor=actor,
+            session_id=session_id,
+            decision_ref=getattr(change, "decision_ref", None),
+            proposal_id=proposal_id,
+            kind=KIND_OF_CHANGE[type(change)].value,
+            change=change,
+            rationale=required_text(rationale, "the rationale"),
+            reason=rationale,
+        )
+        return proposal_id
+
+    def give_consent(
+        self,
+        *,
+        actor: Actor,
+        proposal_id: str,
+        on_behalf_of: str | None = None,
+        session_id: str | None = None,
+    ) -> bool:
+        """A party consents through one of its own people. Returns True when this consent
+        completes the proposal, which then takes effect in the same save."""
+        if on_behalf_of is not None and on_behalf_of != actor.org:
+            raise errors.ConsentNotYours(
+                f"{actor.name} acts for {actor.org!r} and cannot consent for {on_behalf_of!r}"
+            )
+        self._check_party(actor)
+        self._check_active()
+        proposal = self._open_proposal(proposal_id)
+        if actor.org in proposal.consents:
+            raise errors.AlreadyConsented(f"{actor.org!r} has already consented")
+        if session_id is not None:
+            self._check_session(session_id)
+        if self.parties <= {*proposal.consents, actor.org}:
+            self._check_change(proposal.change)
+        self.trigger_event(
+            self.ConsentGiven,
+            actor=actor,
+            session_id=session_id or proposal.session_id,
+            proposal_id=proposal_id,
+            party=actor.org,
+        )
+        return bool(self._agree_proposals_now_complete(actor))
+
+    def reject_proposal(self, *, actor: Actor, proposal_id: str, reason: str) -> None:
+        self._check_party(actor)
+        self._check_active()
+        proposal = self._open_proposal(proposal_id)
+        self.trigger_event(
+            self.ProposalRejected,
+            actor=actor,
+            session_id=proposal.session_id,
+            proposal_id=proposal_id,
+            party=actor.org,
+            reason=required_text(reason, "a reason"),
+        )
+
+    def withdraw_proposal(self, *, actor: Actor, proposal_id: str, reason: str) -> None:
+        self._check_party(actor)
+        self._check_active()
+        proposal = self._open_proposal(proposal_id)
+        if actor.org != proposal.proposed_by.org:
+            raise errors.NotProposer(f"only {proposal.proposed_by.org!r} may withdraw it")
+        self.trigger_event(
+            self.ProposalWithdrawn,
+            actor=actor,
+            session_id=proposal.session_id,
+            proposal_id=proposal_id,
+            reason=required_text(reason, "a reason"),
+        )
+
+    # Commands: monitoring and transparency --------------------------------------------------
+
+    def record_measurement(
+        self,
+        *,
+        actor: Actor,
+        indicator_id: str,
+        period: Period,
+        value: Decimal | str,
+        source: str,
+        indicator_version: int | None = None,
+    ) -> str:
+        """Record a value of the indicator version in force for one period."""
+        self._check_party(actor)
+        self._check_not_closed()
+        indicator = check_measurement(self.indicators, indicator_id, indicator_version)
+        if not _is_decimal(value):
+            raise errors.InvalidValue(f"{value!r} is not a finite decimal")
+        measurement_id = new_id()
+        self.trigger_event(
+            self.MeasurementRecorded,
+            actor=actor,
+            effective_on=period.end,
+            measurement_id=measurement_id,
+            indicator_id=indicator_id,
+            indicator_version=indicator.version,
+            period=period,
+            value=Decimal(value),
+            source=required_text(source, "the source"),
+        )
+        return measurement_id
+
+    def issue_publication(self, *, actor: Actor, audience: str, channel: str, summary: str) -> str:
+        """Tell residents or the council about the contract (allowed after the end too)."""
+        self._check_party(actor)
+        publication_id = new_id()
+        self.trigger_event(
+            self.PublicationIssued,
+            actor=actor,
+            publication_id=publication_id,
+            audience=required_text(audience, "the audience"),
+            channel=required_text(channel, "the channel"),
+            summary=required_text(summary, "the summary"),
+        )
+        return publication_id
+
+    def consult_residents(
+        self, *, actor: Actor, held_on: date, method: str, summary: str, participants_count: int
+    ) -> str:
+        self._check_party(actor)
+        self._check_not_closed()
+        if participants_count < 0:
+            raise errors.InvalidValue("the number of participants cannot be negative")
+        consultation_id = new_id()
+        self.trigger_event(
+            self.ResidentsConsulted,
+            actor=actor,
+            effective_on=held_on,
+            consultation_id=consultation_id,
+            held_on=held_on,
+            method=required_text(method, "the method"),
+            summary=required_text(summary, "the summary"),
+            participants_count=participants_count,
+        )
+        return consultation_id
+
+    # Commands: lifecycle --------------------------------------------------------------------
+
+    def activate(self, *, actor: Actor, reason: str = "", effective_on: date | None = None) -> None:
+        """Delivery and dialogue start together."""
+        self._transition(actor, (ContractStatus.DRAFT,), "activate")
+        if not self.active_providers:
+            raise errors.NoProviders("admit at least one provider before activating")
+        self.trigger_event(self.Activated, actor=actor, reason=reason, effective_on=effective_on)
+
+    def suspend(self, *, actor: Actor, reason: str, decision_ref: str | None = None) -> None:
+        self._transition(actor, (ContractStatus.ACTIVE,), "suspend")
+        self.trigger_event(
+            self.Suspended,
+            actor=actor,
+            reason=required_text(reason, "a reason"),
+            decision_ref=decision_ref,
+        )
+
+    def resume(self, *, actor: Actor, reason: str) -> None:
+        self._transition(actor, (ContractStatus.SUSPENDED,), "resume")
+        self.trigger_event(self.Resumed, actor=actor, reason=required_text(reason, "a reason"))
+
+    def terminate(self, *, actor: Actor, reason: str, decision_ref: str | None = None) -> None:
+        """End the contract early; the reason is the ground for termination."""
+        self._transition(
+            actor,
+            (ContractStatus.DRAFT, ContractStatus.ACTIVE, ContractStatus.SUSPENDED),
+            "terminate",
+        )
+        self.trigger_event(
+            self.Terminated,
+            actor=actor,
+            reason=required_text(reason, "the ground"),
+            decision_ref=decision_ref,
+        )
+
+    def complete(self, *, actor: Actor, reason: str) -> None:
+        self._transition(actor, (ContractStatus.ACTIVE,), "complete")
+        self.trigger_event(self.Completed, actor=actor, reason=required_text(reason, "a reason"))
+
+    def record_evaluation(
+        self, *, actor: Actor, held_on: date, summary: str, conclusions: str
+    ) -> str:
+        self._check_party(actor)
+        evaluation_id = new_id()
+        self.trigger_event(
+            self.EvaluationRecorded,
+            actor=actor,
+            effective_on=held_on,
+            evaluation_id=evaluation_id,
+            held_on=held_on,
+            summary=required_text(summary, "the summary"),
+            conclusions=conclusions.strip(),
+        )
+        return evaluation_id
+
+    def correct(
+        self, *, actor: Actor, corrects_version: int, corrections: dict[str, str], reason: str
+    ) -> None:
+        """Correct a mistaken record by a new event; nothing is edited or deleted."""
+        self._check_party(actor)
+        if not 1 <= corrects_version <= self.version:
+            raise errors.UnknownVersion(f"there is no version {corrects_version} to correct")
+        kind, _ = self.correctable.get(str(corrects_version), ["", ""])
+        allowed = CORRECTABLE_FIELDS.get(kind, ())
+        for name, value in corrections.items():
+            if name not in allowed:
+                raise errors.InvalidCorrection(
+                    f"version {corrects_version} has no correctable field {name!r}"
+                    + (f" (a {kind} allows {', '.join(allowed)})" if allowed else "")
+                )
+            if name == "value" and not _is_decimal(value):
+                raise errors.InvalidValue(f"{value!r} is not a number")
+            if not str(value).strip():
+                raise errors.InvalidValue(f"{name} must not be empty")
+        self.trigger_event(
+            self.RecordCorrected,
+            actor=actor,
+            corrects_version=corrects_version,
+            corrections=dict(corrections),
+            reason=required_text(reason, "a reason"),
+        )
+
+    # Rules ----------------------------------------------------------------------------------
+
+    def _check_party(self, actor: Actor) -> None:
+        if actor.org not in self.parties:
+            raise errors.NotAParty(f"{actor.org!r} is not a party to contract {self.reference}")
+
+    def _check_commissioner(self, actor: Actor) -> None:
+        if actor.org != self.commissioner:
+            raise errors.CommissionerOnly(f"only {self.commissioner!r} may do this")
+
+    def _check_not_closed(self) -> None:
+        if self.status in CLOSED:
+            raise errors.ContractClosed(f"contract {self.reference} is {self.status}")
+
+    def _check_active(self) -> None:
+        self._check_not_closed()
+        if self.status != ContractStatus.ACTIVE:
+            raise errors.ContractNotActive(f"contract {self.reference} is {self.status}")
+
+    def _check_session(self, session_id: str | None) -> None:
+        if not session_id:
+            raise errors.SessionRequired("name the dialogue session this change came from")
+        if session_id not in self.sessions:
+            raise errors.UnknownSession(f"session {session_id!r} is not on this contract")
+
+    def _transition(
+        self, actor: Actor, allowed_from: tuple[ContractStatus, ...], verb: str
+    ) -> None:
+        self._check_commissioner(actor)
+        self._check_not_closed()
+        if self.status not in allowed_from:
+            raise errors.InvalidTransition(f"cannot {verb} a contract that is {self.status}")
+
+    def _open_proposal(self, proposal_id: str) -> Proposal:
+        proposal = self.proposals.get(proposal_id)
+        if proposal is None:
+            raise errors.UnknownProposal(f"proposal {proposal_id!r} is not on this contract")
+        if proposal.status != ProposalStatus.OPEN:
+            raise errors.ProposalNotOpen(f"proposal {proposal_id} is {proposal.status}")
+        return proposal
+
+    def _with_new_ids(self, change: Change) -> Change:
+        """An addition gets its id when it is proposed, so it is known once agreed."""
+        if isinstance(change, GoalChange) and change.action == ChangeAction.ADD:
+            return dataclasses.replace(change, node_id=new_id())
+        if isinstance(change, IndicatorChange) and change.action == ChangeAction.ADD:
+            return dataclasses.replace(change, indicator_id=new_id())
+        return change
+
+    def _check_change(self, change: Change) -> None:
+        if isinstance(change, ScopeRefinement):
+            required_text(change.assignment, "the assignment")
+        elif isinstance(change, GoalChange):
+            check_goal_change(self.goals, change)
+        elif isinstance(change, IndicatorChange):
+            check_indicator_change(self.indicators, self.goals, change)
+        elif isinstance(change, Adjustment):
+            check_adjustment(self.framework, self.term, self.active_providers, change)
+        else:
+            raise errors.InvalidValue(f"{type(change).__name__} is not a kind of change")
+
+    def _agree_proposals_now_complete(self, actor: Actor) -> list[str]:
+        """Every open proposal all parties have now consented to takes effect."""
+        agreed = []
+        for proposal in list(self.proposals.values()):
+            if proposal.status != ProposalStatus.OPEN or not self.parties <= set(proposal.consents):
+                continue
+            change = proposal.change
+            try:
+                self._check_change(change)
+            except errors.DomainError:
+                continue  # no longer applicable as it stands: it stays open
+            self.trigger_event(
+                self.ProposalAgreed,
+                actor=actor,
+                session_id=proposal.session_id,
+                decision_ref=getattr(change, "decision_ref", None),
+                effective_on=getattr(change, "effective_on", None),
+                reason=proposal.rationale,
+                proposal_id=proposal.proposal_id,
+                kind=proposal.kind,
+                change=change,
+                change_value=change.value if isinstance(change, Adjustment) else ZERO,
+            )
+            agreed.append(proposal.proposal_id)
+        return agreed
+
+
+def _is_decimal(value: object) -> bool:
+    if isinstance(value, float | bool):
+        return False
+    try:
+        return Decimal(value).is_finite()  # type: ignore[arg-type]
+    except (ArithmeticError, TypeError, ValueError):
+        return False

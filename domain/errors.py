@@ -1,0 +1,199 @@
+"""The rules a contract manager expects the system to enforce, as exceptions.
+
+Every rule has its own class with a stable, machine-readable `code`; the HTTP layer turns the
+code into the problem `type`. Command methods raise these *before* any event is triggered, so a
+refused command leaves the history exactly as it was.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A command was refused because it breaks a rule of the contract."""
+
+    code = "domain-error"
+    title = "The command breaks a rule of the contract"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class InvalidValue(DomainError):
+    code = "invalid-value"
+    title = "A value is not acceptable"
+
+
+# Parties and consent (rule 1) ---------------------------------------------------------------
+
+
+class NotAParty(DomainError):
+    code = "not-a-party"
+    title = "Only the commissioner and active providers act on a contract"
+
+
+class CommissionerOnly(DomainError):
+    code = "commissioner-only"
+    title = "Only the commissioner may do this"
+
+
+class ConsentNotYours(DomainError):
+    code = "consent-not-yours"
+    title = "Nobody can record another organisation's consent"
+
+
+class AlreadyConsented(DomainError):
+    code = "already-consented"
+    title = "This party has already consented"
+
+
+class UnknownProposal(DomainError):
+    code = "unknown-proposal"
+    title = "No such proposal on this contract"
+
+
+class ProposalNotOpen(DomainError):
+    code = "proposal-not-open"
+    title = "The proposal is no longer open"
+
+
+class NotProposer(DomainError):
+    code = "not-proposer"
+    title = "Only the proposer's party may withdraw a proposal"
+
+
+class UnknownProvider(DomainError):
+    code = "unknown-provider"
+    title = "No such active provider on this contract"
+
+
+class ProviderAlreadyAdmitted(DomainError):
+    code = "provider-already-admitted"
+    title = "The provider is already admitted"
+
+
+# Provenance (rule 2) ------------------------------------------------------------------------
+
+
+class SessionRequired(DomainError):
+    code = "session-required"
+    title = "A substantive change must name the session it came from"
+
+
+class UnknownSession(DomainError):
+    code = "unknown-session"
+    title = "No such dialogue session on this contract"
+
+
+# Money and modification limits (rules 3 and 4) ----------------------------------------------
+
+
+class CeilingExceeded(DomainError):
+    code = "ceiling-exceeded"
+    title = "Allocations would exceed the ceiling"
+
+
+class ReallocationUnbalanced(DomainError):
+    code = "reallocation-unbalanced"
+    title = "A reallocation must sum to zero"
+
+
+class DecisionRequired(DomainError):
+    code = "decision-required"
+    title = "A ceiling change needs a budget-decision reference"
+
+
+class ChangeLimitExceeded(DomainError):
+    code = "change-limit-exceeded"
+    title = "Past 10% of the initial value a change needs a recorded justification"
+
+
+class InvalidTerm(DomainError):
+    code = "invalid-term"
+    title = "The term or period is not acceptable"
+
+
+# Goal chain (rule 5) ------------------------------------------------------------------------
+
+
+class UnknownGoal(DomainError):
+    code = "unknown-goal"
+    title = "No such active node in the goal chain"
+
+
+class GoalParentInvalid(DomainError):
+    code = "goal-parent-invalid"
+    title = "A node must hang under an active node of the level above"
+
+
+class VisionExists(DomainError):
+    code = "vision-exists"
+    title = "The contract already has an active vision"
+
+
+class GoalHasChildren(DomainError):
+    code = "goal-has-children"
+    title = "Retire or move a node's children before retiring it"
+
+
+# Indicators (rule 6) ------------------------------------------------------------------------
+
+
+class UnknownIndicator(DomainError):
+    code = "unknown-indicator"
+    title = "No such indicator on this contract"
+
+
+class IndicatorRetired(DomainError):
+    code = "indicator-retired"
+    title = "The indicator has been retired"
+
+
+class IndicatorVersionSuperseded(DomainError):
+    code = "indicator-version-superseded"
+    title = "A measurement binds to the indicator version in force"
+
+
+class TargetNeedsBaseline(DomainError):
+    code = "target-needs-baseline"
+    title = "An indicator target needs a baseline"
+
+
+# Lifecycle (rule 7) and append-only corrections (rule 8) ------------------------------------
+
+
+class ContractClosed(DomainError):
+    code = "contract-closed"
+    title = "After the end only evaluations, publications and corrections are recorded"
+
+
+class ContractNotActive(DomainError):
+    code = "contract-not-active"
+    title = "This needs an active contract"
+
+
+class InvalidTransition(DomainError):
+    code = "invalid-transition"
+    title = "The contract cannot move to that status from where it is"
+
+
+class NoProviders(DomainError):
+    code = "no-providers"
+    title = "A contract needs at least one admitted provider to become active"
+
+
+class UnknownVersion(DomainError):
+    code = "unknown-version"
+    title = "No such record in the contract's history"
+
+
+class InvalidCorrection(DomainError):
+    code = "invalid-correction"
+    title = "That record or field cannot be corrected"
+
+
+ALL_DOMAIN_ERRORS: tuple[type[DomainError], ...] = tuple(
+    cls
+    for cls in list(globals().values())
+    if isinstance(cls, type) and issubclass(cls, DomainError)
+)

@@ -1,0 +1,129 @@
+"""Value objects of the contract: who acts, periods, money, and the kinds of things.
+
+Everything here is immutable and made of types that survive storage (str, int, bool, Decimal,
+date, datetime and these dataclasses; enums are stored by value).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from domain.errors import InvalidTerm, InvalidValue
+
+#: The contracts are Dutch: "the date it takes effect" defaults to the recording date there.
+LOCAL_TIMEZONE = ZoneInfo("Europe/Amsterdam")
+CENT = Decimal("0.01")
+
+
+def local_date(moment: datetime) -> date:
+    """The calendar date of a timezone-aware moment in the Netherlands."""
+    return moment.astimezone(LOCAL_TIMEZONE).date()
+
+
+def euros(amount: Decimal | int | str) -> Decimal:
+    """An amount of money in EUR with exactly two decimal places (never a float)."""
+    if isinstance(amount, float):
+        raise InvalidValue("money is never a float; pass a Decimal or a string")
+    try:
+        value = Decimal(amount)
+    except (InvalidOperation, ValueError) as error:
+        raise InvalidValue(f"{amount!r} is not an amount of money") from error
+    if not value.is_finite():
+        raise InvalidValue(f"{amount!r} is not an amount of money")
+    if value != value.quantize(CENT, rounding=ROUND_HALF_EVEN):
+        raise InvalidValue(f"{amount} has more than two decimal places")
+    return value.quantize(CENT)
+
+
+def required_text(value: str, what: str) -> str:
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        raise InvalidValue(f"{what} must not be empty")
+    return text
+
+
+class Role(StrEnum):
+    CONTRACT_MANAGER = "contract_manager"
+    AUDITOR = "auditor"
+    READER = "reader"
+
+
+class ContractStatus(StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    TERMINATED = "terminated"
+    COMPLETED = "completed"
+
+
+class ProcedureKind(StrEnum):
+    DIALOGUE = "dialogue"  # aanbesteden door dialoog
+    ADMINISTRATIVE_PROCUREMENT = "administrative_procurement"  # bestuurlijk aanbesteden
+    OPEN_TENDER = "open_tender"
+    SUBSIDY = "subsidy"
+    OTHER = "other"
+
+
+class SessionKind(StrEnum):
+    DIALOGUE = "dialogue"
+    STEERING = "steering"
+    MONITORING = "monitoring"
+    EVALUATION = "evaluation"
+    RESIDENTS = "residents"
+    OTHER = "other"
+
+
+class StakeholderKind(StrEnum):
+    HEALTH_INSURER = "health_insurer"
+    EMPLOYER = "employer"
+    SCHOOL = "school"
+    CLIENT_COUNCIL = "client_council"
+    OTHER = "other"
+
+
+class ProviderStatus(StrEnum):
+    ACTIVE = "active"
+    WITHDRAWN = "withdrawn"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The authenticated person behind an event, and the organisation they act for."""
+
+    subject: str
+    name: str
+    org: str
+    role: str
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    end: date
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise InvalidTerm(f"a period cannot end ({self.end}) before it starts ({self.start})")
+
+    def contains(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
+
+@dataclass(frozen=True)
+class Participant:
+    name: str
+    org: str
+    role: str
+
+
+@dataclass(frozen=True)
+class Allocation:
+    org: str
+    amount: Decimal
+
+
+VALUE_TYPES: tuple[type, ...] = (Actor, Period, Participant, Allocation)
