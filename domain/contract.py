@@ -20,12 +20,33 @@ from eventsourcing.domain import Aggregate
 
 from domain import errors
 from domain.chain import GENESIS_DIGEST, digest_of_event_fields
-from domain.goals import ChangeAction, GoalChange, GoalNode, apply_goal_change, check_goal_change
+from domain.events import (
+    ConsentGiven,
+    ContractActivated,
+    ContractCompleted,
+    ContractOpened,
+    ContractResumed,
+    ContractSuspended,
+    ContractTerminated,
+    EvaluationRecorded,
+    MeasurementRecorded,
+    ProposalAgreed,
+    ProposalRejected,
+    ProposalSubmitted,
+    ProposalWithdrawn,
+    ProviderAdmitted,
+    ProviderWithdrew,
+    PublicationIssued,
+    RecordCorrected,
+    ResidentsConsulted,
+    SessionHeld,
+    StakeholderRegistered,
+)
+from domain.goals import ChangeAction, GoalChange, GoalNode, check_goal_change
 from domain.indicators import (
     Indicator,
     IndicatorChange,
     Measurement,
-    apply_indicator_change,
     check_indicator_change,
     check_measurement,
 )
@@ -33,7 +54,6 @@ from domain.money import (
     ZERO,
     Adjustment,
     FinancialFramework,
-    apply_adjustment,
     check_adjustment,
 )
 from domain.proposals import KIND_OF_CHANGE, Change, Proposal, ProposalStatus, ScopeRefinement
@@ -78,280 +98,6 @@ def topic_of(cls: type) -> str:
 class Contract(Aggregate):
     """A contract that grows through dialogue."""
 
-    class Event(Aggregate.Event):
-        actor: Actor
-        effective_on: date
-        session_id: str | None
-        decision_ref: str | None
-        reason: str
-        prior_digest: str
-        digest: str
-
-        def apply(self, aggregate: Any) -> None:
-            contract: Contract = aggregate
-            self.apply_to(contract)
-            contract.head_digest = self.digest
-
-        def apply_to(self, contract: Contract) -> None:
-            """What the event changes in the contract's state."""
-
-    # Setup -----------------------------------------------------------------------------------
-
-    class Opened(Event, Aggregate.Created):
-        reference: str
-        title: str
-        assignment: str
-        procedure: str
-        term: Period
-        ceiling: Decimal
-        budget_period: Period
-        commissioner: str
-
-        def apply_to(self, contract: Contract) -> None:
-            contract.reference = self.reference
-            contract.title = self.title
-            contract.assignment = self.assignment
-            contract.procedure = self.procedure
-            contract.term = self.term
-            contract.commissioner = self.commissioner
-            contract.status = ContractStatus.DRAFT
-            contract.framework = FinancialFramework(
-                ceiling=self.ceiling, period=self.budget_period, initial_value=self.ceiling
-            )
-
-    class ProviderAdmitted(Event):
-        org: str
-        name: str
-        rationale: str
-
-        def apply_to(self, contract: Contract) -> None:
-            contract.providers[self.org] = Provider(
-                org=self.org,
-                name=self.name,
-                rationale=self.rationale,
-                admitted_on=self.effective_on,
-            )
-
-    class ProviderWithdrew(Event):
-        org: str
-
-        def apply_to(self, contract: Contract) -> None:
-            contract.providers[self.org].status = ProviderStatus.WITHDRAWN
-            contract.framework.allocations.pop(self.org, None)
-
-    class StakeholderRegistered(Event):
-        stakeholder_id: str
-        name: str
-        kind: str
-
-        def apply_to(self, contract: Contract) -> None:
-            contract.stakeholders[self.stakeholder_id] = Stakeholder(
-                stakeholder_id=self.stakeholder_id, name=self.name, kind=self.kind
-            )
-
-    # Dialogue --------------------------------------------------------------------------------
-
-    class SessionHeld(Event):
-        held_on: date
-        kind: str
-        participants: tuple[Participant, ...]
-        minutes_ref: str
-        summary: str
-
-        def apply_to(self, contract: Contract) -> None:
-            assert self.session_id is not None
-            contract.sessions[self.session_id] = Session(
-                session_id=self.session_id,
-                held_on=self.held_on,
-                kind=self.kind,
-                participants=tuple(self.participants),
-                minutes_ref=self.minutes_ref,
-                summary=self.summary,
-            )
-            contract.correctable[str(self.originator_version)] = ["session", self.session_id]
-
-    class ProposalSubmitted(Event):
-        proposal_id: str
-        kind: str
-        change: Change
-        rationale: str
-
-        def apply_to(self, contract: Contract) -> None:
-            assert self.session_id is not None
-            contract.proposals[self.proposal_id] = Proposal(
-                proposal_id=self.proposal_id,
-                kind=KIND_OF_CHANGE[type(self.change)],
-                change=self.change,
-                rationale=self.rationale,
-                session_id=self.session_id,
-                proposed_by=self.actor,
-                submitted_at=self.timestamp,
-                consents=[self.actor.org],
-            )
-
-    class ConsentGiven(Event):
-        proposal_id: str
-        party: str
-
-        def apply_to(self, contract: Contract) -> None:
-            contract.proposals[self.proposal_id].consents.append(self.party)
-
-    class ProposalRejected(Event):
-        proposal_id: str
-        party: str
-
-        def apply_to(self, contract: Contract) -> None:
-            contract.close_proposal(self, ProposalStatus.REJECTED)
-
-    class ProposalWithdrawn(Event):
-        proposal_id: str
-
-        def apply_to(self, contract: Contract) -> None:
-            contract.close_proposal(self, ProposalStatus.WITHDRAWN)
-
-    class ProposalAgreed(Event):
-        """All required consents are present: the change takes effect here."""
-
-        proposal_id: str
-        kind: str
-        change: Change
-        change_value: Decimal
-
-        def apply_to(self, contract: Contract) -> None:
-            contract.close_proposal(self, ProposalStatus.AGREED)
-            change = self.change
-            if isinstance(change, ScopeRefinement):
-                contract.assignment = change.assignment
-            elif isinstance(change, GoalChange):
-                apply_goal_change(contract.goals, change)
-            elif isinstance(change, IndicatorChange):
-                apply_indicator_change(contract.indicators, change, self.session_id)
-            else:
-                contract.term = apply_adjustment(contract.framework, contract.term, change)
-
-    # Monitoring and transparency -------------------------------------------------------------
-
-    class MeasurementRecorded(Event):
-        measurement_id: str
-        indicator_id: str
-        indicator_version: int
-        period: Period
-        value: Decimal
-        source: str
-
-        def apply_to(self, contract: Contract) -> None:
-            contract.measurements[self.measurement_id] = Measurement(
-                measurement_id=self.measurement_id,
-                indicator_id=self.indicator_id,
-                indicator_version=self.indicator_version,
-                period=self.period,
-                value=self.value,
-                source=self.source,
-                recorded_version=self.originator_version,
-            )
-            contract.correctable[str(self.originator_version)] = [
-                "measurement",
-                self.measurement_id,
-            ]
-
-    class PublicationIssued(Event):
-        publication_id: str
-        audience: str
-        channel: str
-        summary: str
-
-        def apply_to(self, contract: Contract) -> None:
-            contract.publications.append(
-                Publication(
-                    publication_id=self.publication_id,
-                    issued_on=self.effective_on,
-                    audience=self.audience,
-                    channel=self.channel,
-                    summary=self.summary,
-                )
-            )
-
-    class ResidentsConsulted(Event):
-        consultation_id: str
-        held_on: date
-        method: str
-        summary: str
-        participants_count: int
-
-        def apply_to(self, contract: Contract) -> None:
-            contract.consultations.append(
-                ResidentsConsultation(
-                    consultation_id=self.consultation_id,
-                    held_on=self.held_on,
-                    method=self.method,
-                    summary=self.summary,
-                    participants_count=self.participants_count,
-                )
-            )
-
-    # Lifecycle -------------------------------------------------------------------------------
-
-    class Activated(Event):
-        def apply_to(self, contract: Contract) -> None:
-            contract.status = ContractStatus.ACTIVE
-
-    class Suspended(Event):
-        def apply_to(self, contract: Contract) -> None:
-            contract.status = ContractStatus.SUSPENDED
-
-    class Resumed(Event):
-        def apply_to(self, contract: Contract) -> None:
-            contract.status = ContractStatus.ACTIVE
-
-    class Terminated(Event):
-        def apply_to(self, contract: Contract) -> None:
-            contract.status = ContractStatus.TERMINATED
-
-    class Completed(Event):
-        def apply_to(self, contract: Contract) -> None:
-            contract.status = ContractStatus.COMPLETED
-
-    class EvaluationRecorded(Event):
-        evaluation_id: str
-        held_on: date
-        summary: str
-        conclusions: str
-
-        def apply_to(self, contract: Contract) -> None:
-            contract.evaluations.append(
-                Evaluation(
-                    evaluation_id=self.evaluation_id,
-                    held_on=self.held_on,
-                    summary=self.summary,
-                    conclusions=self.conclusions,
-                )
-            )
-
-    class RecordCorrected(Event):
-        """A mistaken record is corrected by a new event that names the one it corrects."""
-
-        corrects_version: int
-        corrections: dict[str, str]
-
-        def apply_to(self, contract: Contract) -> None:
-            contract.corrections.append(
-                Correction(
-                    corrects_version=self.corrects_version,
-                    corrections=dict(self.corrections),
-                    reason=self.reason,
-                    recorded_in_version=self.originator_version,
-                )
-            )
-            kind, record_id = contract.correctable.get(str(self.corrects_version), ["", ""])
-            if kind == "session":
-                session = contract.sessions[record_id]
-                for name, value in self.corrections.items():
-                    setattr(session, name, value)
-            elif kind == "measurement":
-                measurement = contract.measurements[record_id]
-                for name, value in self.corrections.items():
-                    setattr(measurement, name, Decimal(value) if name == "value" else value)
-
     # State -----------------------------------------------------------------------------------
 
     def __init__(self) -> None:
@@ -388,13 +134,6 @@ class Contract(Aggregate):
     def active_providers(self) -> set[str]:
         return {p.org for p in self.providers.values() if p.status == ProviderStatus.ACTIVE}
 
-    def close_proposal(self, event: Contract.Event, status: ProposalStatus) -> None:
-        proposal = self.proposals[getattr(event, "proposal_id")]  # noqa: B009
-        proposal.status = status
-        proposal.closed_by = event.actor
-        proposal.closing_reason = event.reason or None
-        proposal.closed_in_version = event.originator_version
-
     # Commands: setup ------------------------------------------------------------------------
 
     @classmethod
@@ -428,7 +167,7 @@ class Contract(Aggregate):
         if fields["ceiling"] <= ZERO:
             raise errors.InvalidValue("the ceiling must be positive")
         contract_id = contract_id or uuid4()
-        timestamp = cls.Opened.create_timestamp()
+        timestamp = ContractOpened.create_timestamp()
         fields.update(
             actor=actor,
             effective_on=effective_on or local_date(timestamp),
@@ -438,14 +177,14 @@ class Contract(Aggregate):
             timestamp=timestamp,
         )
         digest = digest_of_event_fields(
-            topic=topic_of(cls.Opened),
+            topic=topic_of(ContractOpened),
             contract_id=contract_id,
             version=cls.INITIAL_VERSION,
             fields=fields,
             prior_digest=GENESIS_DIGEST,
         )
         return cls._create(
-            cls.Opened, id=contract_id, prior_digest=GENESIS_DIGEST, digest=digest, **fields
+            ContractOpened, id=contract_id, prior_digest=GENESIS_DIGEST, digest=digest, **fields
         )
 
     def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
@@ -483,7 +222,7 @@ class Contract(Aggregate):
         if org in self.active_providers:
             raise errors.ProviderAlreadyAdmitted(f"{org!r} is already a provider")
         self.trigger_event(
-            self.ProviderAdmitted,
+            ProviderAdmitted,
             actor=actor,
             org=org,
             name=required_text(name, "the provider's name"),
@@ -503,7 +242,7 @@ class Contract(Aggregate):
                 "only the provider itself or the commissioner may do this"
             )
         self.trigger_event(
-            self.ProviderWithdrew, actor=actor, org=org, reason=required_text(reason, "a reason")
+            ProviderWithdrew, actor=actor, org=org, reason=required_text(reason, "a reason")
         )
         self._agree_proposals_now_complete(actor)
 
@@ -512,7 +251,7 @@ class Contract(Aggregate):
         self._check_not_closed()
         stakeholder_id = new_id()
         self.trigger_event(
-            self.StakeholderRegistered,
+            StakeholderRegistered,
             actor=actor,
             stakeholder_id=stakeholder_id,
             name=required_text(name, "the stakeholder's name"),
@@ -540,7 +279,7 @@ class Contract(Aggregate):
             raise errors.InvalidValue("a session has participants")
         session_id = new_id()
         self.trigger_event(
-            self.SessionHeld,
+            SessionHeld,
             actor=actor,
             session_id=session_id,
             effective_on=held_on,
@@ -563,7 +302,7 @@ class Contract(Aggregate):
         self._check_change(change)
         proposal_id = new_id()
         self.trigger_event(
-            self.ProposalSubmitted,
+            ProposalSubmitted,
             actor=actor,
             session_id=session_id,
             decision_ref=getattr(change, "decision_ref", None),
@@ -599,7 +338,7 @@ class Contract(Aggregate):
         if self.parties <= {*proposal.consents, actor.org}:
             self._check_change(proposal.change)
         self.trigger_event(
-            self.ConsentGiven,
+            ConsentGiven,
             actor=actor,
             session_id=session_id or proposal.session_id,
             proposal_id=proposal_id,
@@ -612,7 +351,7 @@ class Contract(Aggregate):
         self._check_active()
         proposal = self._open_proposal(proposal_id)
         self.trigger_event(
-            self.ProposalRejected,
+            ProposalRejected,
             actor=actor,
             session_id=proposal.session_id,
             proposal_id=proposal_id,
@@ -627,7 +366,7 @@ class Contract(Aggregate):
         if actor.org != proposal.proposed_by.org:
             raise errors.NotProposer(f"only {proposal.proposed_by.org!r} may withdraw it")
         self.trigger_event(
-            self.ProposalWithdrawn,
+            ProposalWithdrawn,
             actor=actor,
             session_id=proposal.session_id,
             proposal_id=proposal_id,
@@ -654,7 +393,7 @@ class Contract(Aggregate):
             raise errors.InvalidValue(f"{value!r} is not a finite decimal")
         measurement_id = new_id()
         self.trigger_event(
-            self.MeasurementRecorded,
+            MeasurementRecorded,
             actor=actor,
             effective_on=period.end,
             measurement_id=measurement_id,
@@ -671,7 +410,7 @@ class Contract(Aggregate):
         self._check_party(actor)
         publication_id = new_id()
         self.trigger_event(
-            self.PublicationIssued,
+            PublicationIssued,
             actor=actor,
             publication_id=publication_id,
             audience=required_text(audience, "the audience"),
@@ -689,7 +428,7 @@ class Contract(Aggregate):
             raise errors.InvalidValue("the number of participants cannot be negative")
         consultation_id = new_id()
         self.trigger_event(
-            self.ResidentsConsulted,
+            ResidentsConsulted,
             actor=actor,
             effective_on=held_on,
             consultation_id=consultation_id,
@@ -707,12 +446,12 @@ class Contract(Aggregate):
         self._transition(actor, (ContractStatus.DRAFT,), "activate")
         if not self.active_providers:
             raise errors.NoProviders("admit at least one provider before activating")
-        self.trigger_event(self.Activated, actor=actor, reason=reason, effective_on=effective_on)
+        self.trigger_event(ContractActivated, actor=actor, reason=reason, effective_on=effective_on)
 
     def suspend(self, *, actor: Actor, reason: str, decision_ref: str | None = None) -> None:
         self._transition(actor, (ContractStatus.ACTIVE,), "suspend")
         self.trigger_event(
-            self.Suspended,
+            ContractSuspended,
             actor=actor,
             reason=required_text(reason, "a reason"),
             decision_ref=decision_ref,
@@ -720,7 +459,7 @@ class Contract(Aggregate):
 
     def resume(self, *, actor: Actor, reason: str) -> None:
         self._transition(actor, (ContractStatus.SUSPENDED,), "resume")
-        self.trigger_event(self.Resumed, actor=actor, reason=required_text(reason, "a reason"))
+        self.trigger_event(ContractResumed, actor=actor, reason=required_text(reason, "a reason"))
 
     def terminate(self, *, actor: Actor, reason: str, decision_ref: str | None = None) -> None:
         """End the contract early; the reason is the ground for termination."""
@@ -730,7 +469,7 @@ class Contract(Aggregate):
             "terminate",
         )
         self.trigger_event(
-            self.Terminated,
+            ContractTerminated,
             actor=actor,
             reason=required_text(reason, "the ground"),
             decision_ref=decision_ref,
@@ -738,7 +477,7 @@ class Contract(Aggregate):
 
     def complete(self, *, actor: Actor, reason: str) -> None:
         self._transition(actor, (ContractStatus.ACTIVE,), "complete")
-        self.trigger_event(self.Completed, actor=actor, reason=required_text(reason, "a reason"))
+        self.trigger_event(ContractCompleted, actor=actor, reason=required_text(reason, "a reason"))
 
     def record_evaluation(
         self, *, actor: Actor, held_on: date, summary: str, conclusions: str
@@ -746,7 +485,7 @@ class Contract(Aggregate):
         self._check_party(actor)
         evaluation_id = new_id()
         self.trigger_event(
-            self.EvaluationRecorded,
+            EvaluationRecorded,
             actor=actor,
             effective_on=held_on,
             evaluation_id=evaluation_id,
@@ -776,7 +515,7 @@ class Contract(Aggregate):
             if not str(value).strip():
                 raise errors.InvalidValue(f"{name} must not be empty")
         self.trigger_event(
-            self.RecordCorrected,
+            RecordCorrected,
             actor=actor,
             corrects_version=corrects_version,
             corrections=dict(corrections),
@@ -856,7 +595,7 @@ class Contract(Aggregate):
             except errors.DomainError:
                 continue  # no longer applicable as it stands: it stays open
             self.trigger_event(
-                self.ProposalAgreed,
+                ProposalAgreed,
                 actor=actor,
                 session_id=proposal.session_id,
                 decision_ref=getattr(change, "decision_ref", None),

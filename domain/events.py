@@ -1,0 +1,342 @@
+"""What happens to a contract, in the words of a ledger: subject first, past tense.
+
+Every event carries who and why (actor, effective date, session or decision, reason) and its
+place in the hash chain (the prior event's digest and its own). Applying an event never raises,
+because it runs again on every replay.
+
+Event classes are stored by their import path: never rename or move one; give it a
+`class_version` and an upcaster instead (see docs/EVENTS.md).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from eventsourcing.domain import Aggregate
+
+from domain.goals import GoalChange, apply_goal_change
+from domain.indicators import IndicatorChange, Measurement, apply_indicator_change
+from domain.money import FinancialFramework, apply_adjustment
+from domain.proposals import KIND_OF_CHANGE, Change, Proposal, ProposalStatus, ScopeRefinement
+from domain.records import (
+    Correction,
+    Evaluation,
+    Provider,
+    Publication,
+    ResidentsConsultation,
+    Session,
+    Stakeholder,
+)
+from domain.values import Actor, ContractStatus, Participant, Period, ProviderStatus
+
+if TYPE_CHECKING:
+    from domain.contract import Contract
+
+
+class ContractEvent(Aggregate.Event):
+    actor: Actor
+    effective_on: date
+    session_id: str | None
+    decision_ref: str | None
+    reason: str
+    prior_digest: str
+    digest: str
+
+    def apply(self, aggregate: Any) -> None:
+        contract: Contract = aggregate
+        self.apply_to(contract)
+        contract.head_digest = self.digest
+
+    def apply_to(self, contract: Contract) -> None:
+        """What the event changes in the contract's state."""
+
+
+# Setup -----------------------------------------------------------------------------------
+
+
+class ContractOpened(ContractEvent, Aggregate.Created):
+    reference: str
+    title: str
+    assignment: str
+    procedure: str
+    term: Period
+    ceiling: Decimal
+    budget_period: Period
+    commissioner: str
+
+    def apply_to(self, contract: Contract) -> None:
+        contract.reference = self.reference
+        contract.title = self.title
+        contract.assignment = self.assignment
+        contract.procedure = self.procedure
+        contract.term = self.term
+        contract.commissioner = self.commissioner
+        contract.status = ContractStatus.DRAFT
+        contract.framework = FinancialFramework(
+            ceiling=self.ceiling, period=self.budget_period, initial_value=self.ceiling
+        )
+
+
+class ProviderAdmitted(ContractEvent):
+    org: str
+    name: str
+    rationale: str
+
+    def apply_to(self, contract: Contract) -> None:
+        contract.providers[self.org] = Provider(
+            org=self.org,
+            name=self.name,
+            rationale=self.rationale,
+            admitted_on=self.effective_on,
+        )
+
+
+class ProviderWithdrew(ContractEvent):
+    org: str
+
+    def apply_to(self, contract: Contract) -> None:
+        contract.providers[self.org].status = ProviderStatus.WITHDRAWN
+        contract.framework.allocations.pop(self.org, None)
+
+
+class StakeholderRegistered(ContractEvent):
+    stakeholder_id: str
+    name: str
+    kind: str
+
+    def apply_to(self, contract: Contract) -> None:
+        contract.stakeholders[self.stakeholder_id] = Stakeholder(
+            stakeholder_id=self.stakeholder_id, name=self.name, kind=self.kind
+        )
+
+
+# Dialogue --------------------------------------------------------------------------------
+
+
+class SessionHeld(ContractEvent):
+    held_on: date
+    kind: str
+    participants: tuple[Participant, ...]
+    minutes_ref: str
+    summary: str
+
+    def apply_to(self, contract: Contract) -> None:
+        assert self.session_id is not None
+        contract.sessions[self.session_id] = Session(
+            session_id=self.session_id,
+            held_on=self.held_on,
+            kind=self.kind,
+            participants=tuple(self.participants),
+            minutes_ref=self.minutes_ref,
+            summary=self.summary,
+        )
+        contract.correctable[str(self.originator_version)] = ["session", self.session_id]
+
+
+class ProposalSubmitted(ContractEvent):
+    proposal_id: str
+    kind: str
+    change: Change
+    rationale: str
+
+    def apply_to(self, contract: Contract) -> None:
+        assert self.session_id is not None
+        contract.proposals[self.proposal_id] = Proposal(
+            proposal_id=self.proposal_id,
+            kind=KIND_OF_CHANGE[type(self.change)],
+            change=self.change,
+            rationale=self.rationale,
+            session_id=self.session_id,
+            proposed_by=self.actor,
+            submitted_at=self.timestamp,
+            consents=[self.actor.org],
+        )
+
+
+class ConsentGiven(ContractEvent):
+    proposal_id: str
+    party: str
+
+    def apply_to(self, contract: Contract) -> None:
+        contract.proposals[self.proposal_id].consents.append(self.party)
+
+
+class ProposalRejected(ContractEvent):
+    proposal_id: str
+    party: str
+
+    def apply_to(self, contract: Contract) -> None:
+        close_proposal(contract, self, ProposalStatus.REJECTED)
+
+
+class ProposalWithdrawn(ContractEvent):
+    proposal_id: str
+
+    def apply_to(self, contract: Contract) -> None:
+        close_proposal(contract, self, ProposalStatus.WITHDRAWN)
+
+
+class ProposalAgreed(ContractEvent):
+    """All required consents are present: the change takes effect here."""
+
+    proposal_id: str
+    kind: str
+    change: Change
+    change_value: Decimal
+
+    def apply_to(self, contract: Contract) -> None:
+        close_proposal(contract, self, ProposalStatus.AGREED)
+        change = self.change
+        if isinstance(change, ScopeRefinement):
+            contract.assignment = change.assignment
+        elif isinstance(change, GoalChange):
+            apply_goal_change(contract.goals, change)
+        elif isinstance(change, IndicatorChange):
+            apply_indicator_change(contract.indicators, change, self.session_id)
+        else:
+            contract.term = apply_adjustment(contract.framework, contract.term, change)
+
+
+# Monitoring and transparency -------------------------------------------------------------
+
+
+class MeasurementRecorded(ContractEvent):
+    measurement_id: str
+    indicator_id: str
+    indicator_version: int
+    period: Period
+    value: Decimal
+    source: str
+
+    def apply_to(self, contract: Contract) -> None:
+        contract.measurements[self.measurement_id] = Measurement(
+            measurement_id=self.measurement_id,
+            indicator_id=self.indicator_id,
+            indicator_version=self.indicator_version,
+            period=self.period,
+            value=self.value,
+            source=self.source,
+            recorded_version=self.originator_version,
+        )
+        contract.correctable[str(self.originator_version)] = [
+            "measurement",
+            self.measurement_id,
+        ]
+
+
+class PublicationIssued(ContractEvent):
+    publication_id: str
+    audience: str
+    channel: str
+    summary: str
+
+    def apply_to(self, contract: Contract) -> None:
+        contract.publications.append(
+            Publication(
+                publication_id=self.publication_id,
+                issued_on=self.effective_on,
+                audience=self.audience,
+                channel=self.channel,
+                summary=self.summary,
+            )
+        )
+
+
+class ResidentsConsulted(ContractEvent):
+    consultation_id: str
+    held_on: date
+    method: str
+    summary: str
+    participants_count: int
+
+    def apply_to(self, contract: Contract) -> None:
+        contract.consultations.append(
+            ResidentsConsultation(
+                consultation_id=self.consultation_id,
+                held_on=self.held_on,
+                method=self.method,
+                summary=self.summary,
+                participants_count=self.participants_count,
+            )
+        )
+
+
+# Lifecycle -------------------------------------------------------------------------------
+
+
+class ContractActivated(ContractEvent):
+    def apply_to(self, contract: Contract) -> None:
+        contract.status = ContractStatus.ACTIVE
+
+
+class ContractSuspended(ContractEvent):
+    def apply_to(self, contract: Contract) -> None:
+        contract.status = ContractStatus.SUSPENDED
+
+
+class ContractResumed(ContractEvent):
+    def apply_to(self, contract: Contract) -> None:
+        contract.status = ContractStatus.ACTIVE
+
+
+class ContractTerminated(ContractEvent):
+    def apply_to(self, contract: Contract) -> None:
+        contract.status = ContractStatus.TERMINATED
+
+
+class ContractCompleted(ContractEvent):
+    def apply_to(self, contract: Contract) -> None:
+        contract.status = ContractStatus.COMPLETED
+
+
+class EvaluationRecorded(ContractEvent):
+    evaluation_id: str
+    held_on: date
+    summary: str
+    conclusions: str
+
+    def apply_to(self, contract: Contract) -> None:
+        contract.evaluations.append(
+            Evaluation(
+                evaluation_id=self.evaluation_id,
+                held_on=self.held_on,
+                summary=self.summary,
+                conclusions=self.conclusions,
+            )
+        )
+
+
+class RecordCorrected(ContractEvent):
+    """A mistaken record is corrected by a new event that names the one it corrects."""
+
+    corrects_version: int
+    corrections: dict[str, str]
+
+    def apply_to(self, contract: Contract) -> None:
+        contract.corrections.append(
+            Correction(
+                corrects_version=self.corrects_version,
+                corrections=dict(self.corrections),
+                reason=self.reason,
+                recorded_in_version=self.originator_version,
+            )
+        )
+        kind, record_id = contract.correctable.get(str(self.corrects_version), ["", ""])
+        if kind == "session":
+            session = contract.sessions[record_id]
+            for name, value in self.corrections.items():
+                setattr(session, name, value)
+        elif kind == "measurement":
+            measurement = contract.measurements[record_id]
+            for name, value in self.corrections.items():
+                setattr(measurement, name, Decimal(value) if name == "value" else value)
+
+
+def close_proposal(contract: Contract, event: ContractEvent, status: ProposalStatus) -> None:
+    proposal = contract.proposals[getattr(event, "proposal_id")]  # noqa: B009
+    proposal.status = status
+    proposal.closed_by = event.actor
+    proposal.closing_reason = event.reason or None
+    proposal.closed_in_version = event.originator_version
