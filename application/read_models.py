@@ -1,0 +1,279 @@
+"""Read models kept from the event log: the contract list and the indicator dashboard.
+
+A projection reads the application's notification log from its tracked position, folds the
+touched contracts' current state into rows, and hands rows *and* the new position to a
+`ReadModelStore` that writes both in one transaction — so each notification takes effect exactly
+once, a restart catches up from where it stopped, and two processes catching up at once cannot
+both advance from the same position.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Protocol
+
+from domain.contract import Contract
+from domain.indicators import Direction, Indicator, Measurement
+
+
+@dataclass(frozen=True)
+class ContractSummary:
+    contract_id: str
+    reference: str
+    title: str
+    status: str
+    commissioner: str
+    providers: tuple[str, ...]
+    version: int
+    updated_at: datetime
+    head_digest: str
+
+    @property
+    def parties(self) -> set[str]:
+        return {self.commissioner, *self.providers}
+
+
+@dataclass(frozen=True)
+class IndicatorRow:
+    contract_id: str
+    indicator_id: str
+    name: str
+    version: int
+    unit: str
+    direction: str
+    active: bool
+    baseline_value: Decimal | None
+    baseline_measured_on: date | None
+    target_value: Decimal | None
+    target_due_on: date | None
+    latest_value: Decimal | None
+    latest_period_end: date | None
+    on_track: bool | None
+
+
+@dataclass(frozen=True)
+class SummaryFilter:
+    """Which summaries a caller may see and asked for."""
+
+    visible_to: str | None = None  # an organisation; None means every contract (rebuilds, tests)
+    status: str | None = None
+    text: str | None = None  # matched case-insensitively against reference and title
+    after: tuple[str, str] | None = None  # keyset cursor: (reference, contract_id) of last row
+    limit: int = 50
+
+
+class ReadModelStore(Protocol):
+    """Storage of the read models; each backend implements it with its own transactions."""
+
+    def position(self) -> int:
+        """The id of the last notification folded into the views (0 when none)."""
+
+    def advance(
+        self,
+        from_position: int,
+        to_position: int,
+        summaries: Sequence[ContractSummary],
+        indicators: dict[str, list[IndicatorRow]],
+    ) -> bool:
+        """In one transaction: if the stored position is still `from_position`, upsert the
+        summaries, replace the indicator rows of each contract in `indicators`, and store
+        `to_position`. Returns False (writing nothing) if another writer got there first."""
+
+    def summaries(self, query: SummaryFilter) -> list[ContractSummary]:
+        """Summaries ordered by (reference, contract_id), after the cursor, at most `limit`."""
+
+    def indicators(self, contract_id: str) -> list[IndicatorRow]:
+        """The dashboard rows of one contract, ordered by name."""
+
+    def clear(self) -> None:
+        """Forget every row and the position (for a rebuild)."""
+
+    def close(self) -> None: ...
+
+
+def summary_of(contract: Contract) -> ContractSummary:
+    return ContractSummary(
+        contract_id=contract.id.hex,
+        reference=contract.reference,
+        title=contract.title,
+        status=str(contract.status),
+        commissioner=contract.commissioner,
+        providers=tuple(sorted(contract.active_providers)),
+        version=contract.version,
+        updated_at=contract.modified_on,
+        head_digest=contract.head_digest,
+    )
+
+
+def dashboard_of(contract: Contract) -> list[IndicatorRow]:
+    latest: dict[str, Measurement] = {}
+    for measurement in contract.measurements.values():
+        current = latest.get(measurement.indicator_id)
+        if current is None or measurement.period.end >= current.period.end:
+            latest[measurement.indicator_id] = measurement
+    rows = [
+        _indicator_row(contract.id.hex, indicator, latest.get(indicator.indicator_id))
+        for indicator in contract.indicators.values()
+    ]
+    return sorted(rows, key=lambda row: (row.name, row.indicator_id))
+
+
+def _indicator_row(
+    contract_id: str, indicator: Indicator, latest: Measurement | None
+) -> IndicatorRow:
+    baseline, target = indicator.baseline, indicator.target
+    return IndicatorRow(
+        contract_id=contract_id,
+        indicator_id=indicator.indicator_id,
+        name=indicator.name,
+        version=indicator.version,
+        unit=indicator.unit,
+        direction=str(indicator.direction),
+        active=indicator.active,
+        baseline_value=baseline.value if baseline else None,
+        baseline_measured_on=baseline.measured_on if baseline else None,
+        target_value=target.value if target else None,
+        target_due_on=target.due_on if target else None,
+        latest_value=latest.value if latest else None,
+        latest_period_end=latest.period.end if latest else None,
+        on_track=on_track(indicator, latest),
+    )
+
+
+def on_track(indicator: Indicator, latest: Measurement | None) -> bool | None:
+    """Is the latest measurement at least as good as the straight line from baseline to target
+    says it should be by the end of its period? None when there is nothing to compare."""
+    baseline, target = indicator.baseline, indicator.target
+    if latest is None or baseline is None or target is None:
+        return None
+    span = (target.due_on - baseline.measured_on).days
+    elapsed = (latest.period.end - baseline.measured_on).days
+    share = Decimal(1) if span <= 0 else Decimal(min(max(elapsed, 0), span)) / Decimal(span)
+    expected = baseline.value + (target.value - baseline.value) * share
+    if indicator.direction == Direction.LOWER_IS_BETTER:
+        return latest.value <= expected
+    return latest.value >= expected
+
+
+@dataclass
+class Projection:
+    """Folds new notifications into a `ReadModelStore`.
+
+    `load` returns the current state of a contract by its id (hex), or None for ids that are not
+    contracts (index and idempotency records share the log)."""
+
+    store: ReadModelStore
+    read_notifications: Callable[[int, int], Sequence[tuple[int, str, str]]]
+    load: Callable[[str], Contract | None]
+    batch_size: int = 500
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
+        """Process every notification recorded so far; returns how many were processed."""
+        processed = 0
+        with self._lock:
+            while True:
+                start = self.store.position()
+                batch = self.read_notifications(start + 1, self.batch_size)
+                if not batch:
+                    return processed
+                end = batch[-1][0]
+                touched = _contract_ids(batch)
+                summaries, indicators = [], {}
+                for contract_id in touched:
+                    contract = self.load(contract_id)
+                    if contract is None:
+                        continue
+                    summaries.append(summary_of(contract))
+                    indicators[contract_id] = dashboard_of(contract)
+                if self.store.advance(start, end, summaries, indicators):
+                    processed += len(batch)
+                    if progress is not None:
+                        progress(len(batch))
+
+    def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
+        with self._lock:
+            self.store.clear()
+        return self.catch_up(progress)
+
+
+def _contract_ids(batch: Iterable[tuple[int, str, str]]) -> list[str]:
+    """The distinct contract ids in a batch of (notification id, originator id, topic)."""
+    seen: dict[str, None] = {}
+    for _, originator_id, topic in batch:
+        if topic.startswith("domain.events:"):
+            seen.setdefault(originator_id, None)
+    return list(seen)
+
+
+class MemoryReadModels:
+    """The read models in process memory (tests and the in-memory store)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._position = 0
+        self._summaries: dict[str, ContractSummary] = {}
+        self._indicators: dict[str, list[IndicatorRow]] = {}
+
+    def position(self) -> int:
+        return self._position
+
+    def advance(
+        self,
+        from_position: int,
+        to_position: int,
+        summaries: Sequence[ContractSummary],
+        indicators: dict[str, list[IndicatorRow]],
+    ) -> bool:
+        with self._lock:
+            if self._position != from_position:
+                return False
+            for summary in summaries:
+                self._summaries[summary.contract_id] = summary
+            self._indicators.update({k: list(v) for k, v in indicators.items()})
+            self._position = to_position
+            return True
+
+    def summaries(self, query: SummaryFilter) -> list[ContractSummary]:
+        rows = sorted(self._summaries.values(), key=lambda s: (s.reference, s.contract_id))
+        selected = []
+        for row in rows:
+            if query.after is not None and (row.reference, row.contract_id) <= query.after:
+                continue
+            if query.visible_to is not None and query.visible_to not in row.parties:
+                continue
+            if query.status is not None and row.status != query.status:
+                continue
+            text = (query.text or "").casefold()
+            if text and text not in row.reference.casefold() and text not in row.title.casefold():
+                continue
+            selected.append(row)
+            if len(selected) == query.limit:
+                break
+        return selected
+
+    def indicators(self, contract_id: str) -> list[IndicatorRow]:
+        return list(self._indicators.get(contract_id, []))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._position = 0
+            self._summaries.clear()
+            self._indicators.clear()
+
+    def close(self) -> None:
+        pass
+
+
+__all__ = [
+    "ContractSummary",
+    "IndicatorRow",
+    "MemoryReadModels",
+    "Projection",
+    "ReadModelStore",
+    "SummaryFilter",
+]
