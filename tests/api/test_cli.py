@@ -1,0 +1,87 @@
+"""`dialoog` as a user runs it: a real subprocess, so tracebacks and exit codes are what a
+shell sees."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from api.app import service_version
+
+
+def run_dialoog(*args: str, env: dict[str, str] | None = None, timeout: float = 20):
+    # Only the variables a shell would pass; no ambient DIALOOG_* settings.
+    base = {k: v for k, v in os.environ.items() if not k.startswith("DIALOOG_")}
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", *args],
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])  # nothing listens once the probe is closed
+
+
+def test_version_prints_the_distribution_version() -> None:
+    result = run_dialoog("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"dialoog {service_version()}"
+
+
+@pytest.mark.parametrize(
+    ("env", "fragment"),
+    [
+        ({"DIALOOG_DATABASE_URL": "mysql://u:p@h/db"}, "DIALOOG_DATABASE_URL: unsupported scheme"),
+        ({"DIALOOG_DATABASE_URL": "postgresql://u:p@h:port/db"}, "DIALOOG_DATABASE_URL"),
+        ({"DIALOOG_PORT": "not-a-port"}, "DIALOOG_PORT"),
+    ],
+)
+def test_serve_with_a_bad_setting_ends_with_one_line_and_exit_2(
+    env: dict[str, str], fragment: str
+) -> None:
+    result = run_dialoog("serve", env=env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("dialoog: ")
+    assert fragment in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_with_an_unreachable_postgres_ends_with_one_line_and_exit_2() -> None:
+    port = closed_port()
+    url = f"postgresql://app:very-secret@127.0.0.1:{port}/dialoog"
+    started = time.monotonic()
+    result = run_dialoog("serve", env={"DIALOOG_DATABASE_URL": url})
+    assert time.monotonic() - started < 8  # interpreter start-up plus a refused connection
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "not ready" in lines[0]
+    assert f"127.0.0.1:{port}" in lines[0]
+    assert "very-secret" not in result.stderr
+
+
+def test_serve_with_a_port_in_use_ends_with_one_line_and_exit_2(tmp_path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_dialoog(
+            "serve",
+            "--port",
+            str(port),
+            env={"DIALOOG_DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite'}"},
+        )
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "cannot listen" in result.stderr
