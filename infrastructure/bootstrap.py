@@ -5,6 +5,7 @@ settings. Nothing here connects at import time."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -128,11 +129,9 @@ class Services:
 
 def bootstrap(settings: Settings) -> Services:
     database = settings.database
-    if database.path is not None:  # SQLite: the file's folder may not exist yet
-        try:
+    if database.path is not None:
+        # SQLite creates the file but not its folder. If the folder cannot be made, ready()
+        # reports the store as unavailable; the process itself still starts.
+        with contextlib.suppress(OSError):
             database.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise StoreUnavailable(
-                f"cannot create directory for SQLite file {database.path}: {error.strerror}"
-            ) from None
     return Services(settings=settings, probe=probe_for(settings))
