@@ -48,6 +48,7 @@ def test_two_workers_answer_keep_alive_requests_in_single_digit_milliseconds(tmp
     server = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--workers", "2", "--port", str(port)],
         env=env,
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # its own process group: we stop the supervisor and workers
