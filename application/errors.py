@@ -13,3 +13,46 @@ class StoreUnavailable(ApplicationError):
     """The event store could not be reached or did not answer in time."""
 
     code = "store-unavailable"
+
+
+class ContractNotFound(ApplicationError):
+    """No such contract — or one the caller's organisation is not a party to."""
+
+    code = "contract-not-found"
+
+
+class NotPermitted(ApplicationError):
+    """The caller's role does not allow this."""
+
+    code = "not-permitted"
+
+
+class VersionMismatch(ApplicationError):
+    """The caller pinned a version of the contract that is no longer the latest."""
+
+    code = "version-mismatch"
+
+    def __init__(self, expected: int, actual: int) -> None:
+        super().__init__(f"expected version {expected}, the contract is at version {actual}")
+        self.expected = expected
+        self.actual = actual
+
+
+class ReferenceTaken(ApplicationError):
+    code = "reference-taken"
+
+
+class IdempotencyKeyReused(ApplicationError):
+    """The same idempotency key came with a different command."""
+
+    code = "idempotency-key-reused"
+
+
+class TooMuchContention(ApplicationError):
+    """A command lost the race for the next version too many times in a row."""
+
+    code = "too-much-contention"
+
+
+class InvalidQuery(ApplicationError):
+    code = "invalid-query"

@@ -33,7 +33,7 @@ UNHASHED_FIELDS = ("timestamp", "digest", "prior_digest", "class_version", "orig
 
 def canonical(value: Any) -> Any:
     """The storage form of a domain value, as plain JSON data."""
-    if value is None or isinstance(value, bool | int | str) and not isinstance(value, Enum):
+    if value is None or (isinstance(value, bool | int | str) and not isinstance(value, Enum)):
         return value
     if isinstance(value, Enum):
         return value.value

@@ -154,16 +154,16 @@ class Contract(Aggregate):
         contract_id: UUID | None = None,
     ) -> Contract:
         """The commissioner opens a contract in a financial framework with a global assignment."""
-        fields: dict[str, Any] = dict(
-            reference=required_text(reference, "the reference"),
-            title=required_text(title, "the title"),
-            assignment=required_text(assignment, "the assignment"),
-            procedure=ProcedureKind(procedure).value,
-            term=term,
-            ceiling=euros(ceiling),
-            budget_period=budget_period,
-            commissioner=required_text(actor.org, "the commissioner's organisation"),
-        )
+        fields: dict[str, Any] = {
+            "reference": required_text(reference, "the reference"),
+            "title": required_text(title, "the title"),
+            "assignment": required_text(assignment, "the assignment"),
+            "procedure": ProcedureKind(procedure).value,
+            "term": term,
+            "ceiling": euros(ceiling),
+            "budget_period": budget_period,
+            "commissioner": required_text(actor.org, "the commissioner's organisation"),
+        }
         if fields["ceiling"] <= ZERO:
             raise errors.InvalidValue("the ceiling must be positive")
         contract_id = contract_id or uuid4()
@@ -246,7 +246,9 @@ class Contract(Aggregate):
         )
         self._agree_proposals_now_complete(actor)
 
-    def register_stakeholder(self, *, actor: Actor, name: str, kind: str, reason: str = "") -> str:
+    def register_stakeholder(
+        self, *, actor: Actor, name: str, kind: str, contact: str = "", reason: str = ""
+    ) -> str:
         self._check_party(actor)
         self._check_not_closed()
         stakeholder_id = new_id()
@@ -256,6 +258,7 @@ class Contract(Aggregate):
             stakeholder_id=stakeholder_id,
             name=required_text(name, "the stakeholder's name"),
             kind=required_text(kind, "the kind of stakeholder"),
+            contact=contact.strip(),
             reason=reason,
         )
         return stakeholder_id

@@ -102,13 +102,25 @@ class ProviderWithdrew(ContractEvent):
 
 
 class StakeholderRegistered(ContractEvent):
+    """Version 2 added `contact` (who to reach at the stakeholder); see docs/EVENTS.md."""
+
+    class_version = 2
+
     stakeholder_id: str
     name: str
     kind: str
+    contact: str
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["contact"] = ""
 
     def apply_to(self, contract: Contract) -> None:
         contract.stakeholders[self.stakeholder_id] = Stakeholder(
-            stakeholder_id=self.stakeholder_id, name=self.name, kind=self.kind
+            stakeholder_id=self.stakeholder_id,
+            name=self.name,
+            kind=self.kind,
+            contact=self.contact,
         )
 
 
@@ -123,16 +135,15 @@ class SessionHeld(ContractEvent):
     summary: str
 
     def apply_to(self, contract: Contract) -> None:
-        assert self.session_id is not None
-        contract.sessions[self.session_id] = Session(
-            session_id=self.session_id,
+        contract.sessions[str(self.session_id)] = Session(
+            session_id=str(self.session_id),
             held_on=self.held_on,
             kind=self.kind,
             participants=tuple(self.participants),
             minutes_ref=self.minutes_ref,
             summary=self.summary,
         )
-        contract.correctable[str(self.originator_version)] = ["session", self.session_id]
+        contract.correctable[str(self.originator_version)] = ["session", str(self.session_id)]
 
 
 class ProposalSubmitted(ContractEvent):
@@ -142,13 +153,12 @@ class ProposalSubmitted(ContractEvent):
     rationale: str
 
     def apply_to(self, contract: Contract) -> None:
-        assert self.session_id is not None
         contract.proposals[self.proposal_id] = Proposal(
             proposal_id=self.proposal_id,
             kind=KIND_OF_CHANGE[type(self.change)],
             change=self.change,
             rationale=self.rationale,
-            session_id=self.session_id,
+            session_id=str(self.session_id),
             proposed_by=self.actor,
             submitted_at=self.timestamp,
             consents=[self.actor.org],

@@ -106,17 +106,17 @@ def _check_parent(nodes: dict[str, GoalNode], level: GoalLevel, parent_id: str |
 
 def apply_goal_change(nodes: dict[str, GoalNode], change: GoalChange) -> None:
     """Apply an agreed goal change (already checked; never raises on replay)."""
-    assert change.node_id is not None
+    node_id = str(change.node_id)
     if change.action == ChangeAction.ADD:
-        nodes[change.node_id] = GoalNode(
-            node_id=change.node_id,
+        nodes[node_id] = GoalNode(
+            node_id=node_id,
             level=GoalLevel(change.level),
             parent_id=change.parent_id,
             text=change.text or "",
             delivered_by=change.delivered_by,
         )
         return
-    node = nodes[change.node_id]
+    node = nodes[node_id]
     if change.action == ChangeAction.RETIRE:
         node.active = False
         return

@@ -120,10 +120,10 @@ def check_indicator_change(
 def apply_indicator_change(
     indicators: dict[str, Indicator], change: IndicatorChange, session_id: str | None
 ) -> None:
-    assert change.indicator_id is not None
+    indicator_id = str(change.indicator_id)
     if change.action == ChangeAction.ADD:
-        indicators[change.indicator_id] = Indicator(
-            indicator_id=change.indicator_id,
+        indicators[indicator_id] = Indicator(
+            indicator_id=indicator_id,
             version=1,
             name=change.name or "",
             definition=change.definition or "",
@@ -137,7 +137,7 @@ def apply_indicator_change(
             agreed_in_session=session_id,
         )
         return
-    current = indicators[change.indicator_id]
+    current = indicators[indicator_id]
     if change.action == ChangeAction.RETIRE:
         current.active = False
         return

@@ -22,6 +22,7 @@ class Stakeholder:
     stakeholder_id: str
     name: str
     kind: str
+    contact: str = ""
 
 
 @dataclass
