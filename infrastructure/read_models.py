@@ -485,6 +485,13 @@ class SqliteReadModels:
 # --------------------------------------------------------------------------- PostgreSQL
 
 
+def _reason(error: Exception) -> str:
+    # libpq nests "connection to server at ... failed: <reason>"; the reason is what counts.
+    lines = str(error).strip().splitlines()
+    reason = lines[0].rsplit("failed: ", 1)[-1].strip() if lines else ""
+    return reason or type(error).__name__
+
+
 def _pg_summary(row: Sequence[Any], providers: tuple[str, ...]) -> ContractSummary:
     return ContractSummary(
         contract_id=row[0],
@@ -537,6 +544,22 @@ class PostgresReadModels:
         def table(name: str) -> sql.Identifier:
             return sql.Identifier(schema, name) if schema else sql.Identifier(name)
 
+        # The pool answers a dead server with "couldn't get a connection after N sec"; the
+        # reason (refused, password, timeout) is in the last attempt of its background workers.
+        self._last_connect_error: psycopg.Error | None = None
+        store = self
+
+        class RecordingConnection(psycopg.Connection[tuple[Any, ...]]):
+            @classmethod
+            def connect(cls, *args: Any, **kwargs: Any) -> RecordingConnection:
+                try:
+                    connection = super().connect(*args, **kwargs)
+                except psycopg.Error as error:
+                    store._last_connect_error = error
+                    raise
+                store._last_connect_error = None
+                return connection
+
         self._position, self._summaries = table(POSITION), table(SUMMARIES)
         self._parties, self._indicators = table(PARTIES), table(INDICATORS)
         self._pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]] = ConnectionPool(
@@ -546,6 +569,7 @@ class PostgresReadModels:
             timeout=connect_timeout,
             # libpq takes whole seconds and treats values below 2 as 2.
             kwargs={"autocommit": True, "connect_timeout": max(2, math.ceil(connect_timeout))},
+            connection_class=RecordingConnection,
             check=ConnectionPool.check_connection,  # a server restart costs no failed call
             name=f"dialoog-read-models-{self._where}",
             open=False,
@@ -554,7 +578,7 @@ class PostgresReadModels:
             self._pool.open(wait=False)
             self._create_tables()
         except BaseException:
-            self._pool.close(timeout=0)
+            self._pool.close(timeout=0.5)
             raise
 
     # ---------------------------------------------------------------- connections
@@ -570,10 +594,12 @@ class PostgresReadModels:
             raise self._unavailable(error) from None
 
     def _unavailable(self, error: Exception) -> StoreUnavailable:
-        lines = str(error).strip().splitlines()
-        reason = (lines[0].rsplit("failed: ", 1)[-1].strip() if lines else "") or type(
-            error
-        ).__name__
+        from psycopg_pool import PoolTimeout
+
+        reason = _reason(error)
+        last = self._last_connect_error
+        if isinstance(error, PoolTimeout) and last is not None:
+            reason = f"{_reason(last)} ({reason})"
         if self._password:
             reason = reason.replace(self._password, "***")
         return StoreUnavailable(f"PostgreSQL read models at {self._where} unavailable: {reason}")

@@ -5,6 +5,8 @@ shared `settings` fixture; without DIALOOG_TEST_DATABASE_URL the postgres runs f
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import threading
 import time
@@ -17,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+from pgcluster import PASSWORD, PgCluster
 
 from application.errors import StoreUnavailable
 from application.read_models import (
@@ -432,7 +435,25 @@ def test_postgres_where_nothing_listens_is_unavailable_within_5_seconds() -> Non
     message = str(raised.value)
     assert "secret-pw" not in message
     assert "127.0.0.1" in message
+    assert "refused" in message.lower()  # the reason, not only the pool's timeout
     assert raised.value.__cause__ is None
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_postgres_server_killed_between_calls_is_unavailable_within_5_seconds() -> None:
+    with PgCluster() as cluster:
+        store = PostgresReadModels(cluster.url, pool_size=2, connect_timeout=2)
+        try:
+            assert store.advance(0, 1, [summary("c1")], {})
+            os.kill(cluster.postmaster_pid(), signal.SIGKILL)
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailable) as raised:
+                store.advance(1, 2, [summary("c2")], {})
+            assert time.monotonic() - started < 5
+            assert PASSWORD not in str(raised.value)
+        finally:
+            store.close()
 
 
 def test_postgres_store_that_went_away_is_unavailable(postgres_database_url: str) -> None:
