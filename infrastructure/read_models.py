@@ -232,13 +232,17 @@ class SqliteReadModels:
         self._guard = threading.Lock()
         self._idle: list[sqlite3.Connection] = []
         self._closed = False
-        with self._connection() as connection:
-            # Switching to WAL needs the file to itself for a moment; busy_timeout covers a
-            # second process doing the same. The mode is persistent in the file.
-            connection.execute("PRAGMA journal_mode = WAL").fetchone()
-            with self._write(connection):
-                for statement in _SQLITE_SCHEMA:
-                    connection.execute(statement)
+        try:
+            with self._connection() as connection:
+                # Switching to WAL needs the file to itself for a moment; busy_timeout covers a
+                # second process doing the same. The mode is persistent in the file.
+                connection.execute("PRAGMA journal_mode = WAL").fetchone()
+                with self._write(connection):
+                    for statement in _SQLITE_SCHEMA:
+                        connection.execute(statement)
+        except BaseException:
+            self.close()
+            raise
 
     # ---------------------------------------------------------------- connections
 
