@@ -6,28 +6,62 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 
-from api import health
+from api import audit, contracts, dialogue, health, monitoring
+from api.headers import StandardHeadersMiddleware
 from api.logs import RequestContextMiddleware
+from api.openapi import API_PREFIX, build_openapi
 from api.problems import install_problem_handlers
+from api.security import TokenVerifier
 from infrastructure.bootstrap import bootstrap
+from infrastructure.secrets import jwt_secret
 from infrastructure.settings import Settings
 
-API_PREFIX = "/api/v1"
+OPENAPI_PATH = f"{API_PREFIX}/openapi.json"
 
 
 def service_version() -> str:
     try:
         return version("dialoog")
     except PackageNotFoundError:  # running from a source tree that was never installed
-        return "0+unknown"
+        return "0.0.0"
 
 
 def include_routers(app: FastAPI) -> None:
     """Every router the service exposes. Probes sit at the root; the API under API_PREFIX."""
-    app.include_router(health.router)
+    app.include_router(health.router, include_in_schema=False)
+    v1 = APIRouter(prefix=API_PREFIX)
+    for module in (contracts, dialogue, monitoring, audit):
+        v1.include_router(module.router)
+    v1.include_router(_meta_router(app))
+    app.include_router(v1)
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=OPENAPI_PATH, title="dialoog API")
+
+
+def _meta_router(app: FastAPI) -> APIRouter:
+    router = APIRouter(tags=["meta"])
+    cache: dict[str, Any] = {}
+
+    @router.get(
+        "/openapi.json",
+        summary="This OpenAPI document",
+        description="Served without authentication, to anyone (CORS `*`).",
+        response_model=dict[str, Any],
+    )
+    def openapi_document() -> JSONResponse:
+        if "document" not in cache:
+            cache["document"] = build_openapi(app, service_version())
+        return JSONResponse(cache["document"], headers={"Access-Control-Allow-Origin": "*"})
+
+    return router
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -35,6 +69,9 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = bootstrap(settings)
         app.state.services = services
+        app.state.token_verifier = TokenVerifier.from_files(
+            jwt_secret(settings), settings.jwt_public_key_file
+        )
         try:
             yield
         finally:
@@ -45,8 +82,12 @@ def create_app(settings: Settings) -> FastAPI:
         summary="Contracts that grow through dialogue, kept as an event-sourced history.",
         version=service_version(),
         lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(StandardHeadersMiddleware, api_version=service_version())
     install_problem_handlers(app)
     include_routers(app)
     return app

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import socket
+import time
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -139,6 +140,46 @@ def serve(
         pass
     finally:
         listener.close()
+
+
+projections = typer.Typer(help="Read models kept from the event log.", no_args_is_help=True)
+app.add_typer(projections, name="projections")
+
+
+@projections.command("rebuild")
+def rebuild_projections() -> None:
+    """Rebuild the contract list and indicator dashboards from the whole event log."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        _fail(_describe(error))
+    console = Console(stderr=True)
+    services = bootstrap(settings)
+    try:
+        contracts = services.contracts
+        total = contracts.notification_count()
+        started = time.perf_counter()
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task("events", total=total)
+            processed = contracts.rebuild_read_models(lambda n: progress.advance(task, n))
+        elapsed = max(time.perf_counter() - started, 1e-9)
+        console.print(
+            f"rebuilt read models from {processed} events in {elapsed:.2f} s "
+            f"({processed / elapsed:,.0f} events/s)"
+        )
+    except StoreUnavailable as error:
+        _fail(f"event store not available ({settings.database.redacted()}): {error}")
+    finally:
+        services.close()
 
 
 if __name__ == "__main__":

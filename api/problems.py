@@ -15,8 +15,21 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from api.http import IdempotencyKeyInFlight
 from api.logs import current_request_id
-from application.errors import ApplicationError, StoreUnavailable
+from api.security import NotAuthenticated
+from application.errors import (
+    ApplicationError,
+    ContractNotFound,
+    IdempotencyKeyReused,
+    InvalidQuery,
+    NotPermitted,
+    ReferenceTaken,
+    StoreUnavailable,
+    TooMuchContention,
+    VersionMismatch,
+)
+from domain import errors as rules
 
 PROBLEM_BASE = "https://dialoog.example/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -27,7 +40,23 @@ logger = logging.getLogger("dialoog.errors")
 # Looked up along the class's MRO, so a base class covers its subclasses.
 ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
     StoreUnavailable: (503, "Event store unavailable"),
+    TooMuchContention: (503, "Too many concurrent changes to this contract; try again"),
+    ContractNotFound: (404, "No such contract"),
+    NotPermitted: (403, "Your role does not allow this"),
+    VersionMismatch: (412, "The contract has moved on since the version you named"),
+    ReferenceTaken: (409, "That reference is already in use"),
+    IdempotencyKeyReused: (422, "Idempotency-Key reused with a different request"),
+    IdempotencyKeyInFlight: (409, "A request with this Idempotency-Key is still running"),
+    InvalidQuery: (400, "Request is not valid"),
     ApplicationError: (400, "Request cannot be carried out"),
+    # Who may act is the organisation's business: acting for another party is forbidden.
+    rules.NotAParty: (403, rules.NotAParty.title),
+    rules.CommissionerOnly: (403, rules.CommissionerOnly.title),
+    rules.ConsentNotYours: (403, rules.ConsentNotYours.title),
+    rules.NotProposer: (403, rules.NotProposer.title),
+    rules.InvalidValue: (400, rules.InvalidValue.title),
+    # Every other rule of the contract refused the command: 409, the type names the rule.
+    rules.DomainError: (409, rules.DomainError.title),
 }
 
 
@@ -40,9 +69,12 @@ def problem(
     **extensions: Any,
 ) -> JSONResponse:
     """A problem+json response; `code` becomes the stable `type` URI."""
-    body: dict[str, Any] = {"type": PROBLEM_BASE + code, "title": title, "status": status}
-    if detail:
-        body["detail"] = detail
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + code,
+        "title": title,
+        "status": status,
+        "detail": detail or title,
+    }
     body.update(extensions)
     all_headers = dict(headers or {})
     request_id = current_request_id()
@@ -68,9 +100,26 @@ def _code_of(error: Exception) -> str:
 def error_problem(error: Exception) -> JSONResponse:
     """The response for an application or domain error listed in ERROR_STATUS."""
     status, title = _status_for(error) or (500, "Internal server error")
+    title = getattr(error, "title", None) or title
     if status >= 500 and status != 503:
         logger.error("error mapped to %s", status, exc_info=error)
-    return problem(status, _code_of(error), title, str(error) or None)
+    extensions: dict[str, Any] = {}
+    if status == 400:
+        extensions["invalidParams"] = [{"name": "body", "reason": str(error)}]
+    if isinstance(error, VersionMismatch):
+        extensions.update(expectedVersion=error.expected, actualVersion=error.actual)
+    return problem(status, _code_of(error), title, str(error) or None, **extensions)
+
+
+async def _not_authenticated(_: Request, error: Exception) -> Response:
+    detail = error.detail if isinstance(error, NotAuthenticated) else "not authenticated"
+    return problem(
+        401,
+        "not-authenticated",
+        "Authentication required",
+        detail,
+        {"WWW-Authenticate": 'Bearer realm="dialoog"'},
+    )
 
 
 async def _application_error(_: Request, error: Exception) -> Response:
@@ -94,8 +143,10 @@ async def _validation_error(_: Request, error: Exception) -> Response:
 async def _http_error(_: Request, error: Exception) -> Response:
     status = error.status_code if isinstance(error, StarletteHTTPException) else 500
     detail = error.detail if isinstance(error, StarletteHTTPException) else None
-    titles = {404: "Not found", 405: "Method not allowed"}
-    code = {404: "not-found", 405: "method-not-allowed"}.get(status, f"http-{status}")
+    titles = {404: "Not found", 405: "Method not allowed", 413: "Request body too large"}
+    code = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large"}.get(
+        status, f"http-{status}"
+    )
     headers = getattr(error, "headers", None)
     return problem(status, code, titles.get(status, "HTTP error"), str(detail or ""), headers)
 
@@ -109,6 +160,7 @@ async def _unhandled(_: Request, error: Exception) -> Response:
 Handler = Callable[[Request, Exception], Awaitable[Response]]
 
 EXCEPTION_HANDLERS: dict[type[Exception], Handler] = {
+    NotAuthenticated: _not_authenticated,
     RequestValidationError: _validation_error,
     StarletteHTTPException: _http_error,
     Exception: _unhandled,

@@ -6,19 +6,24 @@ Field names are snake_case in Python and lowerCamelCase on the wire (`by_alias=T
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from domain.contract import Contract
 from domain.goals import GoalChange
-from domain.indicators import IndicatorChange
+from domain.indicators import IndicatorChange, Measurement
 from domain.money import Adjustment
 from domain.proposals import Proposal, ScopeRefinement
+from domain.records import Publication, Session, Stakeholder
 from domain.values import Actor
+
+D = TypeVar("D")
 
 
 class Data(BaseModel):
@@ -250,12 +255,7 @@ def contract_data(contract: Contract) -> ContractData:
             )
             for p in contract.providers.values()
         ],
-        stakeholders=[
-            StakeholderData(
-                stakeholder_id=s.stakeholder_id, name=s.name, kind=s.kind, contact=s.contact
-            )
-            for s in contract.stakeholders.values()
-        ],
+        stakeholders=[stakeholder_data(s) for s in contract.stakeholders.values()],
         term=PeriodData(start=contract.term.start, end=contract.term.end),
         financial_framework=FrameworkData(
             ceiling=framework.ceiling,
@@ -306,46 +306,83 @@ def contract_data(contract: Contract) -> ContractData:
             )
             for i in contract.indicators.values()
         ],
-        measurements=[
-            MeasurementData(
-                measurement_id=m.measurement_id,
-                indicator_id=m.indicator_id,
-                indicator_version=m.indicator_version,
-                period=PeriodData(start=m.period.start, end=m.period.end),
-                value=m.value,
-                source=m.source,
-            )
-            for m in contract.measurements.values()
-        ],
-        sessions=[
-            SessionData(
-                session_id=s.session_id,
-                held_on=s.held_on,
-                kind=s.kind,
-                participants=[
-                    ParticipantData(name=p.name, org=p.org, role=p.role) for p in s.participants
-                ],
-                minutes_ref=s.minutes_ref,
-                summary=s.summary,
-            )
-            for s in contract.sessions.values()
-        ],
+        measurements=[measurement_data(m) for m in contract.measurements.values()],
+        sessions=[session_data(s) for s in contract.sessions.values()],
         proposals=[proposal_data(contract, p) for p in contract.proposals.values()],
-        publications=[
-            PublicationData(
-                publication_id=p.publication_id,
-                issued_on=p.issued_on,
-                audience=p.audience,
-                channel=p.channel,
-                summary=p.summary,
-            )
-            for p in contract.publications
-        ],
+        publications=[publication_data(p) for p in contract.publications],
         possibly_substantial_change=framework.change_limit_exceeded,
         created_at=contract.created_on,
         updated_at=contract.modified_on,
         head_digest=contract.head_digest,
     )
+
+
+def stakeholder_data(s: Stakeholder) -> StakeholderData:
+    return StakeholderData(
+        stakeholder_id=s.stakeholder_id, name=s.name, kind=s.kind, contact=s.contact
+    )
+
+
+def measurement_data(m: Measurement) -> MeasurementData:
+    return MeasurementData(
+        measurement_id=m.measurement_id,
+        indicator_id=m.indicator_id,
+        indicator_version=m.indicator_version,
+        period=PeriodData(start=m.period.start, end=m.period.end),
+        value=m.value,
+        source=m.source,
+    )
+
+
+def session_data(s: Session) -> SessionData:
+    return SessionData(
+        session_id=s.session_id,
+        held_on=s.held_on,
+        kind=s.kind,
+        participants=[ParticipantData(name=p.name, org=p.org, role=p.role) for p in s.participants],
+        minutes_ref=s.minutes_ref,
+        summary=s.summary,
+    )
+
+
+def publication_data(p: Publication) -> PublicationData:
+    return PublicationData(
+        publication_id=p.publication_id,
+        issued_on=p.issued_on,
+        audience=p.audience,
+        channel=p.channel,
+        summary=p.summary,
+    )
+
+
+@dataclass(frozen=True)
+class Viewed(Generic[D]):
+    """A piece of the contract as the caller should see it, and the version it was seen at."""
+
+    version: int
+    head_digest: str
+    body: D
+
+
+def viewing(
+    render: Callable[[Contract, str | None], D],
+) -> Callable[[Contract, str | None], Viewed[D]]:
+    """Wrap a renderer so it also reports the version and head digest it rendered."""
+
+    def view(contract: Contract, created_id: str | None) -> Viewed[D]:
+        return Viewed(contract.version, contract.head_digest, render(contract, created_id))
+
+    return view
+
+
+CONTRACT_VIEW = viewing(lambda contract, _: contract_data(contract))
+SESSION_VIEW = viewing(lambda c, session_id: session_data(c.sessions[str(session_id)]))
+PROPOSAL_VIEW = viewing(lambda c, proposal_id: proposal_data(c, c.proposals[str(proposal_id)]))
+MEASUREMENT_VIEW = viewing(lambda c, m_id: measurement_data(c.measurements[str(m_id)]))
+STAKEHOLDER_VIEW = viewing(lambda c, s_id: stakeholder_data(c.stakeholders[str(s_id)]))
+PUBLICATION_VIEW = viewing(
+    lambda c, p_id: publication_data(next(p for p in c.publications if p.publication_id == p_id))
+)
 
 
 class HistoryEntry(Data):

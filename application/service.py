@@ -13,7 +13,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -97,6 +97,8 @@ class CommandResult:
     head_digest: str
     created_id: str | None = None
     replayed: bool = False
+    #: what the caller asked to see of the contract right after the command (not stored)
+    view: Any = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -135,6 +137,11 @@ class ContractService(Application[UUID]):
                 load=self._load_for_projection,
             )
 
+    def close(self) -> None:
+        if self.projection is not None:
+            self.projection.store.close()
+        super().close()
+
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         register_domain_transcodings(transcoder)
@@ -153,6 +160,7 @@ class ContractService(Application[UUID]):
         ceiling: Decimal,
         budget_period: Period,
         idempotency_key: str | None = None,
+        view: Callable[[Contract, str | None], Any] | None = None,
     ) -> CommandResult:
         """The caller's organisation opens a contract and becomes its commissioner."""
         self._require_writer(principal)
@@ -192,6 +200,8 @@ class ContractService(Application[UUID]):
                 f"{contract.reference!r}"
             ) from None
         self._catch_up()
+        if view is not None:
+            return replace(result, view=view(contract, None))
         return result
 
     def admit_provider(
@@ -538,6 +548,20 @@ class ContractService(Application[UUID]):
                 contract = audit.in_force_on(events, in_force_on)
         return contract_data(contract)
 
+    def view_at(
+        self,
+        principal: Principal,
+        contract_id: str,
+        version: int,
+        view: Callable[[Contract, str | None], T],
+        created_id: str | None = None,
+    ) -> T:
+        """A view of the contract at a version (to answer a replayed command as the first time)."""
+        contract = self._visible(principal, contract_id)
+        if version != contract.version:
+            contract = self._load(contract.id, version=version)
+        return view(contract, created_id)
+
     def get_proposal(
         self,
         principal: Principal,
@@ -628,6 +652,7 @@ class ContractService(Application[UUID]):
         *,
         expected_version: int | None = None,
         idempotency_key: str | None = None,
+        view: Callable[[Contract, str | None], Any] | None = None,
     ) -> CommandResult:
         self._require_writer(principal)
         fingerprint = _fingerprint(name, contract_id, arguments)
@@ -660,6 +685,8 @@ class ContractService(Application[UUID]):
                 time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 20)))  # noqa: S311
                 continue
             self._catch_up()
+            if view is not None:
+                return replace(result, view=view(contract, created_id))
             return result
         raise TooMuchContention(f"{name} lost the race for contract {contract_id} too often")
 

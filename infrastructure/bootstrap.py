@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Protocol
 
 from application.errors import StoreUnavailable
+from application.service import ContractService
+from infrastructure.event_store import contract_service
 from infrastructure.settings import DatabaseParts, Settings
 
 # `ready()` must answer well inside the 5 s a load balancer or an operator waits.
@@ -117,6 +119,18 @@ class Services:
     settings: Settings
     probe: StoreProbe
     _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
+    _contracts: ContractService | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def contracts(self) -> ContractService:
+        """The contract service, built on first use so that starting up never waits for a
+        store that is down (`ready()` reports that instead); built once per process."""
+        with self._lock:
+            if self._contracts is None:
+                self._contracts = contract_service(self.settings)
+                self._closers.append(self._contracts.close)
+            return self._contracts
 
     def ready(self) -> None:
         """Return if the event store answers; raise StoreUnavailable within ~5 s otherwise."""

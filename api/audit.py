@@ -1,0 +1,60 @@
+"""For auditors: the history page by page, differences in words, and chain verification."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import ContractId, ContractsDep
+from api.responses import READ_ERRORS
+from api.security import CurrentPrincipal
+from application.dto import DiffData, HistoryPage, VerificationData
+
+router = APIRouter(prefix="/contracts/{contractId}", tags=["audit"])
+
+
+@router.get(
+    "/history",
+    response_model=HistoryPage,
+    summary="The contract's events, oldest first, a page at a time",
+    description="Pass `nextCursor` as `after` to read the next page; it is null on the last. "
+    "Each event carries its digest and the digest of the event before it.",
+    responses=READ_ERRORS,
+)
+def history(
+    contract_id: ContractId,
+    principal: CurrentPrincipal,
+    contracts: ContractsDep,
+    after: Annotated[int, Query(ge=0, description="Events after this version")] = 0,
+    limit: Annotated[int, Query(ge=1, le=200, description="Page size")] = 50,
+) -> HistoryPage:
+    return contracts.history(principal, contract_id, after=after, limit=limit)
+
+
+@router.get(
+    "/diff",
+    response_model=DiffData,
+    summary="What changed between two versions, in words a council member understands",
+    responses=READ_ERRORS,
+)
+def diff(
+    contract_id: ContractId,
+    principal: CurrentPrincipal,
+    contracts: ContractsDep,
+    from_version: Annotated[int, Query(alias="from", ge=1, description="Earlier version")],
+    to_version: Annotated[int, Query(alias="to", ge=1, description="Later version")],
+) -> DiffData:
+    return contracts.diff(principal, contract_id, from_version=from_version, to_version=to_version)
+
+
+@router.get(
+    "/verification",
+    response_model=VerificationData,
+    summary="Recompute every digest of the stored history and check the chain",
+    responses=READ_ERRORS,
+)
+def verification(
+    contract_id: ContractId, principal: CurrentPrincipal, contracts: ContractsDep
+) -> VerificationData:
+    return contracts.verify(principal, contract_id)

@@ -1,0 +1,73 @@
+"""Indicators: the dashboard, and measurements of the indicator version in force."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from api.deps import ContractId, ContractsDep, IndicatorId
+from api.http import IdempotencyKey, IfMatch, contract_headers, run_command
+from api.responses import COMMAND_ERRORS, READ_ERRORS, IndicatorOut, IndicatorPage
+from api.schemas import MeasurementCreate
+from api.security import CurrentPrincipal
+from application.dto import MEASUREMENT_VIEW, MeasurementData
+
+router = APIRouter(prefix="/contracts/{contractId}/indicators", tags=["indicators"])
+
+
+@router.get(
+    "",
+    response_model=IndicatorPage,
+    summary="The indicator dashboard: baseline, target, latest measurement, on or off track",
+    description="`onTrack` compares the latest measurement with the straight line from baseline "
+    "to target at the end of the measured period; null when there is nothing to compare.",
+    responses=READ_ERRORS,
+)
+def indicator_dashboard(
+    contract_id: ContractId, principal: CurrentPrincipal, contracts: ContractsDep
+) -> JSONResponse:
+    contract = contracts.get_contract(principal, contract_id)
+    rows = contracts.indicator_dashboard(principal, contract_id)
+    page = IndicatorPage(items=[IndicatorOut.of(row) for row in rows])
+    return JSONResponse(
+        page.model_dump(mode="json", by_alias=True),
+        headers=contract_headers(contract.version, contract.head_digest),
+    )
+
+
+@router.post(
+    "/{indicatorId}/measurements",
+    status_code=201,
+    response_model=MeasurementData,
+    summary="Record a measurement of the indicator version in force",
+    responses=COMMAND_ERRORS,
+)
+def record_measurement(
+    contract_id: ContractId,
+    indicator_id: IndicatorId,
+    body: MeasurementCreate,
+    principal: CurrentPrincipal,
+    contracts: ContractsDep,
+    if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    return run_command(
+        contracts,
+        principal,
+        lambda **o: contracts.record_measurement(
+            principal,
+            contract_id,
+            indicator_id,
+            period=body.period.value(),
+            value=Decimal(body.value),
+            source=body.source,
+            indicator_version=body.indicator_version,
+            **o,
+        ),
+        MEASUREMENT_VIEW,
+        if_match=if_match,
+        idempotency_key=idempotency_key,
+        status=201,
+    )

@@ -1,0 +1,119 @@
+"""The OpenAPI document of API v1, shaped to the NLGov REST API Design Rules.
+
+Routes live under /api/v1 in the app; the document names `/api/v1` as its server and lists
+every path relative to it (`/openapi.json` included), declares `API-Version` on every 2xx/3xx
+response, 400 on every operation that takes input, and problem+json for every error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+API_PREFIX = "/api/v1"
+CONTACT = {
+    "name": "dialoog team",
+    "url": "https://dialoog.example/contact",
+    "email": "api@dialoog.example",
+}
+DESCRIPTION = """\
+Contracts that grow through dialogue: Dutch municipalities and their social-domain providers
+open a contract inside a financial framework with a global assignment, and sharpen it for years
+through sessions, proposals and consent. Every change is an event in a hash-chained history that
+auditors can replay, compare and verify.
+
+**Try it:** get a token (`dialoog token issue --sub me --name Me --org gemeente-utrecht --role
+contract_manager`), click *Authorize*, then `POST /contracts`.
+
+Conventions: lowerCamelCase JSON, money as decimal strings, dates `YYYY-MM-DD`, times RFC 3339
+with offset. Contract responses carry `ETag: "<version>"` and `Contract-Digest: sha-256=<hex>`;
+send `If-Match` to write only at a known version and `Idempotency-Key` to make a POST safe to
+repeat. Errors are RFC 9457 problem details whose `type` ends in a stable code.
+"""
+
+_HEADERS = {
+    "API-Version": {
+        "description": "The full version of this API",
+        "schema": {"type": "string", "example": "1.0.0"},
+    },
+}
+_CONTRACT_HEADERS = {
+    "ETag": {
+        "description": 'The contract version this response reflects, e.g. `"7"`',
+        "schema": {"type": "string"},
+    },
+    "Contract-Digest": {
+        "description": "The head digest of the contract's hash chain: a receipt to keep",
+        "schema": {"type": "string", "example": "sha-256=3a7bd3e2360a3d29eea436fcfb7e44c7"},
+    },
+}
+
+
+def build_openapi(app: FastAPI, version: str) -> dict[str, Any]:
+    document = get_openapi(
+        title="dialoog API",
+        version=version,
+        summary="Contracts that grow through dialogue, kept as a verifiable history.",
+        description=DESCRIPTION,
+        routes=app.routes,
+        contact=CONTACT,
+        servers=[{"url": API_PREFIX, "description": "This server"}],
+        tags=[
+            {"name": "contracts", "description": "Open, read and steer contracts"},
+            {"name": "dialogue", "description": "Sessions, proposals and consent"},
+            {"name": "indicators", "description": "The dashboard and measurements"},
+            {"name": "audit", "description": "History, differences and verification"},
+            {"name": "meta", "description": "This document"},
+        ],
+    )
+    document["paths"] = {
+        path.removeprefix(API_PREFIX): item
+        for path, item in document["paths"].items()
+        if path.startswith(API_PREFIX + "/")
+    }
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            _shape_operation(path, method, operation)
+    schemas = document.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    return document
+
+
+def _shape_operation(path: str, method: str, operation: dict[str, Any]) -> None:
+    responses: dict[str, Any] = operation["responses"]
+    validation = responses.pop("422", None)
+    takes_input = bool(operation.get("parameters")) or "requestBody" in operation
+    if validation is not None and method == "post":
+        responses["422"] = _problem("The Idempotency-Key was used before with a different body")
+    if takes_input and "400" not in responses:
+        responses["400"] = _problem("Invalid input; see invalidParams")
+    for code, response in responses.items():
+        if code.startswith(("2", "3")):
+            headers = response.setdefault("headers", {})
+            headers.update(_HEADERS)
+            if path.startswith("/contracts/") or (path == "/contracts" and method == "post"):
+                headers.update(_CONTRACT_HEADERS)
+            if code == "201" and path == "/contracts":
+                headers["Location"] = {
+                    "description": "Where the new contract can be read",
+                    "schema": {"type": "string"},
+                }
+        elif code.startswith(("4", "5")):
+            content: dict[str, Any] = response.get("content") or {}
+            first: dict[str, Any] = next(iter(content.values()), {})
+            schema = first.get("schema") or {"$ref": "#/components/schemas/Problem"}
+            response["content"] = {"application/problem+json": {"schema": schema}}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }

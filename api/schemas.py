@@ -1,0 +1,282 @@
+"""Request bodies of API v1: lowerCamelCase on the wire, strict, with sensible limits.
+
+Money travels as a decimal string (`"1250000.00"`), never a JSON number, so no float ever
+touches it; dates are `YYYY-MM-DD`. Responses reuse the application's DTOs (`application.dto`).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+from domain.goals import ChangeAction, DeliveredBy, GoalChange, GoalLevel
+from domain.indicators import Baseline, Direction, IndicatorChange, Target
+from domain.money import Adjustment
+from domain.proposals import Change, ScopeRefinement
+from domain.values import Allocation, Participant, Period, ProcedureKind
+
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+LongText = Annotated[str, Field(min_length=1, max_length=10_000)]
+OptionalText = Annotated[str, Field(max_length=2_000)]
+Org = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
+Money = Annotated[
+    str,
+    Field(
+        pattern=r"^\d{1,13}(\.\d{1,2})?$",
+        description="An amount in EUR as a decimal string",
+        examples=["1250000.00"],
+    ),
+]
+SignedMoney = Annotated[
+    str,
+    Field(
+        pattern=r"^-?\d{1,13}(\.\d{1,2})?$",
+        description="A (possibly negative) amount in EUR as a decimal string",
+        examples=["-25000.00"],
+    ),
+]
+Quantity = Annotated[
+    str,
+    Field(
+        pattern=r"^-?\d{1,15}(\.\d{1,6})?$",
+        description="A measured value as a decimal string",
+        examples=["4.5"],
+    ),
+]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", str_strip_whitespace=True
+    )
+
+
+class PeriodIn(Body):
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PeriodIn:
+        if self.end < self.start:
+            raise ValueError("end must not be before start")
+        return self
+
+    def value(self) -> Period:
+        return Period(self.start, self.end)
+
+
+class FinancialFrameworkIn(Body):
+    ceiling: Money
+    period: PeriodIn
+
+
+class ContractCreate(Body):
+    reference: Annotated[str, Field(min_length=1, max_length=64, examples=["WMO-2025-017"])]
+    title: Text
+    assignment: LongText
+    procedure: ProcedureKind = ProcedureKind.DIALOGUE
+    term: PeriodIn
+    financial_framework: FinancialFrameworkIn
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "reference": "WMO-2025-017",
+                    "title": "Integrale wijkondersteuning Noord",
+                    "assignment": "Inwoners van Noord krijgen dichtbij passende ondersteuning.",
+                    "procedure": "dialogue",
+                    "term": {"start": "2025-01-01", "end": "2028-12-31"},
+                    "financialFramework": {
+                        "ceiling": "1250000.00",
+                        "period": {"start": "2025-01-01", "end": "2025-12-31"},
+                    },
+                }
+            ]
+        }
+    )
+
+
+class ProviderCreate(Body):
+    org: Org
+    name: Text
+    rationale: LongText
+
+
+class StakeholderCreate(Body):
+    name: Text
+    kind: Text
+    contact: OptionalText = ""
+
+
+class ParticipantIn(Body):
+    name: Text
+    org: Org
+    role: Text
+
+
+class SessionCreate(Body):
+    held_on: date
+    kind: Text
+    participants: Annotated[list[ParticipantIn], Field(min_length=1, max_length=200)]
+    minutes_ref: Text
+    summary: LongText
+
+    def participants_value(self) -> list[Participant]:
+        return [Participant(p.name, p.org, p.role) for p in self.participants]
+
+
+class ScopeRefinementIn(Body):
+    assignment: LongText
+
+
+class GoalChangeIn(Body):
+    action: ChangeAction
+    level: GoalLevel
+    node_id: Annotated[str, Field(max_length=64)] | None = None
+    parent_id: Annotated[str, Field(max_length=64)] | None = None
+    text: Annotated[str, Field(max_length=2_000)] | None = None
+    delivered_by: DeliveredBy | None = None
+
+
+class BaselineIn(Body):
+    value: Quantity
+    measured_on: date
+    source: Text
+
+
+class TargetIn(Body):
+    value: Quantity
+    due_on: date
+
+
+class IndicatorChangeIn(Body):
+    action: ChangeAction
+    indicator_id: Annotated[str, Field(max_length=64)] | None = None
+    name: Text | None = None
+    definition: Annotated[str, Field(max_length=2_000)] | None = None
+    unit: Annotated[str, Field(max_length=40)] | None = None
+    direction: Direction | None = None
+    baseline: BaselineIn | None = None
+    target: TargetIn | None = None
+    frequency: Annotated[str, Field(max_length=40)] | None = None
+    data_source: Annotated[str, Field(max_length=200)] | None = None
+    result_id: Annotated[str, Field(max_length=64)] | None = None
+
+
+class AllocationIn(Body):
+    org: Org
+    amount: Money
+
+
+class AdjustmentIn(Body):
+    allocations: Annotated[list[AllocationIn], Field(max_length=100)] | None = None
+    ceiling: Money | None = None
+    decision_ref: Annotated[str, Field(max_length=200)] | None = None
+    term_end: date | None = None
+    legal_basis: Text
+    value: SignedMoney
+    effective_on: date
+    justification: Annotated[str, Field(max_length=10_000)] | None = None
+
+
+class _ProposalBase(Body):
+    session_id: Annotated[str, Field(min_length=1, max_length=64)]
+    rationale: LongText
+
+
+class ScopeRefinementProposal(_ProposalBase):
+    kind: Literal["scope_refinement"]
+    change: ScopeRefinementIn
+
+
+class GoalProposal(_ProposalBase):
+    kind: Literal["goal"]
+    change: GoalChangeIn
+
+
+class IndicatorProposal(_ProposalBase):
+    kind: Literal["indicator"]
+    change: IndicatorChangeIn
+
+
+class AdjustmentProposal(_ProposalBase):
+    kind: Literal["adjustment"]
+    change: AdjustmentIn
+
+
+ProposalCreate = Annotated[
+    ScopeRefinementProposal | GoalProposal | IndicatorProposal | AdjustmentProposal,
+    Field(discriminator="kind"),
+]
+
+
+def change_of(
+    proposal: ScopeRefinementProposal | GoalProposal | IndicatorProposal | AdjustmentProposal,
+) -> Change:
+    """The domain change a proposal body describes."""
+    change = proposal.change
+    if isinstance(change, ScopeRefinementIn):
+        return ScopeRefinement(assignment=change.assignment)
+    if isinstance(change, GoalChangeIn):
+        return GoalChange(**change.model_dump())
+    if isinstance(change, IndicatorChangeIn):
+        data = change.model_dump(exclude={"baseline", "target"})
+        baseline = change.baseline
+        target = change.target
+        return IndicatorChange(
+            **data,
+            baseline=Baseline(Decimal(baseline.value), baseline.measured_on, baseline.source)
+            if baseline
+            else None,
+            target=Target(Decimal(target.value), target.due_on) if target else None,
+        )
+    return Adjustment(
+        legal_basis=change.legal_basis,
+        value=Decimal(change.value),
+        effective_on=change.effective_on,
+        allocations=tuple(Allocation(a.org, Decimal(a.amount)) for a in change.allocations)
+        if change.allocations is not None
+        else None,
+        ceiling=Decimal(change.ceiling) if change.ceiling is not None else None,
+        decision_ref=change.decision_ref,
+        term_end=change.term_end,
+        justification=change.justification,
+    )
+
+
+class ConsentCreate(Body):
+    on_behalf_of: Org | None = Field(
+        default=None, description="The party consenting; must be the caller's own organisation"
+    )
+    session_id: Annotated[str, Field(max_length=64)] | None = None
+
+
+class ReasonBody(Body):
+    reason: LongText
+
+
+class OptionalReasonBody(Body):
+    reason: Annotated[str, Field(max_length=10_000)] = ""
+    decision_ref: Annotated[str, Field(max_length=200)] | None = None
+
+
+class MeasurementCreate(Body):
+    period: PeriodIn
+    value: Quantity
+    source: Text
+    indicator_version: Annotated[int, Field(ge=1)] | None = None
+
+
+class PublicationCreate(Body):
+    audience: Text
+    channel: Text
+    summary: LongText
+
+
+class EmptyBody(Body):
+    """No fields (an empty object)."""

@@ -1,0 +1,71 @@
+"""From settings to the library's environment: which store, how big a pool, how long to wait."""
+
+from __future__ import annotations
+
+import math
+
+from application.read_models import MemoryReadModels, ReadModelStore
+from application.service import ContractService
+from infrastructure.settings import Settings
+
+
+def library_env(settings: Settings) -> dict[str, str]:
+    """The eventsourcing library's settings for `settings.database_url`."""
+    database = settings.database
+    if database.kind == "memory":
+        return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+    if database.kind == "sqlite":
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(database.path),
+            "SQLITE_LOCK_TIMEOUT": str(max(1, math.ceil(settings.lock_timeout))),
+        }
+    return {
+        "PERSISTENCE_MODULE": "infrastructure.postgres:FailFastPostgresFactory",
+        "POSTGRES_DBNAME": database.dbname,
+        "POSTGRES_HOST": database.host,
+        "POSTGRES_PORT": str(database.port),
+        "POSTGRES_USER": database.user,
+        "POSTGRES_PASSWORD": database.password,
+        # libpq counts whole seconds and treats anything under 2 as 2.
+        "POSTGRES_CONNECT_TIMEOUT": str(max(2, math.ceil(settings.connect_timeout))),
+        "POSTGRES_LOCK_TIMEOUT": str(max(1, math.ceil(settings.lock_timeout))),
+        "POSTGRES_POOL_SIZE": str(settings.pool_size),
+        "POSTGRES_MAX_OVERFLOW": "0",
+        "POSTGRES_PRE_PING": "y",
+        "DIALOOG_STATEMENT_TIMEOUT_MS": str(int(max(settings.lock_timeout, 1) * 1000) + 2000),
+    }
+
+
+def read_model_store(settings: Settings) -> ReadModelStore:
+    database = settings.database
+    if database.kind == "memory":
+        return MemoryReadModels()
+    from infrastructure.read_models import PostgresReadModels, SqliteReadModels
+
+    if database.kind == "sqlite":
+        return SqliteReadModels(str(database.path), lock_timeout=settings.lock_timeout)
+    from psycopg.conninfo import make_conninfo
+
+    conninfo = make_conninfo(
+        host=database.host,
+        port=database.port,
+        dbname=database.dbname,
+        user=database.user,
+        password=database.password,
+        options=f"-c statement_timeout={int(max(settings.lock_timeout, 1) * 1000) + 2000}",
+    )
+    return PostgresReadModels(
+        conninfo,
+        pool_size=max(2, settings.pool_size // 2),
+        connect_timeout=settings.connect_timeout,
+    )
+
+
+def contract_service(settings: Settings, *, with_read_models: bool = True) -> ContractService:
+    """The contract service on the configured store (connects lazily where the library can)."""
+    return ContractService(
+        library_env(settings),
+        snapshot_interval=settings.snapshot_interval,
+        read_models=read_model_store(settings) if with_read_models else None,
+    )
