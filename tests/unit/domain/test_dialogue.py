@@ -538,3 +538,26 @@ def test_a_consultation_cannot_have_a_negative_count_or_happen_after_the_end():
             participants_count=1,
         ),
     )
+
+
+def test_a_proposal_is_never_left_open_with_every_partys_consent():
+    """BUG (domain/contract.py: withdraw_provider lets the last provider leave an active
+    contract, and submit_proposal never agrees a proposal): when the commissioner is the only
+    party left, its own proposal has every consent it needs but stays open for ever — its own
+    consent is refused as already given, and no other party can consent.
+
+    Either fix makes this pass: refuse the last provider's withdrawal while the contract is
+    active, or agree a proposal on submission when the proposer is the only party."""
+    scene = given(*active_contract("zorg-a"))
+    try:
+        scene.c.withdraw_provider(actor=PROVIDER_A, org="zorg-a", reason="leaving")
+    except errors.DomainError:
+        return  # the contract keeps at least one provider while active: fine
+    assert scene.c.parties == {"gemeente-utrecht"}
+
+    proposal_id = scene.c.submit_proposal(
+        actor=COMMISSIONER, session_id=scene["s1"], change=SHARPER, rationale="r"
+    )
+
+    assert scene.c.proposals[proposal_id].status == ProposalStatus.AGREED
+    assert scene.c.assignment == SHARPER.assignment
