@@ -332,7 +332,11 @@ def test_a_party_registers_a_stakeholder_without_a_vote():
     scene = given(opened(), admitted("zorg-a"), activated())
 
     stakeholder_id = scene.c.register_stakeholder(
-        actor=PROVIDER_A, name="Cliëntenraad Utrecht", kind="client_council", reason="involve"
+        actor=PROVIDER_A,
+        name="Cliëntenraad Utrecht",
+        kind="client_council",
+        contact="  secretariaat@clientenraad.example  ",
+        reason="involve",
     )
 
     (event,) = then_events(scene.c, StakeholderRegistered)
@@ -341,7 +345,11 @@ def test_a_party_registers_a_stakeholder_without_a_vote():
         "Cliëntenraad Utrecht",
         "client_council",
     )
-    assert scene.c.stakeholders[stakeholder_id].name == "Cliëntenraad Utrecht"
+    assert event.contact == "secretariaat@clientenraad.example"
+    assert event.reason == "involve"
+    stakeholder = scene.c.stakeholders[stakeholder_id]
+    assert stakeholder.name == "Cliëntenraad Utrecht"
+    assert stakeholder.contact == "secretariaat@clientenraad.example"
     assert "Cliëntenraad Utrecht" not in scene.c.parties
 
 
