@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 # The install is redone only when pyproject.toml or constraints.txt change (content, not mtime).
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
 
-.PHONY: run test lint install postgres-binaries clean
+.PHONY: run test lint install postgres-binaries clean bench bench-quick wrk
 
 $(STAMP): pyproject.toml constraints.txt
 	@# Debian's own python3 needs python3-venv for `-m venv`; install it when we can.
@@ -45,6 +45,21 @@ postgres-binaries:
 # it even when tests fail, and fails the run if PostgreSQL cannot start.
 test: install postgres-binaries lint
 	$(BIN)/python tests/pgcluster.py run -- $(BIN)/pytest -n 2
+
+# Benchmarks (issue 6), never part of `make test`: each run starts its own throwaway PostgreSQL
+# cluster and SQLite file and measures every figure against ceilings taken in the same run.
+# bench/results/latest.json and docs/BENCHMARKS.md get the table. HTTP load comes from Debian's
+# wrk when it can be installed, else from a bounded Python client.
+wrk:
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } \
+	  || echo "wrk not installed: the Python load generator is used" >&2
+
+bench: install postgres-binaries wrk
+	$(BIN)/python bench/run.py
+
+bench-quick: install postgres-binaries wrk
+	$(BIN)/python bench/run.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
