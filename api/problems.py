@@ -21,6 +21,7 @@ from api.security import NotAuthenticated
 from application.errors import (
     ApplicationError,
     ContractNotFound,
+    HistoryCorrupt,
     IdempotencyKeyReused,
     InvalidQuery,
     NotPermitted,
@@ -42,6 +43,7 @@ ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
     StoreUnavailable: (503, "Event store unavailable"),
     TooMuchContention: (503, "Too many concurrent changes to this contract; try again"),
     ContractNotFound: (404, "No such contract"),
+    HistoryCorrupt: (500, "The stored history of this contract is damaged"),
     NotPermitted: (403, "Your role does not allow this"),
     VersionMismatch: (412, "The contract has moved on since the version you named"),
     ReferenceTaken: (409, "That reference is already in use"),

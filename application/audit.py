@@ -60,6 +60,28 @@ def _recorded_at(recorder: ApplicationRecorder, contract_id: UUID, version: int)
     return datetime.fromisoformat(canonical_from_stored(state["timestamp"]))
 
 
+def parties_of(recorder: ApplicationRecorder, contract_id: UUID) -> tuple[str, set[str]]:
+    """The commissioner and every provider ever admitted, read from the stored records."""
+    commissioner, providers = "", set()
+    version = 0
+    while True:
+        page = recorder.select_events(contract_id, gt=version, limit=VERIFY_PAGE)
+        for stored in page:
+            version = stored.originator_version
+            if not stored.topic.endswith((":ContractOpened", ":ProviderAdmitted")):
+                continue
+            try:
+                state = json.loads(stored.state)
+            except ValueError:
+                continue
+            if stored.topic.endswith(":ContractOpened"):
+                commissioner = str(state.get("commissioner", ""))
+            else:
+                providers.add(str(state.get("org", "")))
+        if len(page) < VERIFY_PAGE:
+            return commissioner, providers
+
+
 def in_force_on(events: Iterable[Any], day: date) -> Contract:
     contract: Contract | None = None
     for event in events:

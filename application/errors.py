@@ -56,3 +56,9 @@ class TooMuchContention(ApplicationError):
 
 class InvalidQuery(ApplicationError):
     code = "invalid-query"
+
+
+class HistoryCorrupt(ApplicationError):
+    """The stored events of a contract no longer replay: someone altered the store."""
+
+    code = "history-corrupt"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import date
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -158,7 +159,7 @@ class Contract(Aggregate):
             "reference": required_text(reference, "the reference"),
             "title": required_text(title, "the title"),
             "assignment": required_text(assignment, "the assignment"),
-            "procedure": ProcedureKind(procedure).value,
+            "procedure": _kind_of(ProcedureKind, procedure, "procedure"),
             "term": term,
             "ceiling": euros(ceiling),
             "budget_period": budget_period,
@@ -241,6 +242,8 @@ class Contract(Aggregate):
             raise errors.CommissionerOnly(
                 "only the provider itself or the commissioner may do this"
             )
+        if self.status != ContractStatus.DRAFT and self.active_providers == {org}:
+            raise errors.NoProviders("the last provider cannot leave; terminate the contract")
         self.trigger_event(
             ProviderWithdrew, actor=actor, org=org, reason=required_text(reason, "a reason")
         )
@@ -505,6 +508,8 @@ class Contract(Aggregate):
         self._check_party(actor)
         if not 1 <= corrects_version <= self.version:
             raise errors.UnknownVersion(f"there is no version {corrects_version} to correct")
+        if not corrections:
+            raise errors.InvalidCorrection("name at least one field to correct")
         kind, _ = self.correctable.get(str(corrects_version), ["", ""])
         allowed = CORRECTABLE_FIELDS.get(kind, ())
         for name, value in corrections.items():
@@ -588,7 +593,9 @@ class Contract(Aggregate):
 
     def _agree_proposals_now_complete(self, actor: Actor) -> list[str]:
         """Every open proposal all parties have now consented to takes effect."""
-        agreed = []
+        agreed: list[str] = []
+        if self.status != ContractStatus.ACTIVE:
+            return agreed
         for proposal in list(self.proposals.values()):
             if proposal.status != ProposalStatus.OPEN or not self.parties <= set(proposal.consents):
                 continue
@@ -620,3 +627,11 @@ def _is_decimal(value: object) -> bool:
         return Decimal(value).is_finite()  # type: ignore[arg-type]
     except (ArithmeticError, TypeError, ValueError):
         return False
+
+
+def _kind_of(kind: type[StrEnum], value: object, what: str) -> str:
+    try:
+        return str(kind(value).value)  # type: ignore[arg-type]
+    except ValueError:
+        choices = ", ".join(member.value for member in kind)
+        raise errors.InvalidValue(f"{value!r} is not a {what} ({choices})") from None

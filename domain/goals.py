@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from domain.errors import (
     GoalHasChildren,
@@ -66,7 +67,10 @@ class GoalNode:
 
 def check_goal_change(nodes: dict[str, GoalNode], change: GoalChange) -> None:
     """Raise the rule a goal change would break in the chain as it stands."""
-    level = GoalLevel(change.level)
+    level = _member(GoalLevel, change.level, "level")
+    _member(ChangeAction, change.action, "action")
+    if change.delivered_by is not None:
+        _member(DeliveredBy, change.delivered_by, "deliverer")
     if change.action == ChangeAction.ADD:
         if not (change.text or "").strip():
             raise InvalidValue("a new goal node needs a text")
@@ -126,3 +130,11 @@ def apply_goal_change(nodes: dict[str, GoalNode], change: GoalChange) -> None:
         node.parent_id = change.parent_id
     if change.delivered_by is not None:
         node.delivered_by = change.delivered_by
+
+
+def _member(kind: type[StrEnum], value: object, what: str) -> Any:
+    try:
+        return kind(value)  # type: ignore[arg-type]
+    except ValueError:
+        choices = ", ".join(member.value for member in kind)
+        raise InvalidValue(f"{value!r} is not a {what} ({choices})") from None

@@ -98,6 +98,7 @@ def check_indicator_change(
                 raise InvalidValue(f"a new indicator needs a {name.replace('_', ' ')}")
         if change.target is not None and change.baseline is None:
             raise TargetNeedsBaseline("agree a baseline together with the target")
+        _check_direction(change.direction)
     else:
         current = indicators.get(change.indicator_id or "")
         if current is None:
@@ -105,6 +106,8 @@ def check_indicator_change(
         if not current.active:
             raise IndicatorRetired(f"indicator {current.name!r} has been retired")
         if change.action == ChangeAction.REVISE:
+            if change.direction is not None:
+                _check_direction(change.direction)
             if change.target is not None and change.baseline is None and current.baseline is None:
                 raise TargetNeedsBaseline(f"indicator {current.name!r} has no baseline yet")
             for name in ("name", "definition", "unit", "frequency", "data_source"):
@@ -174,3 +177,10 @@ def check_measurement(
             f"indicator {indicator.name!r} is at version {indicator.version}, not {version}"
         )
     return indicator
+
+
+def _check_direction(direction: object) -> None:
+    try:
+        Direction(direction)  # type: ignore[arg-type]
+    except ValueError:
+        raise InvalidValue(f"{direction!r} is not a direction") from None

@@ -68,7 +68,12 @@ def check_adjustment(
     """Raise the money rule an adjustment would break (rule 3 and rule 4)."""
     if not adjustment.legal_basis.strip():
         raise InvalidValue("an adjustment needs a legal basis")
-    if adjustment.allocations is None and adjustment.ceiling is None and not adjustment.term_end:
+    euros(adjustment.value)
+    if adjustment.ceiling is not None:
+        euros(adjustment.ceiling)
+    for allocation in adjustment.allocations or ():
+        euros(allocation.amount)
+    if not adjustment.allocations and adjustment.ceiling is None and not adjustment.term_end:
         raise InvalidValue("an adjustment changes allocations, the ceiling or the term")
     if adjustment.ceiling is not None:
         if not (adjustment.decision_ref or "").strip():

@@ -8,6 +8,9 @@ from application.read_models import MemoryReadModels, ReadModelStore
 from application.service import ContractService
 from infrastructure.settings import Settings
 
+#: A command against a store that does not answer fails within this many seconds.
+STORE_DEADLINE_SECONDS = 4.5
+
 
 def library_env(settings: Settings) -> dict[str, str]:
     """The eventsourcing library's settings for `settings.database_url`."""
@@ -15,10 +18,13 @@ def library_env(settings: Settings) -> dict[str, str]:
     if database.kind == "memory":
         return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
     if database.kind == "sqlite":
+        busy_timeout = max(1, math.ceil(settings.lock_timeout))
         return {
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "PERSISTENCE_MODULE": "infrastructure.sqlite:BoundedWaitSQLiteFactory",
             "SQLITE_DBNAME": str(database.path),
-            "SQLITE_LOCK_TIMEOUT": str(max(1, math.ceil(settings.lock_timeout))),
+            "SQLITE_LOCK_TIMEOUT": str(busy_timeout),
+            # Queueing for the writer slot plus the busy timeout stay within ~4.5 s.
+            "DIALOOG_SQLITE_POOL_TIMEOUT": str(max(1.0, STORE_DEADLINE_SECONDS - busy_timeout)),
         }
     return {
         "PERSISTENCE_MODULE": "infrastructure.postgres:FailFastPostgresFactory",

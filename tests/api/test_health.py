@@ -32,7 +32,9 @@ def test_readyz_answers_ready_when_the_store_answers(client: TestClient) -> None
 
 def test_openapi_docs_are_served(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
-    assert "/readyz" in client.get("/openapi.json").json()["paths"]
+    document = client.get("/api/v1/openapi.json").json()
+    assert document["servers"] == [{"url": "/api/v1", "description": "This server"}]
+    assert "/contracts" in document["paths"]
 
 
 def test_request_id_is_echoed_or_minted(client: TestClient) -> None:
