@@ -182,5 +182,85 @@ def rebuild_projections() -> None:
         services.close()
 
 
+tokens = typer.Typer(help="Bearer tokens for the API.", no_args_is_help=True)
+app.add_typer(tokens, name="token")
+
+_TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _ttl_seconds(text: str) -> int:
+    text = text.strip().lower()
+    unit = _TTL_UNITS.get(text[-1:])
+    number = text[:-1] if unit else text
+    if not number.isdigit() or int(number) <= 0:
+        _fail(f"--ttl {text!r} is not a duration such as 30m, 8h or 7d")
+    return int(number) * (unit or 1)
+
+
+@tokens.command("issue")
+def issue(
+    sub: Annotated[str, typer.Option(help="Subject: the person's stable id")],
+    name: Annotated[str, typer.Option(help="The person's display name")],
+    org: Annotated[str, typer.Option(help="The organisation the person acts for")],
+    role: Annotated[
+        list[str], typer.Option(help="contract_manager, auditor or reader (repeatable)")
+    ],
+    ttl: Annotated[str, typer.Option(help="Lifetime, e.g. 30m, 8h, 7d")] = "8h",
+) -> None:
+    """Print a signed token for the same settings `dialoog serve` uses."""
+    from api.security import ROLES, issue_token
+    from infrastructure.secrets import jwt_secret
+
+    unknown = sorted(set(role) - ROLES)
+    if unknown:
+        _fail(f"unknown role {', '.join(unknown)}; choose from {', '.join(sorted(ROLES))}")
+    seconds = _ttl_seconds(ttl)
+    try:
+        settings = Settings()
+        secret = jwt_secret(settings)
+    except ValidationError as error:
+        _fail(_describe(error))
+    except (OSError, ValueError) as error:
+        _fail(f"no signing secret: {error}")
+    typer.echo(issue_token(secret, sub=sub, name=name, org=org, roles=role, ttl=seconds))
+
+
+@app.command()
+def demo() -> None:
+    """Load a realistic demo contract and print tokens for each party and an auditor."""
+    from api.demo import AUDITOR, PEOPLE, REFERENCE, Demo
+    from api.security import issue_token
+    from application.errors import ReferenceTaken
+    from infrastructure.secrets import jwt_secret
+
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        _fail(_describe(error))
+    services = bootstrap(settings)
+    try:
+        try:
+            contract_id = Demo(services.contracts).load()
+            typer.echo(f"loaded demo contract {REFERENCE}: {contract_id}")
+        except ReferenceTaken:
+            typer.echo(f"the demo contract {REFERENCE} is already loaded")
+        secret = jwt_secret(settings)
+        for person in [*PEOPLE.values(), AUDITOR]:
+            token = issue_token(
+                secret,
+                sub=person.subject,
+                name=person.name,
+                org=person.org,
+                roles=sorted(person.roles),
+                ttl=8 * 3600,
+            )
+            typer.echo(f"\n{person.name} ({person.org}, {', '.join(sorted(person.roles))}):")
+            typer.echo(token)
+    except StoreUnavailable as error:
+        _fail(f"event store not available ({settings.database.redacted()}): {error}")
+    finally:
+        services.close()
+
+
 if __name__ == "__main__":
     app()

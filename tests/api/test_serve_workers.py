@@ -4,38 +4,15 @@ uvicorn issue #3149. A correctness check (40 ms vs ~1 ms), not a benchmark."""
 import http.client
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
 
 import pytest
+from server_support import free_port, wait_until_healthy
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_until_healthy(port: int, server: subprocess.Popen[bytes], seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(f"server exited early with {server.returncode}")
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/healthz")
-            if connection.getresponse().status == 200:
-                connection.close()
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"server not healthy within {seconds} s")
 
 
 def test_two_workers_answer_keep_alive_requests_in_single_digit_milliseconds(tmp_path) -> None:
