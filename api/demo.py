@@ -186,7 +186,7 @@ class Demo:
         series = {
             relapse: ["7.8", "7.1", "6.6", "6.2"],
             waiting: ["20", "18", "17", "15"],
-            satisfaction: ["7.0", "7.3", "7.2", "7.5"],
+            satisfaction: ["7.0", "7.3", "7.2", "7.3"],
         }
         for indicator_id, values in series.items():
             for (start, end), value in zip(quarters, values, strict=True):
