@@ -1,0 +1,98 @@
+"""Audit router over HTTP: history page by page, differences in words, verification."""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import api_support as s
+from api_support import ActiveContract
+from fastapi.testclient import TestClient
+
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def test_history_pages_follow_next_cursor(client: TestClient, active: ActiveContract) -> None:
+    # Opened, two providers, activated, session: five events.
+    items: list[dict[str, object]] = []
+    after = 0
+    cursors: list[int | None] = []
+    while True:
+        response = client.get(
+            active.url("/history"), headers=s.auditor(), params={"after": after, "limit": 2}
+        )
+        assert response.status_code == 200
+        page = response.json()
+        items += page["items"]
+        cursors.append(page["nextCursor"])
+        if page["nextCursor"] is None:
+            break
+        after = page["nextCursor"]
+    assert cursors == [2, 4, None]
+    assert [item["version"] for item in items] == [1, 2, 3, 4, 5]
+    assert [item["type"] for item in items] == [
+        "ContractOpened", "ProviderAdmitted", "ProviderAdmitted", "ContractActivated",
+        "SessionHeld",
+    ]  # fmt: skip
+    first = items[0]
+    assert set(first) == {
+        "version", "type", "recordedAt", "effectiveOn", "actor", "sessionId", "decisionRef",
+        "reason", "data", "digest", "priorDigest",
+    }  # fmt: skip
+    assert first["actor"] == {
+        "sub": "ann", "name": "Ann de Vries", "org": "gemeente-utrecht",
+        "role": "contract_manager",
+    }  # fmt: skip
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T.*(Z|[+-]\d{2}:\d{2})", str(first["recordedAt"]))
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(first["effectiveOn"]))
+    for before, after_item in itertools.pairwise(items):
+        assert after_item["priorDigest"] == before["digest"]
+        assert HEX64.match(str(after_item["digest"]))
+    assert items[4]["sessionId"] == active.session_id
+    # A page exactly at the end also ends with null.
+    last = client.get(active.url("/history"), headers=s.auditor(), params={"after": 5})
+    assert last.json() == {"items": [], "nextCursor": None}
+    whole = client.get(active.url("/history"), headers=s.commissioner(), params={"limit": 5})
+    assert whole.json()["nextCursor"] is None
+
+
+def test_diff_in_words(client: TestClient, active: ActiveContract) -> None:
+    s.agree(
+        client,
+        active,
+        "adjustment",
+        s.adjustment(allocations=[{"org": "zorg-a", "amount": "250000.00"}]),
+    )
+    head = s.read_contract(client, active)["version"]
+    response = client.get(active.url("/diff"), headers=s.auditor(), params={"from": 1, "to": head})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["fromVersion"] == 1
+    assert body["toVersion"] == head
+    for change in body["changes"]:
+        assert set(change) == {"path", "before", "after", "summary"}
+        assert change["summary"]
+    summaries = [c["summary"] for c in body["changes"]]
+    assert "Status changed: draft → active" in summaries
+    assert "Allocation to zorg-a € 0 → € 250000.00" in summaries
+    assert any(summary.startswith("Provider ") for summary in summaries)
+    same = client.get(active.url("/diff"), headers=s.auditor(), params={"from": 2, "to": 2})
+    assert same.status_code == 200
+    assert same.json()["changes"] == []
+    out_of_range = client.get(
+        active.url("/diff"), headers=s.auditor(), params={"from": 1, "to": head + 1}
+    )
+    s.assert_problem(out_of_range, 400, "invalid-query")
+
+
+def test_verification_valid(client: TestClient, active: ActiveContract) -> None:
+    response = client.get(active.url("/verification"), headers=s.auditor())
+    assert response.status_code == 200
+    head = s.read_contract(client, active)
+    assert response.json() == {
+        "valid": True,
+        "versionsChecked": 5,
+        "headDigest": head["headDigest"],
+        "firstInvalidVersion": None,
+        "reason": None,
+    }

@@ -1,0 +1,355 @@
+"""Shared helpers of the HTTP API tests (tests/api/): tokens for each role and organisation,
+bad tokens of every kind, request bodies, and checks of problem+json answers.
+
+The parties: the commissioner `gemeente-utrecht` (a manager, an auditor and a reader), the
+providers `zorg-a` and `zorg-b` (a manager each), and an outsider `elders` (a manager) that is
+party to nothing. Tokens are made per call, so a long test run never meets an expired one.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from httpx import Response
+
+from api.security import issue_token
+
+API = "/api/v1"
+JWT_SECRET = "test-secret-with-enough-length-for-hs256"  # tests/conftest.py's settings
+OTHER_SECRET = "another-secret-that-nobody-configured-anywhere"
+
+COMMISSIONER_ORG = "gemeente-utrecht"
+PROVIDER_A_ORG = "zorg-a"
+PROVIDER_B_ORG = "zorg-b"
+OUTSIDER_ORG = "elders"
+
+PROBLEM_BASE = "https://dialoog.example/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+Headers = dict[str, str]
+
+
+def bearer(token: str) -> Headers:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def token_for(
+    org: str,
+    role: str = "contract_manager",
+    *,
+    sub: str | None = None,
+    name: str | None = None,
+    ttl: int = 3600,
+    secret: str = JWT_SECRET,
+) -> Headers:
+    sub = sub or f"{role}@{org}"
+    return bearer(
+        issue_token(secret, sub=sub, name=name or sub.title(), org=org, roles=[role], ttl=ttl)
+    )
+
+
+def commissioner() -> Headers:
+    return token_for(COMMISSIONER_ORG, sub="ann", name="Ann de Vries")
+
+
+def provider_a() -> Headers:
+    return token_for(PROVIDER_A_ORG, sub="bob", name="Bob Bakker")
+
+
+def provider_b() -> Headers:
+    return token_for(PROVIDER_B_ORG, sub="bea", name="Bea Boer")
+
+
+def auditor() -> Headers:
+    return token_for(COMMISSIONER_ORG, "auditor", sub="carla", name="Carla Jansen")
+
+
+def reader() -> Headers:
+    return token_for(COMMISSIONER_ORG, "reader", sub="rik", name="Rik Reader")
+
+
+def outsider() -> Headers:
+    return token_for(OUTSIDER_ORG, sub="frank", name="Frank de Boer")
+
+
+# Bad credentials: each must be a 401 with WWW-Authenticate: Bearer.
+def no_token() -> Headers:
+    return {}
+
+
+def malformed_token() -> Headers:
+    return bearer("this-is-not-a-jwt")
+
+
+def wrong_signature() -> Headers:
+    return token_for(COMMISSIONER_ORG, sub="ann", secret=OTHER_SECRET)
+
+
+def expired_token() -> Headers:
+    # Well past the verifier's 30 s leeway.
+    return token_for(COMMISSIONER_ORG, sub="ann", ttl=-3600)
+
+
+def missing_claims_token() -> Headers:
+    claims = {"sub": "ann", "exp": int(time.time()) + 3600}  # no name, org or roles
+    return bearer(jwt.encode(claims, JWT_SECRET, algorithm="HS256"))
+
+
+def unknown_role_token() -> Headers:
+    return token_for(COMMISSIONER_ORG, "admin", sub="ann")
+
+
+def basic_auth() -> Headers:
+    return {"Authorization": "Basic YW5uOnNlY3JldA=="}
+
+
+BAD_CREDENTIALS = {
+    "no token": no_token,
+    "malformed": malformed_token,
+    "wrong signature": wrong_signature,
+    "expired": expired_token,
+    "missing claims": missing_claims_token,
+    "unknown role": unknown_role_token,
+    "basic scheme": basic_auth,
+}
+
+
+# --------------------------------------------------------------------------- bodies
+
+TERM = {"start": "2025-01-01", "end": "2028-12-31"}
+CEILING = "1000000.00"
+
+
+def contract_body(reference: str = "WMO-2025-017", **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "reference": reference,
+        "title": "Integrale wijkondersteuning Noord",
+        "assignment": "Inwoners van Noord krijgen dichtbij passende ondersteuning.",
+        "procedure": "dialogue",
+        "term": dict(TERM),
+        "financialFramework": {
+            "ceiling": CEILING,
+            "period": {"start": "2025-01-01", "end": "2025-12-31"},
+        },
+    }
+    body.update(overrides)
+    return body
+
+
+def provider_body(org: str, name: str | None = None) -> dict[str, Any]:
+    return {"org": org, "name": name or f"Zorg {org}", "rationale": "Preselected: fits the DNA"}
+
+
+def session_body(held_on: str = "2025-02-03") -> dict[str, Any]:
+    return {
+        "heldOn": held_on,
+        "kind": "dialogue",
+        "participants": [
+            {"name": "Ann de Vries", "org": COMMISSIONER_ORG, "role": "contract manager"},
+            {"name": "Bob Bakker", "org": PROVIDER_A_ORG, "role": "director"},
+        ],
+        "minutesRef": "NOT-2025-02",
+        "summary": "Kick-off of the dialogue",
+    }
+
+
+def proposal_body(session_id: str, kind: str, change: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "sessionId": session_id,
+        "kind": kind,
+        "rationale": f"Agreed in dialogue ({kind})",
+        "change": change,
+    }
+
+
+def goal_add(level: str, text: str, parent_id: str | None = None) -> dict[str, Any]:
+    change: dict[str, Any] = {"action": "add", "level": level, "text": text}
+    if parent_id is not None:
+        change["parentId"] = parent_id
+    if level in ("result", "performance"):
+        change["deliveredBy"] = "mixed"
+    return change
+
+
+def indicator_add(
+    name: str = "Residents helped within two weeks", *, with_baseline: bool = True
+) -> dict[str, Any]:
+    change: dict[str, Any] = {
+        "action": "add",
+        "name": name,
+        "definition": "Share of requests answered within 14 days",
+        "unit": "%",
+        "direction": "higher_is_better",
+        "target": {"value": "90", "dueOn": "2026-12-31"},
+        "frequency": "quarterly",
+        "dataSource": "Case registration",
+    }
+    if with_baseline:
+        change["baseline"] = {"value": "60", "measuredOn": "2024-12-31", "source": "Monitor 2024"}
+    return change
+
+
+def adjustment(**fields: Any) -> dict[str, Any]:
+    change: dict[str, Any] = {
+        "legalBasis": "art. 72 Aw",
+        "value": "0.00",
+        "effectiveOn": "2025-03-01",
+    }
+    change.update(fields)
+    return change
+
+
+def measurement_body(value: str = "75", end: str = "2025-03-31") -> dict[str, Any]:
+    return {"period": {"start": "2025-01-01", "end": end}, "value": value, "source": "Registry"}
+
+
+# --------------------------------------------------------------------------- checks
+
+ETAG = re.compile(r'^"(\d+)"$')
+DIGEST = re.compile(r"^sha-256=[0-9a-f]{64}$")
+
+
+def assert_problem(response: Response, status: int, code: str | None = None) -> dict[str, Any]:
+    """An RFC 9457 problem with this status (and `type` ending in this code)."""
+    assert response.status_code == status, (response.status_code, response.text)
+    assert response.headers["content-type"].startswith(PROBLEM_MEDIA_TYPE), response.headers
+    body: dict[str, Any] = response.json()
+    for key in ("type", "title", "status", "detail"):
+        assert key in body, (key, body)
+    assert isinstance(body["title"], str) and body["title"]
+    assert isinstance(body["detail"], str) and body["detail"]
+    assert body["status"] == status
+    assert body["type"].startswith(PROBLEM_BASE), body
+    if code is not None:
+        assert body["type"] == PROBLEM_BASE + code, body
+    return body
+
+
+def assert_unauthenticated(response: Response) -> None:
+    assert_problem(response, 401, "not-authenticated")
+    assert response.headers["www-authenticate"].startswith("Bearer"), response.headers
+
+
+def contract_version(response: Response) -> int:
+    """The version an ETag names."""
+    found = ETAG.match(response.headers["etag"])
+    assert found, response.headers.get("etag")
+    return int(found.group(1))
+
+
+@dataclass(frozen=True)
+class ActiveContract:
+    """A contract opened by gemeente-utrecht, zorg-a and zorg-b admitted, active, one session."""
+
+    id: str
+    session_id: str
+
+    @property
+    def path(self) -> str:
+        return f"{API}/contracts/{self.id}"
+
+    def url(self, suffix: str = "") -> str:
+        return self.path + suffix
+
+
+# --------------------------------------------------------------------------- steps over HTTP
+# Each step asserts its own success, so a failing setup points at the step, not the test.
+
+
+def open_contract(client: Any, reference: str = "WMO-2025-017", **overrides: Any) -> str:
+    response = client.post(
+        f"{API}/contracts", headers=commissioner(), json=contract_body(reference, **overrides)
+    )
+    assert response.status_code == 201, response.text
+    contract_id: str = response.json()["id"]
+    return contract_id
+
+
+def admit(client: Any, contract_id: str, org: str) -> None:
+    response = client.post(
+        f"{API}/contracts/{contract_id}/providers", headers=commissioner(), json=provider_body(org)
+    )
+    assert response.status_code == 201, response.text
+
+
+def activate(client: Any, contract_id: str) -> None:
+    response = client.post(
+        f"{API}/contracts/{contract_id}/activation", headers=commissioner(), json={}
+    )
+    assert response.status_code == 200, response.text
+
+
+def hold_session(client: Any, contract_id: str, headers: Headers | None = None) -> str:
+    response = client.post(
+        f"{API}/contracts/{contract_id}/sessions",
+        headers=headers or commissioner(),
+        json=session_body(),
+    )
+    assert response.status_code == 201, response.text
+    session_id: str = response.json()["sessionId"]
+    return session_id
+
+
+def active_contract(client: Any, reference: str = "WMO-2025-017") -> ActiveContract:
+    contract_id = open_contract(client, reference)
+    admit(client, contract_id, PROVIDER_A_ORG)
+    admit(client, contract_id, PROVIDER_B_ORG)
+    activate(client, contract_id)
+    return ActiveContract(contract_id, hold_session(client, contract_id))
+
+
+def propose(
+    client: Any,
+    contract: ActiveContract,
+    kind: str,
+    change: dict[str, Any],
+    headers: Headers | None = None,
+) -> dict[str, Any]:
+    response = client.post(
+        contract.url("/proposals"),
+        headers=headers or commissioner(),
+        json=proposal_body(contract.session_id, kind, change),
+    )
+    assert response.status_code == 201, response.text
+    proposal: dict[str, Any] = response.json()
+    return proposal
+
+
+def consent(
+    client: Any, contract: ActiveContract, proposal_id: str, headers: Headers
+) -> dict[str, Any]:
+    response = client.post(
+        contract.url(f"/proposals/{proposal_id}/consents"), headers=headers, json={}
+    )
+    assert response.status_code == 200, response.text
+    proposal: dict[str, Any] = response.json()
+    return proposal
+
+
+def agree(
+    client: Any, contract: ActiveContract, kind: str, change: dict[str, Any]
+) -> dict[str, Any]:
+    """Proposed by the commissioner, consented by both providers: the agreed proposal."""
+    proposal = propose(client, contract, kind, change)
+    consent(client, contract, proposal["proposalId"], provider_a())
+    agreed = consent(client, contract, proposal["proposalId"], provider_b())
+    assert agreed["status"] == "agreed", agreed
+    return agreed
+
+
+def read_contract(client: Any, contract: ActiveContract | str) -> dict[str, Any]:
+    path = contract.path if isinstance(contract, ActiveContract) else f"{API}/contracts/{contract}"
+    response = client.get(path, headers=commissioner())
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def agreed_indicator(client: Any, contract: ActiveContract) -> str:
+    agreed = agree(client, contract, "indicator", indicator_add())
+    indicator_id: str = agreed["createdIds"]["indicatorId"]
+    return indicator_id
