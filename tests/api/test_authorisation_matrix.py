@@ -1,0 +1,288 @@
+"""Who may call what: every endpoint of the OpenAPI document × every kind of caller.
+
+For each endpoint (the table's keys must be exactly the document's operations, so a new
+endpoint cannot be forgotten): every bad credential → 401 with `WWW-Authenticate: Bearer`; a
+role that may not → 403; a party-less organisation with the role that otherwise may → 404
+(never 403: for them the contract does not exist); the right party and role → the 2xx. Every
+error is problem+json. Runs on every backend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import api_support as s
+import pytest
+from api_support import API, Headers
+from fastapi.testclient import TestClient
+
+Context = dict[str, str]
+Setup = Callable[[TestClient], Context]
+Body = Callable[[Context], dict[str, Any]] | None
+
+
+# --------------------------------------------------------------------------- setups
+
+
+def _nothing(client: TestClient) -> Context:
+    return {}
+
+
+def _draft_with_provider(client: TestClient) -> Context:
+    contract_id = s.open_contract(client)
+    s.admit(client, contract_id, s.PROVIDER_A_ORG)
+    return {"contractId": contract_id}
+
+
+def _active(client: TestClient) -> Context:
+    contract = s.active_contract(client)
+    return {"contractId": contract.id, "sessionId": contract.session_id}
+
+
+def _suspended(client: TestClient) -> Context:
+    context = _active(client)
+    response = client.post(
+        f"{API}/contracts/{context['contractId']}/suspension",
+        headers=s.commissioner(),
+        json={"reason": "Audit"},
+    )
+    assert response.status_code == 200, response.text
+    return context
+
+
+def _open_proposal(client: TestClient) -> Context:
+    contract = s.active_contract(client)
+    proposal = s.propose(client, contract, "scope_refinement", {"assignment": "Sharper"})
+    return {
+        "contractId": contract.id,
+        "sessionId": contract.session_id,
+        "proposalId": proposal["proposalId"],
+    }
+
+
+def _indicator(client: TestClient) -> Context:
+    contract = s.active_contract(client)
+    return {
+        "contractId": contract.id,
+        "sessionId": contract.session_id,
+        "indicatorId": s.agreed_indicator(client, contract),
+    }
+
+
+# --------------------------------------------------------------------------- the table
+
+PUBLIC, LIST, CREATE, READ, AUDIT, WRITE = "public", "list", "create", "read", "audit", "write"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    kind: str
+    success: int
+    setup: Setup = _active
+    body: Body = None
+    params: dict[str, Any] = field(default_factory=dict)
+    right: Callable[[], Headers] = s.commissioner
+
+
+def _reason(_: Context) -> dict[str, Any]:
+    return {"reason": "Stated in the council"}
+
+
+ENDPOINTS: dict[str, Endpoint] = {
+    "GET /openapi.json": Endpoint(PUBLIC, 200, _nothing),
+    "POST /contracts": Endpoint(CREATE, 201, _nothing, lambda _: s.contract_body("NEW-1")),
+    "GET /contracts": Endpoint(LIST, 200, _active, right=s.reader),
+    "GET /contracts/{contractId}": Endpoint(READ, 200, right=s.reader),
+    "POST /contracts/{contractId}/providers": Endpoint(
+        WRITE, 201, body=lambda _: s.provider_body("zorg-c")
+    ),
+    "POST /contracts/{contractId}/stakeholders": Endpoint(
+        WRITE, 201, body=lambda _: {"name": "Wijkraad", "kind": "residents"}, right=s.provider_a
+    ),
+    "POST /contracts/{contractId}/publications": Endpoint(
+        WRITE,
+        201,
+        body=lambda _: {"audience": "council", "channel": "letter", "summary": "News"},
+        right=s.provider_b,
+    ),
+    "POST /contracts/{contractId}/activation": Endpoint(
+        WRITE, 200, _draft_with_provider, lambda _: {}
+    ),
+    "POST /contracts/{contractId}/suspension": Endpoint(WRITE, 200, body=_reason),
+    "POST /contracts/{contractId}/resumption": Endpoint(WRITE, 200, _suspended, _reason),
+    "POST /contracts/{contractId}/termination": Endpoint(WRITE, 200, body=_reason),
+    "POST /contracts/{contractId}/completion": Endpoint(WRITE, 200, body=_reason),
+    "POST /contracts/{contractId}/sessions": Endpoint(
+        WRITE, 201, body=lambda _: s.session_body(), right=s.provider_a
+    ),
+    "POST /contracts/{contractId}/proposals": Endpoint(
+        WRITE,
+        201,
+        body=lambda c: s.proposal_body(c["sessionId"], "scope_refinement", {"assignment": "X"}),
+        right=s.provider_b,
+    ),
+    "GET /contracts/{contractId}/proposals/{proposalId}": Endpoint(
+        READ, 200, _open_proposal, right=s.reader
+    ),
+    "POST /contracts/{contractId}/proposals/{proposalId}/consents": Endpoint(
+        WRITE, 200, _open_proposal, lambda _: {}, right=s.provider_a
+    ),
+    "POST /contracts/{contractId}/proposals/{proposalId}/rejection": Endpoint(
+        WRITE, 200, _open_proposal, _reason, right=s.provider_a
+    ),
+    "POST /contracts/{contractId}/proposals/{proposalId}/withdrawal": Endpoint(
+        WRITE, 200, _open_proposal, _reason
+    ),
+    "GET /contracts/{contractId}/indicators": Endpoint(READ, 200, right=s.reader),
+    "POST /contracts/{contractId}/indicators/{indicatorId}/measurements": Endpoint(
+        WRITE, 201, _indicator, lambda _: s.measurement_body(), right=s.provider_a
+    ),
+    "GET /contracts/{contractId}/history": Endpoint(AUDIT, 200, right=s.auditor),
+    "GET /contracts/{contractId}/diff": Endpoint(
+        AUDIT, 200, params={"from": 1, "to": 2}, right=s.auditor
+    ),
+    "GET /contracts/{contractId}/verification": Endpoint(AUDIT, 200, right=s.auditor),
+}
+
+
+def test_the_table_covers_every_operation_of_the_openapi_document(client: TestClient) -> None:
+    document = client.get(f"{API}/openapi.json").json()
+    operations = {
+        f"{method.upper()} {path}"
+        for path, item in document["paths"].items()
+        for method in item
+        if method in {"get", "put", "post", "patch", "delete", "head", "options"}
+    }
+    assert operations == set(ENDPOINTS)
+
+
+# --------------------------------------------------------------------------- the matrix
+
+
+def _call(
+    client: TestClient, key: str, endpoint: Endpoint, context: Context, headers: Headers
+) -> Any:
+    method, template = key.split(" ", 1)
+    url = API + template.format(**context)
+    if method == "GET":
+        return client.get(url, headers=headers, params=endpoint.params)
+    assert endpoint.body is not None, key
+    return client.post(url, headers=headers, params=endpoint.params, json=endpoint.body(context))
+
+
+def _other_org_with_the_role(kind: str) -> Headers:
+    role = {READ: "reader", LIST: "reader", AUDIT: "auditor"}.get(kind, "contract_manager")
+    return s.token_for(s.OUTSIDER_ORG, role, sub=f"frank-{role}")
+
+
+@pytest.mark.parametrize("key", sorted(ENDPOINTS))
+def test_authorisation_matrix(client: TestClient, key: str) -> None:
+    endpoint = ENDPOINTS[key]
+    context = endpoint.setup(client)
+    contract_scoped = "{contractId}" in key
+
+    def call(headers: Headers) -> Any:
+        return _call(client, key, endpoint, context, headers)
+
+    # 1. Bad credentials: 401 (the document itself is public).
+    for name, make in s.BAD_CREDENTIALS.items():
+        response = call(make())
+        if endpoint.kind == PUBLIC:
+            assert response.status_code == 200, (name, response.text)
+        else:
+            assert response.status_code == 401, (name, response.status_code, response.text)
+            s.assert_unauthenticated(response)
+
+    # 2. Roles of the right organisation that may not: 403.
+    if endpoint.kind in (WRITE, CREATE):
+        for role in ("reader", "auditor"):
+            response = call(s.token_for(s.COMMISSIONER_ORG, role))
+            s.assert_problem(response, 403, "not-permitted")
+    elif endpoint.kind == AUDIT:
+        response = call(s.reader())
+        s.assert_problem(response, 403, "not-permitted")
+        # A provider's own manager may audit too.
+        assert call(s.provider_a()).status_code == 200
+    elif endpoint.kind in (READ, LIST):
+        for headers in (s.reader(), s.auditor(), s.provider_b()):
+            assert call(headers).status_code == 200
+
+    # 3. Another organisation, with the role that would otherwise do: 404, never 403.
+    if contract_scoped:
+        response = call(_other_org_with_the_role(endpoint.kind))
+        s.assert_problem(response, 404, "contract-not-found")
+        # Not even a difference between an unknown contract and someone else's.
+        unknown = dict(context, contractId="0" * 32)
+        response = _call(client, key, endpoint, unknown, endpoint.right())
+        s.assert_problem(response, 404, "contract-not-found")
+    elif endpoint.kind == LIST:
+        response = call(_other_org_with_the_role(LIST))
+        assert response.status_code == 200
+        assert response.json() == {"items": [], "nextCursor": None}
+
+    # 4. The right party and role: the 2xx.
+    response = call(endpoint.right())
+    assert response.status_code == endpoint.success, response.text
+    assert response.headers["content-type"].startswith("application/json")
+
+
+# --------------------------------------------------------------------------- commissioner-only
+
+COMMISSIONER_ONLY = {
+    "providers": (_active, s.provider_body("zorg-c")),
+    "activation": (_draft_with_provider, {}),
+    "suspension": (_active, {"reason": "x"}),
+    "resumption": (_suspended, {"reason": "x"}),
+    "termination": (_active, {"reason": "x"}),
+    "completion": (_active, {"reason": "x"}),
+}
+
+
+@pytest.mark.parametrize("action", sorted(COMMISSIONER_ONLY))
+def test_a_provider_manager_cannot_do_what_only_the_commissioner_does(
+    client: TestClient, action: str
+) -> None:
+    setup, body = COMMISSIONER_ONLY[action]
+    context = setup(client)
+    path = f"{API}/contracts/{context['contractId']}"
+    before = client.get(path, headers=s.provider_a())
+    assert before.status_code == 200
+    response = client.post(f"{path}/{action}", headers=s.provider_a(), json=body)
+    s.assert_problem(response, 403, "commissioner-only")
+    after = client.get(path, headers=s.provider_a())
+    assert after.json()["version"] == before.json()["version"]
+    assert after.headers["etag"] == before.headers["etag"]
+
+
+# --------------------------------------------------------------------------- consent for others
+
+
+def test_nobody_consents_for_another_organisation(client: TestClient) -> None:
+    context = _open_proposal(client)
+    base = f"{API}/contracts/{context['contractId']}"
+    proposal_url = f"{base}/proposals/{context['proposalId']}"
+    version = s.read_contract(client, context["contractId"])["version"]
+    response = client.post(
+        f"{proposal_url}/consents", headers=s.provider_a(), json={"onBehalfOf": "zorg-b"}
+    )
+    s.assert_problem(response, 403, "consent-not-yours")
+    # Neither can the commissioner consent for a provider.
+    response = client.post(
+        f"{proposal_url}/consents", headers=s.commissioner(), json={"onBehalfOf": "zorg-b"}
+    )
+    s.assert_problem(response, 403, "consent-not-yours")
+    assert s.read_contract(client, context["contractId"])["version"] == version
+    proposal = client.get(proposal_url, headers=s.reader()).json()
+    assert proposal["consents"] == ["gemeente-utrecht"]
+    assert proposal["awaiting"] == ["zorg-a", "zorg-b"]
+    # Consent for one's own organisation, named explicitly, is fine.
+    own = client.post(
+        f"{proposal_url}/consents", headers=s.provider_a(), json={"onBehalfOf": "zorg-a"}
+    )
+    assert own.status_code == 200
+    assert own.json()["awaiting"] == ["zorg-b"]
+    history = client.get(f"{base}/history", headers=s.auditor(), params={"limit": 200}).json()
+    consents = [item for item in history["items"] if item["type"] == "ConsentGiven"]
+    assert [item["data"]["party"] for item in consents] == ["zorg-a"]
+    assert all(item["actor"]["org"] == item["data"]["party"] for item in consents)
