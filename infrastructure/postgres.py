@@ -10,8 +10,13 @@ a request either. Durability settings (fsync, synchronous_commit) are left at th
 
 from __future__ import annotations
 
+import threading
+from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
+import psycopg
+from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.postgres import (
     PostgresAggregateRecorder,
     PostgresApplicationRecorder,
@@ -37,11 +42,104 @@ class FailFastApplicationRecorder(PostgresApplicationRecorder):
     max_notification_id = _once(PostgresApplicationRecorder.max_notification_id)
 
 
+class _Save:
+    """One caller's events, waiting to be committed with others."""
+
+    __slots__ = ("error", "events", "finished", "lead", "notification_ids", "wake")
+
+    def __init__(self, events: Sequence[StoredEvent]) -> None:
+        self.events = events
+        self.wake = threading.Event()
+        self.finished = False
+        self.lead = False
+        self.error: BaseException | None = None
+        self.notification_ids: Sequence[int] | None = None
+
+
+class GroupCommitApplicationRecorder(FailFastApplicationRecorder):
+    """Commits the events of concurrent saves together: one transaction, one table lock and one
+    fsync for many commands, each in its own savepoint so a conflict fails only its own save.
+
+    The stock path locks the events table for every save and holds the lock through the commit,
+    so saves on one server are bounded by one fsync each. Here callers queue; the first becomes
+    the leader, commits everything queued in one transaction, wakes every caller whose events
+    are now durable, and hands leadership to the next waiting caller. Insert order still equals
+    commit order (the table lock is kept), so readers of the notification log never skip a gap.
+    A caller returns only after the commit that holds its events succeeded.
+    """
+
+    MAX_BATCH = 256
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._queue: deque[_Save] = deque()
+        self._queue_lock = threading.Lock()
+        self._leading = False
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if not stored_events:
+            return []
+        save = _Save(stored_events)
+        with self._queue_lock:
+            self._queue.append(save)
+            if not self._leading:
+                self._leading = save.lead = True
+        if not save.lead:
+            save.wake.wait()  # woken when its batch committed, or to lead the next batch
+        if not save.finished:
+            self._lead()
+        if save.error is not None:
+            raise save.error
+        return save.notification_ids
+
+    def _lead(self) -> None:
+        with self._queue_lock:
+            batch = [self._queue.popleft() for _ in range(min(len(self._queue), self.MAX_BATCH))]
+        try:
+            self._commit(batch)
+        except BaseException as error:  # the whole batch shares the fate of its commit
+            for save in batch:
+                if save.error is None:
+                    save.error = error
+                    save.notification_ids = None
+        finally:
+            for save in batch:
+                save.finished = True
+                save.wake.set()
+            with self._queue_lock:
+                if self._queue:
+                    successor = self._queue[0]
+                    successor.lead = True
+                    successor.wake.set()  # not finished: it leads the next batch
+                else:
+                    self._leading = False
+
+    def _commit(self, batch: list[_Save]) -> None:
+        with (
+            self.datastore.get_connection() as connection,
+            connection.transaction(),
+            connection.cursor() as cursor,
+        ):
+            self._lock_table(cursor)
+            self._notify_channel(cursor)
+            for save in batch:
+                try:
+                    with connection.transaction():  # a savepoint per caller
+                        PostgresAggregateRecorder._insert_stored_events(self, cursor, save.events)
+                        save.notification_ids = self._fetch_ids_after_insert_events(
+                            cursor, save.events
+                        )
+                except psycopg.IntegrityError as error:
+                    save.error = IntegrityError(str(error))
+
+
 class FailFastPostgresFactory(PostgresFactory):
     """Named by topic in PERSISTENCE_MODULE (see `infrastructure.event_store`)."""
 
     aggregate_recorder_class = FailFastAggregateRecorder
-    application_recorder_class = FailFastApplicationRecorder
+    application_recorder_class = GroupCommitApplicationRecorder
 
     STATEMENT_TIMEOUT = "DIALOOG_STATEMENT_TIMEOUT_MS"
 

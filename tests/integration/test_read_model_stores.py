@@ -447,11 +447,20 @@ def test_postgres_server_killed_between_calls_is_unavailable_within_5_seconds() 
         try:
             assert store.advance(0, 1, [summary("c1")], {})
             os.kill(cluster.postmaster_pid(), signal.SIGKILL)
-            started = time.monotonic()
-            with pytest.raises(StoreUnavailable) as raised:
-                store.advance(1, 2, [summary("c2")], {})
-            assert time.monotonic() - started < 5
-            assert PASSWORD not in str(raised.value)
+            # A backend may outlive its postmaster for a moment and still answer; within 5 s
+            # every call must fail fast instead.
+            killed, position = time.monotonic(), 1
+            while True:
+                started = time.monotonic()
+                try:
+                    store.advance(position, position + 1, [summary(f"c{position}")], {})
+                except StoreUnavailable as error:
+                    assert time.monotonic() - started < 5
+                    assert PASSWORD not in str(error)
+                    break
+                position += 1
+                assert time.monotonic() - killed < 5, "still answering 5 s after the kill"
+                time.sleep(0.05)
         finally:
             store.close()
 
