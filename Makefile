@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 # The install is redone only when pyproject.toml or constraints.txt change (content, not mtime).
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
 
-.PHONY: run test lint install postgres-binaries clean bench bench-quick wrk
+.PHONY: run test lint lint-openapi install postgres-binaries clean bench bench-quick wrk
 
 $(STAMP): pyproject.toml constraints.txt
 	@# Debian's own python3 needs python3-venv for `-m venv`; install it when we can.
@@ -41,9 +41,38 @@ postgres-binaries:
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; \
 	fi
 
+# The Logius linter (NLGov REST API Design Rules) on the OpenAPI document the service serves;
+# any error fails the build. Spectral comes from the npm registry at a pinned version into the
+# git-ignored .tools/ (reinstalled only when the version changes); the ruleset is the shared
+# one beside the repository, as in CI (../shared/adr/linter.yaml).
+SPECTRAL_VERSION := 6.16.3
+SPECTRAL_DIR := .tools/spectral
+SPECTRAL := $(SPECTRAL_DIR)/node_modules/.bin/spectral
+SPECTRAL_STAMP := $(SPECTRAL_DIR)/.installed-$(SPECTRAL_VERSION)
+ADR_RULESET := ../shared/adr/linter.yaml
+
+$(SPECTRAL_STAMP):
+	@if ! command -v npm >/dev/null; then \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "npm is missing (needed for the Spectral linter): run 'sudo apt-get install -y npm'" >&2; exit 1; \
+	  fi; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y npm; \
+	fi
+	rm -rf $(SPECTRAL_DIR)
+	npm install --prefix $(SPECTRAL_DIR) --save-exact --no-audit --no-fund --loglevel=error \
+	  @stoplight/spectral-cli@$(SPECTRAL_VERSION)
+	@touch $@
+
+lint-openapi: install $(SPECTRAL_STAMP)
+	@test -f $(ADR_RULESET) || { echo "The NLGov linter ruleset $(ADR_RULESET) is missing: \
+	the shared folder must sit beside this repository (../shared/adr/)." >&2; exit 1; }
+	@out=$$(mktemp -d); trap 'rm -rf "$$out"' EXIT; \
+	  $(BIN)/python tests/tools/dump_openapi.py "$$out/openapi.json"; \
+	  $(SPECTRAL) lint -r $(ADR_RULESET) "$$out/openapi.json" --fail-severity error
+
 # A throwaway cluster in a temp dir runs for the pytest session only; tests/pgcluster.py stops
 # it even when tests fail, and fails the run if PostgreSQL cannot start.
-test: install postgres-binaries lint
+test: install postgres-binaries lint lint-openapi
 	$(BIN)/python tests/pgcluster.py run -- $(BIN)/pytest -n 2
 
 # Benchmarks (issue 6), never part of `make test`: each run starts its own throwaway PostgreSQL
@@ -62,4 +91,4 @@ bench-quick: install postgres-binaries wrk
 	$(BIN)/python bench/run.py --quick
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis
