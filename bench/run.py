@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -359,8 +359,16 @@ def http_figures(
     head = service.get_contract(sb.AUDITOR, big).version
 
     def drive(
-        port: int, headers: dict[str, str], method: str, paths: list[str], body: Any
+        port: int,
+        headers: dict[str, str],
+        method: str,
+        paths: list[str],
+        body: Any,
+        *,
+        warm_up: bool = False,
     ) -> hb.Load:
+        """A bounded load run; a warm-up run is short and its figures are discarded."""
+        duration = min(3.0, seconds) if warm_up else seconds
         return hb.load(
             port,
             headers,
@@ -368,8 +376,8 @@ def http_figures(
             paths,
             body,
             connections=CONNECTIONS,
-            seconds=seconds,
-            max_requests=int(seconds * 5000),
+            seconds=duration,
+            max_requests=int(duration * 5000),
             scratch=scratch,
             use_wrk=use_wrk,
         )
@@ -382,9 +390,19 @@ def http_figures(
             probe = f"/api/v1/contracts/{fleet[0]}"
             if not hb.route_exists(client, "GET", probe):
                 raise RuntimeError("the HTTP API v1 is not there yet (GET /api/v1/contracts/{id})")
-            # P1: commands appending to existing contracts, 16 connections.
+            # P1: commands appending to existing contracts, 16 connections. The disk's commit
+            # rate drifts on a shared machine: Ca is taken again right before, the best counts.
+            recheck_ceiling(
+                report,
+                "a",
+                lambda: sb.postgres_insert_ceiling(
+                    pg_url, max_count=200_000, max_seconds=cfg["ceiling_seconds"]
+                ),
+            )
             paths = [f"/api/v1/contracts/{cid}/publications" for cid in fleet]
-            drive(server.port, manager, "POST", paths[:4], PUBLICATION)  # warm-up, discarded
+            drive(
+                server.port, manager, "POST", paths[:4], PUBLICATION, warm_up=True
+            )  # warm-up, discarded
             p1 = drive(server.port, manager, "POST", paths, PUBLICATION)
             report.figure(
                 "P1",
@@ -401,14 +419,14 @@ def http_figures(
             document = client.json("GET", f"/api/v1/contracts/{fleet[len(fleet) // 2]}")
             payload.write_text(json.dumps(document))
             get_paths = [f"/api/v1/contracts/{cid}" for cid in fleet]
-            drive(server.port, manager, "GET", get_paths[:4], None)
+            drive(server.port, manager, "GET", get_paths[:4], None, warm_up=True)
             p2 = drive(server.port, manager, "GET", get_paths, None)
             report.p2 = p2  # type: ignore[attr-defined]
             # P3 and P4 on the big contract, one connection, one request at a time.
             p3_p4_over_http(report, hb.Client(server.port, auditor), big, head, cfg)
         with hb.bare_server(payload, workers=workers, log=scratch / "server-bare.log") as bare:
             bare_paths = [f"/bare/{cid}" for cid in fleet]
-            drive(bare.port, {}, "GET", bare_paths[:4], None)
+            drive(bare.port, {}, "GET", bare_paths[:4], None, warm_up=True)
             ceiling = drive(bare.port, {}, "GET", bare_paths, None)
         report.ceiling(
             "b",
@@ -465,6 +483,13 @@ def http_figures(
         )
 
     with report.section("P7 HTTP commands on SQLite vs (e)", ["P7"]):
+        recheck_ceiling(
+            report,
+            "e",
+            lambda: sb.sqlite_insert_ceiling(
+                scratch, max_count=200_000, max_seconds=cfg["ceiling_seconds"]
+            ),
+        )
         sqlite_url = f"sqlite:///{scratch / 'dialoog.sqlite'}"
         lite = contract_service(Settings(database_url=sqlite_url))
         try:
@@ -479,7 +504,7 @@ def http_figures(
             log=scratch / "server-sqlite.log",
         ) as server:
             paths = [f"/api/v1/contracts/{cid}/publications" for cid in lite_fleet]
-            drive(server.port, manager, "POST", paths[:4], PUBLICATION)
+            drive(server.port, manager, "POST", paths[:4], PUBLICATION, warm_up=True)
             p7 = drive(server.port, manager, "POST", paths, PUBLICATION)
         report.figure(
             "P7",
@@ -491,6 +516,17 @@ def http_figures(
             p50_ms=round(p7.p50_ms, 3),
             p99_ms=round(p7.p99_ms, 3),
         )
+
+
+def recheck_ceiling(report: Report, key: str, measure: Callable[[], sb.Rate]) -> None:
+    """Measure a ceiling again next to its figure and keep the better of the two runs."""
+    again = measure().per_second
+    row = next(r for r in report.rows if r["id"] == f"C{key}")
+    first = report.ceilings[key]
+    row["notes"] += f"; best of {first:,.0f} (start) and {again:,.0f} (next to its figure)"
+    if again > first:
+        report.ceilings[key] = again
+        row["figure"] = round(again, 3)
 
 
 def p3_p4_over_http(
