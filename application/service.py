@@ -97,6 +97,7 @@ class CommandResult:
     contract_id: str
     version: int
     head_digest: str
+    #: the id of the record the command created or acted on (session, proposal, …)
     created_id: str | None = None
     replayed: bool = False
     #: what the caller asked to see of the contract right after the command (not stored)
@@ -316,15 +317,16 @@ class ContractService(Application[UUID]):
         on_behalf_of: str | None = None,
         **options: Any,
     ) -> CommandResult:
-        def consent(contract: Contract, actor: Actor) -> str:
-            contract.give_consent(actor=actor, proposal_id=proposal_id, on_behalf_of=on_behalf_of)
-            return proposal_id
-
         return self._command(
             principal,
             contract_id,
             "give_consent",
-            consent,
+            _answering(
+                proposal_id,
+                lambda c, a: c.give_consent(
+                    actor=a, proposal_id=proposal_id, on_behalf_of=on_behalf_of
+                ),
+            ),
             {"proposal_id": proposal_id, "on_behalf_of": on_behalf_of},
             **options,
         )
@@ -342,7 +344,10 @@ class ContractService(Application[UUID]):
             principal,
             contract_id,
             "reject_proposal",
-            lambda c, a: c.reject_proposal(actor=a, proposal_id=proposal_id, reason=reason),
+            _answering(
+                proposal_id,
+                lambda c, a: c.reject_proposal(actor=a, proposal_id=proposal_id, reason=reason),
+            ),
             {"proposal_id": proposal_id, "reason": reason},
             **options,
         )
@@ -360,7 +365,10 @@ class ContractService(Application[UUID]):
             principal,
             contract_id,
             "withdraw_proposal",
-            lambda c, a: c.withdraw_proposal(actor=a, proposal_id=proposal_id, reason=reason),
+            _answering(
+                proposal_id,
+                lambda c, a: c.withdraw_proposal(actor=a, proposal_id=proposal_id, reason=reason),
+            ),
             {"proposal_id": proposal_id, "reason": reason},
             **options,
         )
@@ -796,6 +804,18 @@ class ContractService(Application[UUID]):
             ) from error
         except TimeoutError as error:
             raise StoreUnavailable("the event store did not answer in time") from error
+
+
+def _answering(
+    record_id: str, act: Callable[[Contract, Actor], object]
+) -> Callable[[Contract, Actor], str]:
+    """A command on an existing record whose result names that record (for its view)."""
+
+    def run(contract: Contract, actor: Actor) -> str:
+        act(contract, actor)
+        return record_id
+
+    return run
 
 
 def _contract_uuid(contract_id: str) -> UUID:
