@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -62,8 +63,43 @@ from domain.values import Actor, Participant, Period, Role
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-#: How often a command is re-run after losing the race for the next version.
+#: How often a command is re-run after losing the race for the next version (to a command in
+#: another process: within one process, commands on one contract take turns).
 MAX_ATTEMPTS = 60
+#: How long a command waits for its turn on a busy contract before giving up (503).
+COMMAND_QUEUE_SECONDS = 4.5
+
+
+class KeyedLocks:
+    """One lock per key (a contract), made on demand and dropped when nobody holds or awaits it.
+
+    Commands on one contract in one process take turns instead of racing for the next version
+    and retrying; a wait is bounded, so a store outage cannot queue requests for ever."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, list[int]]] = {}
+
+    @contextlib.contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._locks.setdefault(key, (threading.Lock(), [0]))
+            users[0] += 1
+        try:
+            if not lock.acquire(timeout=self.timeout):
+                raise TooMuchContention(
+                    f"contract {key} is busy: no turn within {self.timeout:g} s; try again"
+                )
+            try:
+                yield
+            finally:
+                lock.release()
+        finally:
+            with self._guard:
+                users[0] -= 1
+                if users[0] == 0:
+                    del self._locks[key]
 
 
 @dataclass(frozen=True)
@@ -130,8 +166,10 @@ class ContractService(Application[UUID]):
         self.snapshotting_intervals = (  # type: ignore[misc]
             {Contract: snapshot_interval} if snapshot_interval > 0 else {}
         )
+        self._store_failed_at = float("-inf")
         with self._store_errors():
             super().__init__(env)
+        self._contract_locks = KeyedLocks(timeout=COMMAND_QUEUE_SECONDS)
         self.projection: Projection | None = None
         if read_models is not None:
             self.projection = Projection(
@@ -202,7 +240,6 @@ class ContractService(Application[UUID]):
                 f"{contract.commissioner} already has a contract with reference "
                 f"{contract.reference!r}"
             ) from None
-        self._catch_up()
         if view is not None:
             return replace(result, view=view(contract, None))
         return result
@@ -676,6 +713,37 @@ class ContractService(Application[UUID]):
         if replay is not None:
             return replay
         actor = principal.actor()
+        waiting_since = time.monotonic()
+        with self._contract_locks.hold(contract_id):
+            if self._store_failed_at > waiting_since:
+                # The store failed the command ahead of this one: answer now rather than queue
+                # every waiter behind its own timeout.
+                raise StoreUnavailable("the event store failed for the command before this one")
+            return self._run(
+                principal,
+                contract_id,
+                name,
+                action,
+                actor,
+                fingerprint,
+                expected_version=expected_version,
+                idempotency_key=idempotency_key,
+                view=view,
+            )
+
+    def _run(
+        self,
+        principal: Principal,
+        contract_id: str,
+        name: str,
+        action: Callable[[Contract, Actor], str | None],
+        actor: Actor,
+        fingerprint: str,
+        *,
+        expected_version: int | None,
+        idempotency_key: str | None,
+        view: Callable[[Contract, str | None], Any] | None,
+    ) -> CommandResult:
         for attempt in range(MAX_ATTEMPTS):
             contract = self._visible(principal, contract_id)
             if expected_version is not None and contract.version != expected_version:
@@ -700,7 +768,6 @@ class ContractService(Application[UUID]):
                     raise VersionMismatch(expected_version, actual) from None
                 time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 20)))  # noqa: S311
                 continue
-            self._catch_up()
             if view is not None:
                 return replace(result, view=view(contract, created_id))
             return result
@@ -770,7 +837,8 @@ class ContractService(Application[UUID]):
         return self.projection.store
 
     def _catch_up(self) -> None:
-        """Bring the read models up to date, so a client reads its own writes."""
+        """Bring the read models up to date before reading them, so a client reads its own
+        writes. Commands do not wait for this: a command costs one commit, not two."""
         if self.projection is None:
             return
         try:
@@ -790,19 +858,23 @@ class ContractService(Application[UUID]):
             return None
         return contract if isinstance(contract, Contract) else None
 
-    @staticmethod
     @contextlib.contextmanager
-    def _store_errors() -> Iterator[None]:
+    def _store_errors(self) -> Iterator[None]:
         """A store that fails or does not answer surfaces as StoreUnavailable."""
         try:
             yield
         except IntegrityError:
             raise
+        except StoreUnavailable:
+            self._store_failed_at = time.monotonic()
+            raise
         except PersistenceError as error:
+            self._store_failed_at = time.monotonic()
             raise StoreUnavailable(
                 f"the event store is unavailable: {_first_line(error)}"
             ) from error
         except TimeoutError as error:
+            self._store_failed_at = time.monotonic()
             raise StoreUnavailable("the event store did not answer in time") from error
 
 

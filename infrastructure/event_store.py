@@ -38,7 +38,6 @@ def library_env(settings: Settings) -> dict[str, str]:
         "POSTGRES_LOCK_TIMEOUT": str(max(1, math.ceil(settings.lock_timeout))),
         "POSTGRES_POOL_SIZE": str(settings.pool_size),
         "POSTGRES_MAX_OVERFLOW": "0",
-        "POSTGRES_PRE_PING": "y",
         "DIALOOG_STATEMENT_TIMEOUT_MS": str(int(max(settings.lock_timeout, 1) * 1000) + 2000),
     }
 
