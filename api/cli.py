@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from api.app import create_app, service_version
 from api.logs import logging_config
+from api.serving import bind_listener
 from application.errors import StoreUnavailable
 from infrastructure.bootstrap import bootstrap
 from infrastructure.settings import Settings
@@ -60,30 +61,10 @@ def main(
     """dialoog: the contract-dialogue service."""
 
 
-def bind_listener(host: str, port: int) -> socket.socket:
-    """The listening socket, made here rather than by uvicorn.
-
-    uvicorn 0.54 binds the shared socket of `--workers N` with `proto=0`; accepted connections
-    inherit that, asyncio then skips TCP_NODELAY, and every keep-alive response waits ~40 ms on
-    the client's delayed ACK (uvicorn issue #3149). Naming IPPROTO_TCP makes asyncio set
-    TCP_NODELAY on each accepted connection, and setting it on the listener as well covers
-    platforms where accepted sockets inherit the option instead."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        listener.bind((host, port))
-    except OSError:
-        listener.close()
-        raise
-    listener.set_inheritable(True)
-    return listener
-
-
 def _run_server(settings: Settings, listener: socket.socket) -> None:
     import uvicorn
-    from uvicorn.supervisors import Multiprocess
+
+    from api.serving import run_workers
 
     options: dict[str, Any] = {
         # A picklable factory: each worker process builds its own app from the same settings.
@@ -98,7 +79,8 @@ def _run_server(settings: Settings, listener: socket.socket) -> None:
     }
     config = uvicorn.Config(**options)
     if settings.workers > 1:
-        Multiprocess(config, sockets=[listener]).run()
+        # `listener` only reserves the port; each worker listens on its own SO_REUSEPORT socket.
+        run_workers(config)
     else:
         uvicorn.Server(config).run(sockets=[listener])
 
@@ -130,7 +112,7 @@ def serve(
         _fail(f"event store not ready ({settings.database.redacted()}): {error}")
 
     try:
-        listener = bind_listener(settings.host, settings.port)
+        listener = bind_listener(settings.host, settings.port, reuse_port=settings.workers > 1)
     except OSError as error:
         _fail(f"cannot listen on {settings.host}:{settings.port}: {error.strerror or error}")
 
