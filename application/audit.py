@@ -60,28 +60,6 @@ def _recorded_at(recorder: ApplicationRecorder, contract_id: UUID, version: int)
     return datetime.fromisoformat(canonical_from_stored(state["timestamp"]))
 
 
-def parties_of(recorder: ApplicationRecorder, contract_id: UUID) -> tuple[str, set[str]]:
-    """The commissioner and every provider ever admitted, read from the stored records."""
-    commissioner, providers = "", set()
-    version = 0
-    while True:
-        page = recorder.select_events(contract_id, gt=version, limit=VERIFY_PAGE)
-        for stored in page:
-            version = stored.originator_version
-            if not stored.topic.endswith((":ContractOpened", ":ProviderAdmitted")):
-                continue
-            try:
-                state = json.loads(stored.state)
-            except ValueError:
-                continue
-            if stored.topic.endswith(":ContractOpened"):
-                commissioner = str(state.get("commissioner", ""))
-            else:
-                providers.add(str(state.get("org", "")))
-        if len(page) < VERIFY_PAGE:
-            return commissioner, providers
-
-
 def in_force_on(events: Iterable[Any], day: date) -> Contract:
     contract: Contract | None = None
     for event in events:
@@ -127,45 +105,80 @@ def history_entry(event: ContractEvent) -> HistoryEntry:
     )
 
 
-def verify_chain(recorder: ApplicationRecorder, contract_id: UUID) -> VerificationData:
-    """Recompute every digest from the stored records and check each link of the chain."""
-    expected_prior, checked, version = GENESIS_DIGEST, 0, 0
+def verify_chain(
+    recorder: ApplicationRecorder, contract_id: UUID
+) -> tuple[VerificationData, set[str]]:
+    """Recompute every digest from the stored records and check each link of the chain.
+
+    Also returns the parties named in the records (the commissioner and every provider ever
+    admitted), read in the same pass, so the caller can decide who may see the verdict even
+    when the history no longer replays."""
+    expected_prior, checked, expected, last = GENESIS_DIGEST, 0, 1, 0
+    parties: set[str] = set()
+    failure: tuple[int, str] | None = None
     while True:
-        page = recorder.select_events(contract_id, gt=version, limit=VERIFY_PAGE)
+        page = recorder.select_events(contract_id, gt=last, limit=VERIFY_PAGE)
         for stored in page:
-            version += 1
-            problem = _check_record(stored, contract_id, version, expected_prior)
-            if isinstance(problem, str):
-                return VerificationData(
-                    valid=False,
-                    versions_checked=checked,
-                    head_digest=expected_prior if checked else None,
-                    first_invalid_version=version,
-                    reason=problem,
-                )
-            expected_prior = problem[0]
-            checked += 1
+            last = stored.originator_version
+            state = _read_state(stored)
+            if state is not None and stored.topic.endswith(PARTY_TOPICS):
+                parties.add(str(state.get("commissioner") or state.get("org") or ""))
+            if failure is not None:
+                continue  # the verdict stands; read on only for the parties
+            outcome = _check_record(stored, state, contract_id, expected, expected_prior)
+            if isinstance(outcome, str):
+                failure = (expected, outcome)
+            else:
+                expected_prior = outcome[0]
+                checked += 1
+                expected += 1
         if len(page) < VERIFY_PAGE:
             break
-    return VerificationData(
-        valid=checked > 0,
-        versions_checked=checked,
-        head_digest=expected_prior if checked else None,
-        first_invalid_version=None if checked else 1,
-        reason=None if checked else "no events stored",
-    )
+    if failure is not None:
+        verdict = VerificationData(
+            valid=False,
+            versions_checked=checked,
+            head_digest=expected_prior if checked else None,
+            first_invalid_version=failure[0],
+            reason=failure[1],
+        )
+    else:
+        verdict = VerificationData(
+            valid=checked > 0,
+            versions_checked=checked,
+            head_digest=expected_prior if checked else None,
+            first_invalid_version=None if checked else 1,
+            reason=None if checked else "no events stored",
+        )
+    return verdict, parties - {""}
+
+
+PARTY_TOPICS = (":ContractOpened", ":ProviderAdmitted")
+
+
+def _read_state(stored: Any) -> dict[str, Any] | None:
+    try:
+        state = canonical_from_stored(json.loads(stored.state))
+    except (ValueError, TypeError):
+        return None
+    return state if isinstance(state, dict) else None
 
 
 def _check_record(
-    stored: Any, contract_id: UUID, version: int, expected_prior: str
+    stored: Any,
+    state: dict[str, Any] | None,
+    contract_id: UUID,
+    version: int,
+    expected_prior: str,
 ) -> tuple[str] | str:
     """The record's digest if it holds, else why not."""
     if stored.originator_version != version:
         return f"version {version} is missing (found {stored.originator_version} next)"
+    if state is None:
+        return "the stored record cannot be read as an event"
     try:
-        state = canonical_from_stored(json.loads(stored.state))
         recorded_at, digest, prior = state["timestamp"], state["digest"], state["prior_digest"]
-    except (ValueError, KeyError, TypeError):
+    except KeyError:
         return "the stored record cannot be read as an event"
     if prior != expected_prior:
         return "the prior digest does not match the digest of the version before"

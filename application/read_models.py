@@ -172,13 +172,19 @@ class Projection:
     batch_size: int = 500
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
+    #: A rebuild folds this many notifications per transaction: a contract touched anywhere in
+    #: a batch is loaded once per batch, so bigger batches load long histories less often.
+    rebuild_batch_size: int = 10_000
+
+    def catch_up(
+        self, progress: Callable[[int], None] | None = None, batch_size: int | None = None
+    ) -> int:
         """Process every notification recorded so far; returns how many were processed."""
         processed = 0
         with self._lock:
             while True:
                 start = self.store.position()
-                batch = self.read_notifications(start + 1, self.batch_size)
+                batch = self.read_notifications(start + 1, batch_size or self.batch_size)
                 if not batch:
                     return processed
                 end = batch[-1][0]
@@ -198,7 +204,7 @@ class Projection:
     def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
         with self._lock:
             self.store.clear()
-        return self.catch_up(progress)
+        return self.catch_up(progress, self.rebuild_batch_size)
 
 
 def _contract_ids(batch: Iterable[tuple[int, str, str]]) -> list[str]:

@@ -649,13 +649,12 @@ class ContractService(Application[UUID]):
         self._require_auditor(principal)
         uuid = _contract_uuid(contract_id)
         with self._store_errors():
-            # Visibility from the stored records themselves: a tampered history may no longer
-            # replay, and verification is exactly what must still answer then.
-            commissioner, providers = audit.parties_of(self.recorder, uuid)
-        if principal.org != commissioner and principal.org not in providers:
+            # One pass over the stored records gives both the verdict and who may see it
+            # (from the records themselves: a tampered history may no longer replay).
+            verdict, parties = audit.verify_chain(self.recorder, uuid)
+        if principal.org not in parties:
             raise ContractNotFound(f"no contract {contract_id}")
-        with self._store_errors():
-            return audit.verify_chain(self.recorder, uuid)
+        return verdict
 
     def list_contracts(self, principal: Principal, query: SummaryFilter) -> list[ContractSummary]:
         store = self._read_models()
