@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import AwareDatetime
 
 from api.deps import ContractId, ContractsDep
@@ -57,7 +57,7 @@ def open_contract(
     principal: CurrentPrincipal,
     contracts: ContractsDep,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     return run_command(
         contracts,
         principal,
@@ -126,7 +126,7 @@ def get_contract(
     in_force_on: Annotated[
         date | None, Query(alias="inForceOn", description="As in force on this date, known now")
     ] = None,
-) -> JSONResponse:
+) -> Response:
     data = contracts.get_contract(
         principal, contract_id, version=version, as_of=_aware(as_of), in_force_on=in_force_on
     )
@@ -147,7 +147,7 @@ def admit_provider(
     contracts: ContractsDep,
     if_match: IfMatch = None,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     return run_command(
         contracts,
         principal,
@@ -175,7 +175,7 @@ def register_stakeholder(
     contracts: ContractsDep,
     if_match: IfMatch = None,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     return run_command(
         contracts,
         principal,
@@ -203,7 +203,7 @@ def issue_publication(
     contracts: ContractsDep,
     if_match: IfMatch = None,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     return run_command(
         contracts,
         principal,
@@ -239,7 +239,7 @@ def _lifecycle(transition: str, summary: str, reason_required: bool) -> None:
         contracts: ContractsDep,
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
-    ) -> JSONResponse:
+    ) -> Response:
         return run_command(
             contracts,
             principal,

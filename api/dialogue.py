@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from api.deps import ContractId, ContractsDep, ProposalId
 from api.http import IdempotencyKey, IfMatch, respond, run_command
@@ -30,7 +30,7 @@ def hold_session(
     contracts: ContractsDep,
     if_match: IfMatch = None,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     return run_command(
         contracts,
         principal,
@@ -67,7 +67,7 @@ def submit_proposal(
     contracts: ContractsDep,
     if_match: IfMatch = None,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     return run_command(
         contracts,
         principal,
@@ -97,7 +97,7 @@ def get_proposal(
     proposal_id: ProposalId,
     principal: CurrentPrincipal,
     contracts: ContractsDep,
-) -> JSONResponse:
+) -> Response:
     contract = contracts.get_contract(principal, contract_id)
     proposal = contracts.get_proposal(principal, contract_id, proposal_id)
     return respond(Viewed(contract.version, contract.head_digest, proposal))
@@ -119,7 +119,7 @@ def give_consent(
     contracts: ContractsDep,
     if_match: IfMatch = None,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     return run_command(
         contracts,
         principal,
@@ -146,7 +146,7 @@ def reject_proposal(
     contracts: ContractsDep,
     if_match: IfMatch = None,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     return run_command(
         contracts,
         principal,
@@ -173,7 +173,7 @@ def withdraw_proposal(
     contracts: ContractsDep,
     if_match: IfMatch = None,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     return run_command(
         contracts,
         principal,

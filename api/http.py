@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import Header
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from application.dto import Viewed
@@ -24,6 +24,7 @@ from application.errors import ApplicationError, InvalidQuery
 from application.service import CommandResult, ContractService, Principal
 from domain.contract import Contract
 
+JSON = "application/json"
 ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,10})"\s*$')
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 
@@ -97,13 +98,15 @@ def contract_headers(version: int, digest: str) -> dict[str, str]:
     return {"ETag": f'"{version}"', "Contract-Digest": f"sha-256={digest}"}
 
 
-def respond(viewed: Viewed[Any], status: int = 200, location: str | None = None) -> JSONResponse:
+def respond(viewed: Viewed[Any], status: int = 200, location: str | None = None) -> Response:
     headers = contract_headers(viewed.version, viewed.head_digest)
     if location is not None:
         headers["Location"] = location
     body = viewed.body
-    content = body.model_dump(mode="json", by_alias=True) if isinstance(body, BaseModel) else body
-    return JSONResponse(content, status_code=status, headers=headers)
+    if isinstance(body, BaseModel):  # serialised by pydantic's core in one step
+        content = body.model_dump_json(by_alias=True).encode()
+        return Response(content, status_code=status, headers=headers, media_type=JSON)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def run_command(
@@ -116,7 +119,7 @@ def run_command(
     idempotency_key: str | None = None,
     status: int = 200,
     location: Callable[[CommandResult], str] | None = None,
-) -> JSONResponse:
+) -> Response:
     """Carry out one command and answer with the view of the contract it left behind."""
     key = checked_key(idempotency_key)
     options: dict[str, Any] = {"idempotency_key": key, "view": view}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from api.deps import ContractId, ContractsDep, IndicatorId
 from api.http import IdempotencyKey, IfMatch, contract_headers, run_command
@@ -27,7 +27,7 @@ router = APIRouter(prefix="/contracts/{contractId}/indicators", tags=["indicator
 )
 def indicator_dashboard(
     contract_id: ContractId, principal: CurrentPrincipal, contracts: ContractsDep
-) -> JSONResponse:
+) -> Response:
     contract = contracts.get_contract(principal, contract_id)
     rows = contracts.indicator_dashboard(principal, contract_id)
     page = IndicatorPage(items=[IndicatorOut.of(row) for row in rows])
@@ -52,7 +52,7 @@ def record_measurement(
     contracts: ContractsDep,
     if_match: IfMatch = None,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     return run_command(
         contracts,
         principal,
