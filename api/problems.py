@@ -128,7 +128,12 @@ async def _application_error(_: Request, error: Exception) -> Response:
     return error_problem(error)
 
 
-async def _validation_error(_: Request, error: Exception) -> Response:
+async def _validation_error(request: Request, error: Exception) -> Response:
+    # FastAPI parses the body before it checks the token: a caller without a valid token
+    # learns that first, not what is wrong with a body it may not send at all.
+    unauthenticated = _unauthenticated(request)
+    if unauthenticated is not None:
+        return await _not_authenticated(request, unauthenticated)
     errors = error.errors() if isinstance(error, RequestValidationError) else []
     invalid = [
         {
@@ -140,6 +145,20 @@ async def _validation_error(_: Request, error: Exception) -> Response:
     return problem(
         400, "invalid-request", "Request is not valid", "See invalidParams.", invalidParams=invalid
     )
+
+
+def _unauthenticated(request: Request) -> NotAuthenticated | None:
+    verifier = getattr(request.app.state, "token_verifier", None)
+    if verifier is None or not request.url.path.startswith("/api/v1/contracts"):
+        return None
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return NotAuthenticated("send 'Authorization: Bearer <token>'")
+    try:
+        verifier.principal(token.strip())
+    except NotAuthenticated as error:
+        return error
+    return None
 
 
 async def _http_error(_: Request, error: Exception) -> Response:
