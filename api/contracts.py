@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
@@ -15,11 +15,10 @@ from fastapi.responses import Response
 from pydantic import AwareDatetime
 
 from api.deps import ContractId, ContractsDep
-from api.http import IdempotencyKey, IfMatch, respond, run_command
+from api.http import Command, IdempotencyKey, respond, run_command
 from api.responses import COMMAND_ERRORS, READ_ERRORS, ContractPage, ContractSummaryOut
 from api.schemas import (
     ContractCreate,
-    EmptyBody,
     OptionalReasonBody,
     ProviderCreate,
     PublicationCreate,
@@ -128,7 +127,7 @@ def get_contract(
     ] = None,
 ) -> Response:
     data = contracts.get_contract(
-        principal, contract_id, version=version, as_of=_aware(as_of), in_force_on=in_force_on
+        principal, contract_id, version=version, as_of=as_of, in_force_on=in_force_on
     )
     return respond(Viewed(data.version, data.head_digest, data))
 
@@ -140,23 +139,17 @@ def get_contract(
     summary="Admit a preselected provider (commissioner)",
     responses=COMMAND_ERRORS,
 )
-def admit_provider(
-    contract_id: ContractId,
-    body: ProviderCreate,
-    principal: CurrentPrincipal,
-    contracts: ContractsDep,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    return run_command(
-        contracts,
-        principal,
-        lambda **o: contracts.admit_provider(
-            principal, contract_id, org=body.org, name=body.name, rationale=body.rationale, **o
+def admit_provider(contract_id: ContractId, body: ProviderCreate, command: Command) -> Response:
+    return command.run(
+        lambda **o: command.contracts.admit_provider(
+            command.principal,
+            contract_id,
+            org=body.org,
+            name=body.name,
+            rationale=body.rationale,
+            **o,
         ),
         CONTRACT_VIEW,
-        if_match=if_match,
-        idempotency_key=idempotency_key,
         status=201,
     )
 
@@ -169,22 +162,18 @@ def admit_provider(
     responses=COMMAND_ERRORS,
 )
 def register_stakeholder(
-    contract_id: ContractId,
-    body: StakeholderCreate,
-    principal: CurrentPrincipal,
-    contracts: ContractsDep,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
+    contract_id: ContractId, body: StakeholderCreate, command: Command
 ) -> Response:
-    return run_command(
-        contracts,
-        principal,
-        lambda **o: contracts.register_stakeholder(
-            principal, contract_id, name=body.name, kind=body.kind, contact=body.contact, **o
+    return command.run(
+        lambda **o: command.contracts.register_stakeholder(
+            command.principal,
+            contract_id,
+            name=body.name,
+            kind=body.kind,
+            contact=body.contact,
+            **o,
         ),
         STAKEHOLDER_VIEW,
-        if_match=if_match,
-        idempotency_key=idempotency_key,
         status=201,
     )
 
@@ -197,18 +186,11 @@ def register_stakeholder(
     responses=COMMAND_ERRORS,
 )
 def issue_publication(
-    contract_id: ContractId,
-    body: PublicationCreate,
-    principal: CurrentPrincipal,
-    contracts: ContractsDep,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
+    contract_id: ContractId, body: PublicationCreate, command: Command
 ) -> Response:
-    return run_command(
-        contracts,
-        principal,
-        lambda **o: contracts.issue_publication(
-            principal,
+    return command.run(
+        lambda **o: command.contracts.issue_publication(
+            command.principal,
             contract_id,
             audience=body.audience,
             channel=body.channel,
@@ -216,8 +198,6 @@ def issue_publication(
             **o,
         ),
         PUBLICATION_VIEW,
-        if_match=if_match,
-        idempotency_key=idempotency_key,
         status=201,
     )
 
@@ -235,16 +215,11 @@ def _lifecycle(transition: str, summary: str, reason_required: bool) -> None:
     def change_status(
         contract_id: ContractId,
         body: body_type,  # type: ignore[valid-type]
-        principal: CurrentPrincipal,
-        contracts: ContractsDep,
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
+        command: Command,
     ) -> Response:
-        return run_command(
-            contracts,
-            principal,
-            lambda **o: contracts.change_status(
-                principal,
+        return command.run(
+            lambda **o: command.contracts.change_status(
+                command.principal,
                 contract_id,
                 transition,
                 reason=body.reason,  # type: ignore[attr-defined]
@@ -252,8 +227,6 @@ def _lifecycle(transition: str, summary: str, reason_required: bool) -> None:
                 **o,
             ),
             CONTRACT_VIEW,
-            if_match=if_match,
-            idempotency_key=idempotency_key,
         )
 
     change_status.__name__ = transition
@@ -291,8 +264,4 @@ def _decode_cursor(cursor: str) -> tuple[str, str]:
     return reference, contract_id
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    return moment
-
-
-__all__ = ["EmptyBody", "router"]
+__all__ = ["router"]

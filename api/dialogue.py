@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from api.deps import ContractId, ContractsDep, ProposalId
-from api.http import IdempotencyKey, IfMatch, respond, run_command
+from api.http import Command, respond
 from api.responses import COMMAND_ERRORS, READ_ERRORS
 from api.schemas import ConsentCreate, ProposalCreate, ReasonBody, SessionCreate, change_of
 from api.security import CurrentPrincipal
@@ -23,19 +23,10 @@ router = APIRouter(prefix="/contracts/{contractId}", tags=["dialogue"])
     description="Changes proposed later name this session (`sessionId`) as where they came from.",
     responses=COMMAND_ERRORS,
 )
-def hold_session(
-    contract_id: ContractId,
-    body: SessionCreate,
-    principal: CurrentPrincipal,
-    contracts: ContractsDep,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    return run_command(
-        contracts,
-        principal,
-        lambda **o: contracts.hold_session(
-            principal,
+def hold_session(contract_id: ContractId, body: SessionCreate, command: Command) -> Response:
+    return command.run(
+        lambda **o: command.contracts.hold_session(
+            command.principal,
             contract_id,
             held_on=body.held_on,
             kind=body.kind,
@@ -45,8 +36,6 @@ def hold_session(
             **o,
         ),
         SESSION_VIEW,
-        if_match=if_match,
-        idempotency_key=idempotency_key,
         status=201,
     )
 
@@ -60,19 +49,10 @@ def hold_session(
     "the commissioner and every active provider have consented.",
     responses=COMMAND_ERRORS,
 )
-def submit_proposal(
-    contract_id: ContractId,
-    body: ProposalCreate,
-    principal: CurrentPrincipal,
-    contracts: ContractsDep,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    return run_command(
-        contracts,
-        principal,
-        lambda **o: contracts.submit_proposal(
-            principal,
+def submit_proposal(contract_id: ContractId, body: ProposalCreate, command: Command) -> Response:
+    return command.run(
+        lambda **o: command.contracts.submit_proposal(
+            command.principal,
             contract_id,
             session_id=body.session_id,
             change=change_of(body),
@@ -80,8 +60,6 @@ def submit_proposal(
             **o,
         ),
         PROPOSAL_VIEW,
-        if_match=if_match,
-        idempotency_key=idempotency_key,
         status=201,
     )
 
@@ -112,23 +90,13 @@ def get_proposal(
     responses=COMMAND_ERRORS,
 )
 def give_consent(
-    contract_id: ContractId,
-    proposal_id: ProposalId,
-    body: ConsentCreate,
-    principal: CurrentPrincipal,
-    contracts: ContractsDep,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
+    contract_id: ContractId, proposal_id: ProposalId, body: ConsentCreate, command: Command
 ) -> Response:
-    return run_command(
-        contracts,
-        principal,
-        lambda **o: contracts.give_consent(
-            principal, contract_id, proposal_id, on_behalf_of=body.on_behalf_of, **o
+    return command.run(
+        lambda **o: command.contracts.give_consent(
+            command.principal, contract_id, proposal_id, on_behalf_of=body.on_behalf_of, **o
         ),
         PROPOSAL_VIEW,
-        if_match=if_match,
-        idempotency_key=idempotency_key,
     )
 
 
@@ -139,23 +107,13 @@ def give_consent(
     responses=COMMAND_ERRORS,
 )
 def reject_proposal(
-    contract_id: ContractId,
-    proposal_id: ProposalId,
-    body: ReasonBody,
-    principal: CurrentPrincipal,
-    contracts: ContractsDep,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
+    contract_id: ContractId, proposal_id: ProposalId, body: ReasonBody, command: Command
 ) -> Response:
-    return run_command(
-        contracts,
-        principal,
-        lambda **o: contracts.reject_proposal(
-            principal, contract_id, proposal_id, reason=body.reason, **o
+    return command.run(
+        lambda **o: command.contracts.reject_proposal(
+            command.principal, contract_id, proposal_id, reason=body.reason, **o
         ),
         PROPOSAL_VIEW,
-        if_match=if_match,
-        idempotency_key=idempotency_key,
     )
 
 
@@ -166,21 +124,11 @@ def reject_proposal(
     responses=COMMAND_ERRORS,
 )
 def withdraw_proposal(
-    contract_id: ContractId,
-    proposal_id: ProposalId,
-    body: ReasonBody,
-    principal: CurrentPrincipal,
-    contracts: ContractsDep,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
+    contract_id: ContractId, proposal_id: ProposalId, body: ReasonBody, command: Command
 ) -> Response:
-    return run_command(
-        contracts,
-        principal,
-        lambda **o: contracts.withdraw_proposal(
-            principal, contract_id, proposal_id, reason=body.reason, **o
+    return command.run(
+        lambda **o: command.contracts.withdraw_proposal(
+            command.principal, contract_id, proposal_id, reason=body.reason, **o
         ),
         PROPOSAL_VIEW,
-        if_match=if_match,
-        idempotency_key=idempotency_key,
     )

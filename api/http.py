@@ -15,10 +15,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-from fastapi import Header
+from fastapi import Depends, Header
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
+from api.deps import ContractsDep
+from api.security import CurrentPrincipal
 from application.dto import Viewed
 from application.errors import ApplicationError, InvalidQuery
 from application.service import CommandResult, ContractService, Principal
@@ -135,3 +137,42 @@ def run_command(
     else:
         viewed = result.view
     return respond(viewed, status, location(result) if location else None)
+
+
+class CommandContext:
+    """What every command route needs besides its path and body: who calls, the service, and
+    the If-Match / Idempotency-Key headers. Declared once, as a dependency."""
+
+    def __init__(
+        self,
+        principal: CurrentPrincipal,
+        contracts: ContractsDep,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> None:
+        self.principal = principal
+        self.contracts = contracts
+        self.if_match = if_match
+        self.idempotency_key = idempotency_key
+
+    def run(
+        self,
+        command: Callable[..., CommandResult],
+        view: Callable[[Contract, str | None], Viewed[Any]],
+        *,
+        status: int = 200,
+        location: Callable[[CommandResult], str] | None = None,
+    ) -> Response:
+        return run_command(
+            self.contracts,
+            self.principal,
+            command,
+            view,
+            if_match=self.if_match,
+            idempotency_key=self.idempotency_key,
+            status=status,
+            location=location,
+        )
+
+
+Command = Annotated[CommandContext, Depends()]

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
 from api.deps import ContractId, ContractsDep, IndicatorId
-from api.http import IdempotencyKey, IfMatch, contract_headers, run_command
+from api.http import Command, contract_headers
 from api.responses import COMMAND_ERRORS, READ_ERRORS, IndicatorOut, IndicatorPage
 from api.schemas import MeasurementCreate
 from api.security import CurrentPrincipal
@@ -45,19 +45,11 @@ def indicator_dashboard(
     responses=COMMAND_ERRORS,
 )
 def record_measurement(
-    contract_id: ContractId,
-    indicator_id: IndicatorId,
-    body: MeasurementCreate,
-    principal: CurrentPrincipal,
-    contracts: ContractsDep,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
+    contract_id: ContractId, indicator_id: IndicatorId, body: MeasurementCreate, command: Command
 ) -> Response:
-    return run_command(
-        contracts,
-        principal,
-        lambda **o: contracts.record_measurement(
-            principal,
+    return command.run(
+        lambda **o: command.contracts.record_measurement(
+            command.principal,
             contract_id,
             indicator_id,
             period=body.period.value(),
@@ -67,7 +59,5 @@ def record_measurement(
             **o,
         ),
         MEASUREMENT_VIEW,
-        if_match=if_match,
-        idempotency_key=idempotency_key,
         status=201,
     )

@@ -276,7 +276,3 @@ class PublicationCreate(Body):
     audience: Text
     channel: Text
     summary: LongText
-
-
-class EmptyBody(Body):
-    """No fields (an empty object)."""
