@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 # The install is redone only when pyproject.toml or constraints.txt change (content, not mtime).
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
 
-.PHONY: run test lint lint-openapi install postgres-binaries clean bench bench-quick wrk
+.PHONY: run test soak lint lint-openapi install postgres-binaries clean bench bench-quick wrk
 
 $(STAMP): pyproject.toml constraints.txt
 	@# Debian's own python3 needs python3-venv for `-m venv`; install it when we can.
@@ -73,7 +73,12 @@ lint-openapi: install $(SPECTRAL_STAMP)
 # A throwaway cluster in a temp dir runs for the pytest session only; tests/pgcluster.py stops
 # it even when tests fail, and fails the run if PostgreSQL cannot start.
 test: install postgres-binaries lint lint-openapi
-	$(BIN)/python tests/pgcluster.py run -- $(BIN)/pytest -n 2
+	$(BIN)/python tests/pgcluster.py run -- $(BIN)/pytest -n 2 -m "not soak"
+
+# Tests longer than a minute (marked `soak`, issue 6's reliability tests: tests/reliability/),
+# never part of `make test`: e.g. schemathesis' ≥ 1,000 requests against the live server.
+soak: install postgres-binaries
+	$(BIN)/python tests/pgcluster.py run -- $(BIN)/pytest -m soak tests/reliability
 
 # Benchmarks (issue 6), never part of `make test`: each run starts its own throwaway PostgreSQL
 # cluster and SQLite file and measures every figure against ceilings taken in the same run.
