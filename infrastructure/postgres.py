@@ -42,6 +42,10 @@ class FailFastApplicationRecorder(PostgresApplicationRecorder):
     max_notification_id = _once(PostgresApplicationRecorder.max_notification_id)
 
 
+#: The library's own insert (one transaction, pipelined, table lock), tried once.
+_stock_insert = _once(PostgresApplicationRecorder.insert_events)
+
+
 class _Save:
     """One caller's events, waiting to be committed with others."""
 
@@ -117,6 +121,22 @@ class GroupCommitApplicationRecorder(FailFastApplicationRecorder):
                     self._leading = False
 
     def _commit(self, batch: list[_Save]) -> None:
+        """All saves in one pipelined transaction; if any conflicts, each in its own savepoint."""
+        events = [event for save in batch for event in save.events]
+        try:
+            notification_ids = list(_stock_insert(self, events) or [])
+        except IntegrityError:
+            if len(batch) == 1:
+                raise
+            self._commit_one_by_one(batch)
+            return
+        for save in batch:
+            save.notification_ids, notification_ids = (
+                notification_ids[: len(save.events)],
+                notification_ids[len(save.events) :],
+            )
+
+    def _commit_one_by_one(self, batch: list[_Save]) -> None:
         with (
             self.datastore.get_connection() as connection,
             connection.transaction(),
