@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import ContractId, ContractsDep
 from api.responses import READ_ERRORS
+from api.schemas import MAX_COUNT
 from api.security import CurrentPrincipal
 from application.dto import DiffData, HistoryPage, VerificationData
 
@@ -26,7 +27,7 @@ def history(
     contract_id: ContractId,
     principal: CurrentPrincipal,
     contracts: ContractsDep,
-    after: Annotated[int, Query(ge=0, description="Events after this version")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_COUNT, description="Events after this version")] = 0,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size")] = 50,
 ) -> HistoryPage:
     return contracts.history(principal, contract_id, after=after, limit=limit)
@@ -42,8 +43,10 @@ def diff(
     contract_id: ContractId,
     principal: CurrentPrincipal,
     contracts: ContractsDep,
-    from_version: Annotated[int, Query(alias="from", ge=1, description="Earlier version")],
-    to_version: Annotated[int, Query(alias="to", ge=1, description="Later version")],
+    from_version: Annotated[
+        int, Query(alias="from", ge=1, le=MAX_COUNT, description="Earlier version")
+    ],
+    to_version: Annotated[int, Query(alias="to", ge=1, le=MAX_COUNT, description="Later version")],
 ) -> DiffData:
     return contracts.diff(principal, contract_id, from_version=from_version, to_version=to_version)
 

@@ -18,6 +18,7 @@ from api.deps import ContractId, ContractsDep
 from api.http import Command, IdempotencyKey, respond, run_command
 from api.responses import COMMAND_ERRORS, READ_ERRORS, ContractPage, ContractSummaryOut
 from api.schemas import (
+    MAX_COUNT,
     ContractCreate,
     OptionalReasonBody,
     ProviderCreate,
@@ -117,7 +118,9 @@ def get_contract(
     contract_id: ContractId,
     principal: CurrentPrincipal,
     contracts: ContractsDep,
-    version: Annotated[int | None, Query(ge=1, description="The contract at this version")] = None,
+    version: Annotated[
+        int | None, Query(ge=1, le=MAX_COUNT, description="The contract at this version")
+    ] = None,
     as_of: Annotated[
         AwareDatetime | None,
         Query(alias="asOf", description="As recorded at this moment (RFC 3339 with offset)"),

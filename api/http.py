@@ -128,7 +128,7 @@ def run_command(
     version = expected_version(if_match)
     if version is not None:
         options["expected_version"] = version
-    with IN_FLIGHT.hold(principal.subject, key):
+    with IN_FLIGHT.hold(principal.scope, key):
         result = command(**options)
     if result.replayed:
         viewed = service.view_at(

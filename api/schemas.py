@@ -6,11 +6,12 @@ touches it; dates are `YYYY-MM-DD`. Responses reuse the application's DTOs (`app
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from domain.goals import ChangeAction, DeliveredBy, GoalChange, GoalLevel
@@ -49,10 +50,24 @@ Quantity = Annotated[
 ]
 
 
+#: Control characters other than tab and line breaks have no place in any text here (and
+#: PostgreSQL cannot store NUL in text at all).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: Integers stay within what every JSON reader (and RFC 8785) represents exactly.
+MAX_COUNT = 2**53 - 1
+
+
 class Body(BaseModel):
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="forbid", str_strip_whitespace=True
     )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: object) -> object:
+        if isinstance(value, str) and CONTROL_CHARACTERS.search(value):
+            raise ValueError("must not contain control characters")
+        return value
 
 
 class PeriodIn(Body):
@@ -269,7 +284,7 @@ class MeasurementCreate(Body):
     period: PeriodIn
     value: Quantity
     source: Text
-    indicator_version: Annotated[int, Field(ge=1)] | None = None
+    indicator_version: Annotated[int, Field(ge=1, le=MAX_COUNT)] | None = None
 
 
 class PublicationCreate(Body):

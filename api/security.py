@@ -18,6 +18,7 @@ import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.schemas import CONTROL_CHARACTERS
 from application.service import Principal
 from domain.values import Role
 
@@ -57,6 +58,8 @@ class TokenVerifier:
         for name in ("sub", "name", "org"):
             if not isinstance(claims.get(name), str) or not claims[name].strip():
                 raise NotAuthenticated(f"the token has no '{name}' claim")
+            if len(claims[name]) > 200 or CONTROL_CHARACTERS.search(claims[name]):
+                raise NotAuthenticated(f"the token's '{name}' claim is not acceptable")
         roles = claims.get("roles")
         if isinstance(roles, str):
             roles = [roles]

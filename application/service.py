@@ -111,6 +111,11 @@ class Principal:
     org: str
     roles: frozenset[str]
 
+    @property
+    def scope(self) -> str:
+        """Whose idempotency keys these are: one person acting for one organisation."""
+        return f"{self.org}\n{self.subject}"
+
     def actor(self) -> Actor:
         return Actor(subject=self.subject, name=self.name, org=self.org, role=self._acting_role())
 
@@ -779,7 +784,7 @@ class ContractService(Application[UUID]):
             return None
         try:
             with self._store_errors():
-                receipt: Any = self.repository.get(receipt_id(principal.subject, key))
+                receipt: Any = self.repository.get(receipt_id(principal.scope, key))
         except AggregateNotFoundError:
             return None
         if not isinstance(receipt, CommandReceipt):
@@ -797,7 +802,7 @@ class ContractService(Application[UUID]):
         if key is None:
             return None
         return CommandReceipt(
-            subject=principal.subject, key=key, fingerprint=fingerprint, result=result.as_dict()
+            subject=principal.scope, key=key, fingerprint=fingerprint, result=result.as_dict()
         )
 
     def _visible(self, principal: Principal, contract_id: str) -> Contract:

@@ -43,6 +43,8 @@ def required_text(value: str, what: str) -> str:
     text = value.strip() if isinstance(value, str) else ""
     if not text:
         raise InvalidValue(f"{what} must not be empty")
+    if "\x00" in text:
+        raise InvalidValue(f"{what} must not contain NUL characters")
     return text
 
 
