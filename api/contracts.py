@@ -18,6 +18,7 @@ from api.deps import ContractId, ContractsDep
 from api.http import Command, IdempotencyKey, respond, run_command
 from api.responses import COMMAND_ERRORS, READ_ERRORS, ContractPage, ContractSummaryOut
 from api.schemas import (
+    CONTROL_CHARACTERS,
     MAX_COUNT,
     ContractCreate,
     OptionalReasonBody,
@@ -97,6 +98,8 @@ def list_contracts(
         str | None, Query(max_length=400, description="`nextCursor` of the previous page")
     ] = None,
 ) -> ContractPage:
+    if q is not None and CONTROL_CHARACTERS.search(q):
+        raise InvalidQuery("q must not contain control characters")
     after = _decode_cursor(cursor) if cursor else None
     rows = contracts.list_contracts(
         principal,
@@ -263,6 +266,8 @@ def _decode_cursor(cursor: str) -> tuple[str, str]:
     except (binascii.Error, ValueError, TypeError):
         raise InvalidQuery("cursor is not a value this API gave out") from None
     if not isinstance(reference, str) or not isinstance(contract_id, str):
+        raise InvalidQuery("cursor is not a value this API gave out")
+    if CONTROL_CHARACTERS.search(reference + contract_id):
         raise InvalidQuery("cursor is not a value this API gave out")
     return reference, contract_id
 
