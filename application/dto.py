@@ -420,6 +420,7 @@ class DiffData(Data):
 class VerificationData(Data):
     valid: bool
     versions_checked: int
+    snapshots_checked: int = 0
     head_digest: str | None
     first_invalid_version: int | None
     reason: str | None

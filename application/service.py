@@ -659,7 +659,20 @@ class ContractService(Application[UUID]):
             verdict, parties = audit.verify_chain(self.recorder, uuid)
         if principal.org not in parties:
             raise ContractNotFound(f"no contract {contract_id}")
-        return verdict
+        if not verdict.valid or self.snapshots is None:
+            return verdict
+        with self._store_errors():
+            checked, bad_version, reason = audit.check_snapshots(self.events, self.snapshots, uuid)
+        if bad_version is None:
+            return verdict.model_copy(update={"snapshots_checked": checked})
+        return verdict.model_copy(
+            update={
+                "valid": False,
+                "snapshots_checked": checked,
+                "first_invalid_version": bad_version,
+                "reason": reason,
+            }
+        )
 
     def list_contracts(self, principal: Principal, query: SummaryFilter) -> list[ContractSummary]:
         store = self._read_models()

@@ -97,7 +97,9 @@ class ProviderWithdrew(ContractEvent):
     org: str
 
     def apply_to(self, contract: Contract) -> None:
-        contract.providers[self.org].status = ProviderStatus.WITHDRAWN
+        provider = contract.providers.get(self.org)
+        if provider is not None:  # absent only from a partial view (in force on a date)
+            provider.status = ProviderStatus.WITHDRAWN
         contract.framework.allocations.pop(self.org, None)
 
 
@@ -198,6 +200,10 @@ class ProposalAgreed(ContractEvent):
 
     def apply_to(self, contract: Contract) -> None:
         close_proposal(contract, self, ProposalStatus.AGREED)
+        self.apply_change(contract)
+
+    def apply_change(self, contract: Contract) -> None:
+        """The agreed change itself (also used alone by the in-force-on-date view)."""
         change = self.change
         if isinstance(change, ScopeRefinement):
             contract.assignment = change.assignment
@@ -334,18 +340,24 @@ class RecordCorrected(ContractEvent):
             )
         )
         kind, record_id = contract.correctable.get(str(self.corrects_version), ["", ""])
+        # A record left out of a partial view (in force on a date) is simply not corrected.
+        record: object = None
         if kind == "session":
-            session = contract.sessions[record_id]
-            for name, value in self.corrections.items():
-                setattr(session, name, value)
+            record = contract.sessions.get(record_id)
         elif kind == "measurement":
-            measurement = contract.measurements[record_id]
-            for name, value in self.corrections.items():
-                setattr(measurement, name, Decimal(value) if name == "value" else value)
+            record = contract.measurements.get(record_id)
+        if record is None:
+            return
+        for name, value in self.corrections.items():
+            setattr(
+                record, name, Decimal(value) if kind == "measurement" and name == "value" else value
+            )
 
 
 def close_proposal(contract: Contract, event: ContractEvent, status: ProposalStatus) -> None:
-    proposal = contract.proposals[getattr(event, "proposal_id")]  # noqa: B009
+    proposal = contract.proposals.get(getattr(event, "proposal_id"))  # noqa: B009
+    if proposal is None:  # absent only from a partial view (in force on a date)
+        return
     proposal.status = status
     proposal.closed_by = event.actor
     proposal.closing_reason = event.reason or None
