@@ -94,7 +94,12 @@ def give_consent(
 ) -> Response:
     return command.run(
         lambda **o: command.contracts.give_consent(
-            command.principal, contract_id, proposal_id, on_behalf_of=body.on_behalf_of, **o
+            command.principal,
+            contract_id,
+            proposal_id,
+            on_behalf_of=body.on_behalf_of,
+            session_id=body.session_id,
+            **o,
         ),
         PROPOSAL_VIEW,
     )

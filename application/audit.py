@@ -120,8 +120,8 @@ def verify_chain(
 ) -> tuple[VerificationData, set[str]]:
     """Recompute every digest from the stored records and check each link of the chain.
 
-    Also returns the parties named in the records (the commissioner and every provider ever
-    admitted), read in the same pass, so the caller can decide who may see the verdict even
+    Also returns the parties named in the records (the commissioner and the providers admitted
+    and not withdrawn), read in the same pass, so the caller can decide who may see the verdict even
     when the history no longer replays."""
     expected_prior, checked, expected, last = GENESIS_DIGEST, 0, 1, 0
     parties: set[str] = set()
@@ -132,7 +132,11 @@ def verify_chain(
             last = stored.originator_version
             state = _read_state(stored)
             if state is not None and stored.topic.endswith(PARTY_TOPICS):
-                parties.add(str(state.get("commissioner") or state.get("org") or ""))
+                party = str(state.get("commissioner") or state.get("org") or "")
+                if stored.topic.endswith(":ProviderWithdrew"):
+                    parties.discard(party)
+                else:
+                    parties.add(party)
             if failure is not None:
                 continue  # the verdict stands; read on only for the parties
             outcome = _check_record(stored, state, contract_id, expected, expected_prior)
@@ -163,7 +167,7 @@ def verify_chain(
     return verdict, parties - {""}
 
 
-PARTY_TOPICS = (":ContractOpened", ":ProviderAdmitted")
+PARTY_TOPICS = (":ContractOpened", ":ProviderAdmitted", ":ProviderWithdrew")
 
 
 def check_snapshots(

@@ -9,6 +9,7 @@ both advance from the same position.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -16,8 +17,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
 
+from application.errors import StoreUnavailable
 from domain.contract import Contract
 from domain.indicators import Direction, Indicator, Measurement
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -191,7 +195,15 @@ class Projection:
                 touched = _contract_ids(batch)
                 summaries, indicators = [], {}
                 for contract_id in touched:
-                    contract = self.load(contract_id)
+                    try:
+                        contract = self.load(contract_id)
+                    except StoreUnavailable:
+                        raise
+                    except Exception:
+                        # One contract whose history no longer replays must not stop every
+                        # organisation's list: skip it (its verification names the damage).
+                        log.exception("read models: contract %s skipped", contract_id)
+                        continue
                     if contract is None:
                         continue
                     summaries.append(summary_of(contract))

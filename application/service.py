@@ -57,6 +57,7 @@ from application.receipts import CommandReceipt, ReferenceClaim, claim_id, recei
 from application.transcodings import register_domain_transcodings
 from domain.chain import canonical
 from domain.contract import Contract
+from domain.errors import DomainError
 from domain.proposals import Change
 from domain.values import Actor, Participant, Period, Role
 
@@ -79,27 +80,51 @@ class KeyedLocks:
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self._guard = threading.Lock()
-        self._locks: dict[str, tuple[threading.Lock, list[int]]] = {}
+        self._locks: dict[str, _Queue] = {}
 
     @contextlib.contextmanager
-    def hold(self, key: str) -> Iterator[None]:
+    def hold(self, key: str) -> Iterator[Turn]:
         with self._guard:
-            lock, users = self._locks.setdefault(key, (threading.Lock(), [0]))
-            users[0] += 1
+            queue = self._locks.setdefault(key, _Queue())
+            queue.users += 1
+        turn = Turn(queue, time.monotonic())
         try:
-            if not lock.acquire(timeout=self.timeout):
+            if not queue.lock.acquire(timeout=self.timeout):
                 raise TooMuchContention(
                     f"contract {key} is busy: no turn within {self.timeout:g} s; try again"
                 )
             try:
-                yield
+                yield turn
             finally:
-                lock.release()
+                queue.lock.release()
         finally:
             with self._guard:
-                users[0] -= 1
-                if users[0] == 0:
+                queue.users -= 1
+                if queue.users == 0:
                     del self._locks[key]
+
+
+class _Queue:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0
+        self.store_failed_at = float("-inf")
+
+
+@dataclass
+class Turn:
+    """One command's turn on a contract."""
+
+    queue: _Queue
+    waiting_since: float
+
+    @property
+    def store_failed_while_waiting(self) -> bool:
+        """Did the store fail a command on this contract while this one waited its turn?"""
+        return self.queue.store_failed_at > self.waiting_since
+
+    def store_failed(self) -> None:
+        self.queue.store_failed_at = time.monotonic()
 
 
 @dataclass(frozen=True)
@@ -171,7 +196,6 @@ class ContractService(Application[UUID]):
         self.snapshotting_intervals = (  # type: ignore[misc]
             {Contract: snapshot_interval} if snapshot_interval > 0 else {}
         )
-        self._store_failed_at = float("-inf")
         with self._store_errors():
             super().__init__(env)
         self._contract_locks = KeyedLocks(timeout=COMMAND_QUEUE_SECONDS)
@@ -357,8 +381,10 @@ class ContractService(Application[UUID]):
         proposal_id: str,
         *,
         on_behalf_of: str | None = None,
+        session_id: str | None = None,
         **options: Any,
     ) -> CommandResult:
+        """A party consents (in a session of its choosing, else the proposal's own session)."""
         return self._command(
             principal,
             contract_id,
@@ -366,10 +392,13 @@ class ContractService(Application[UUID]):
             _answering(
                 proposal_id,
                 lambda c, a: c.give_consent(
-                    actor=a, proposal_id=proposal_id, on_behalf_of=on_behalf_of
+                    actor=a,
+                    proposal_id=proposal_id,
+                    on_behalf_of=on_behalf_of,
+                    session_id=session_id,
                 ),
             ),
-            {"proposal_id": proposal_id, "on_behalf_of": on_behalf_of},
+            {"proposal_id": proposal_id, "on_behalf_of": on_behalf_of, "session_id": session_id},
             **options,
         )
 
@@ -730,23 +759,37 @@ class ContractService(Application[UUID]):
         if replay is not None:
             return replay
         actor = principal.actor()
-        waiting_since = time.monotonic()
-        with self._contract_locks.hold(contract_id):
-            if self._store_failed_at > waiting_since:
+        with self._contract_locks.hold(contract_id) as turn:
+            if turn.store_failed_while_waiting:
                 # The store failed the command ahead of this one: answer now rather than queue
                 # every waiter behind its own timeout.
                 raise StoreUnavailable("the event store failed for the command before this one")
-            return self._run(
-                principal,
-                contract_id,
-                name,
-                action,
-                actor,
-                fingerprint,
-                expected_version=expected_version,
-                idempotency_key=idempotency_key,
-                view=view,
-            )
+            # A repeat may have been carried out by another process while this one waited.
+            replay = self._replay(principal, idempotency_key, fingerprint)
+            if replay is not None:
+                return replay
+            try:
+                return self._run(
+                    principal,
+                    contract_id,
+                    name,
+                    action,
+                    actor,
+                    fingerprint,
+                    expected_version=expected_version,
+                    idempotency_key=idempotency_key,
+                    view=view,
+                )
+            except StoreUnavailable:
+                turn.store_failed()
+                raise
+            except DomainError:
+                # The first of two racing repeats may have changed what the rules allow
+                # (already consented, no longer open): answer the repeat as the first time.
+                replay = self._replay(principal, idempotency_key, fingerprint)
+                if replay is not None:
+                    return replay
+                raise
 
     def _run(
         self,
@@ -821,7 +864,9 @@ class ContractService(Application[UUID]):
     def _visible(self, principal: Principal, contract_id: str) -> Contract:
         """The contract, if the caller's organisation is party to it (else it does not exist)."""
         contract = self._load(_contract_uuid(contract_id))
-        if principal.org != contract.commissioner and principal.org not in contract.providers:
+        # Visible to its parties now: the commissioner and the active providers (the contract
+        # list applies the same rule); a provider that withdrew no longer sees it.
+        if principal.org not in contract.parties:
             raise ContractNotFound(f"no contract {contract_id}")
         return contract
 
@@ -882,16 +927,11 @@ class ContractService(Application[UUID]):
             yield
         except IntegrityError:
             raise
-        except StoreUnavailable:
-            self._store_failed_at = time.monotonic()
-            raise
         except PersistenceError as error:
-            self._store_failed_at = time.monotonic()
             raise StoreUnavailable(
                 f"the event store is unavailable: {_first_line(error)}"
             ) from error
         except TimeoutError as error:
-            self._store_failed_at = time.monotonic()
             raise StoreUnavailable("the event store did not answer in time") from error
 
 

@@ -38,6 +38,10 @@ def library_env(settings: Settings) -> dict[str, str]:
         "POSTGRES_LOCK_TIMEOUT": str(max(1, math.ceil(settings.lock_timeout))),
         "POSTGRES_POOL_SIZE": str(settings.pool_size),
         "POSTGRES_MAX_OVERFLOW": "0",
+        # Database functions skip the table lock, so notification ids could commit out of order
+        # and a reader tracking its position could skip an event: never, whatever the
+        # environment says (the library also reads os.environ).
+        "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
         "DIALOOG_STATEMENT_TIMEOUT_MS": str(int(max(settings.lock_timeout, 1) * 1000) + 2000),
     }
 

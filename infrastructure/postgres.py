@@ -60,6 +60,17 @@ class _Save:
         self.notification_ids: Sequence[int] | None = None
 
 
+def _own_copy(error: Exception) -> Exception:
+    """The same failure as a new exception per caller: one exception object raised in many
+    threads at once would have its traceback and context rewritten by each of them."""
+    try:
+        copy = type(error)(*error.args)
+    except Exception:
+        copy = RuntimeError(str(error))
+    copy.__cause__ = error
+    return copy
+
+
 class GroupCommitApplicationRecorder(FailFastApplicationRecorder):
     """Commits the events of concurrent saves together: one transaction, one table lock and one
     fsync for many commands, each in its own savepoint so a conflict fails only its own save.
@@ -85,6 +96,10 @@ class GroupCommitApplicationRecorder(FailFastApplicationRecorder):
     ) -> Sequence[int] | None:
         if not stored_events:
             return []
+        if any(value is not None for value in kwargs.values()):
+            # Tracking records and the like belong to one transaction of their own.
+            alone: Sequence[int] | None = _stock_insert(self, stored_events, **kwargs)
+            return alone
         save = _Save(stored_events)
         with self._queue_lock:
             self._queue.append(save)
@@ -103,10 +118,10 @@ class GroupCommitApplicationRecorder(FailFastApplicationRecorder):
             batch = [self._queue.popleft() for _ in range(min(len(self._queue), self.MAX_BATCH))]
         try:
             self._commit(batch)
-        except BaseException as error:  # the whole batch shares the fate of its commit
+        except Exception as error:  # the whole batch shares the fate of its commit
             for save in batch:
                 if save.error is None:
-                    save.error = error
+                    save.error = _own_copy(error)
                     save.notification_ids = None
         finally:
             for save in batch:
@@ -169,3 +184,12 @@ class FailFastPostgresFactory(PostgresFactory):
         connect_kwargs = self.datastore.pool.kwargs
         if isinstance(connect_kwargs, dict):
             connect_kwargs["options"] = f"-c statement_timeout={statement_timeout}"
+            # A half-open connection (server gone without a FIN) must not hang a commit, and with
+            # it every save queued behind the group-commit leader: give up after ~5 s.
+            connect_kwargs.update(
+                keepalives=1,
+                keepalives_idle=2,
+                keepalives_interval=1,
+                keepalives_count=3,
+                tcp_user_timeout=5000,
+            )

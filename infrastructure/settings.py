@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
@@ -35,7 +36,7 @@ class DatabaseParts:
     host: str = ""
     port: int = 5432
     user: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)
     dbname: str = ""
 
     def redacted(self) -> str:
@@ -47,6 +48,10 @@ class DatabaseParts:
         return f"postgresql://{self.user}:***@{self.host}:{self.port}/{self.dbname}"
 
 
+def _without_password(url: str) -> str:
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
 def parse_database_url(url: str) -> DatabaseParts:
     """Split a database URL into its parts; raise ValueError with a readable message if it is
     not one this service can use."""
@@ -54,7 +59,9 @@ def parse_database_url(url: str) -> DatabaseParts:
         parts = urlsplit(url.strip())
         port = parts.port
     except ValueError as error:
-        raise ValueError(f"cannot parse {url!r} ({error}); {_URL_HELP}") from None
+        raise ValueError(
+            f"cannot parse {_without_password(url)!r} ({error}); {_URL_HELP}"
+        ) from None
     kind = _SCHEMES.get(parts.scheme.lower())
     if kind is None:
         raise ValueError(f"unsupported scheme {parts.scheme or '(none)'!r}; {_URL_HELP}")
@@ -82,10 +89,13 @@ class Settings(BaseSettings):
     """Every knob of the service. Environment variables carry the `DIALOOG_` prefix, e.g.
     `DIALOOG_DATABASE_URL`, `DIALOOG_JWT_SECRET`, `DIALOOG_PORT`."""
 
-    model_config = SettingsConfigDict(env_prefix="DIALOOG_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="DIALOOG_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     database_url: str = Field(
         default="sqlite:///./var/dialoog.sqlite",
+        repr=False,  # it may carry a password
         description="sqlite:///path.sqlite, postgresql://user:pass@host:port/db or memory://",
     )
     jwt_secret: SecretStr | None = Field(default=None, description="HS256 signing secret")

@@ -92,6 +92,7 @@ def test_verification_valid(client: TestClient, active: ActiveContract) -> None:
     assert response.json() == {
         "valid": True,
         "versionsChecked": 5,
+        "snapshotsChecked": 0,  # the first snapshot comes at version 50
         "headDigest": head["headDigest"],
         "firstInvalidVersion": None,
         "reason": None,
