@@ -28,7 +28,7 @@ GENESIS_DIGEST = "0" * 64
 #: Event fields that describe who and why rather than what.
 METADATA_FIELDS = ("actor", "effective_on", "session_id", "decision_ref", "reason")
 #: Event fields that are not part of what the digest covers (or are covered elsewhere).
-UNHASHED_FIELDS = ("timestamp", "digest", "prior_digest", "class_version", "originator_topic")
+UNHASHED_FIELDS = ("timestamp", "digest", "prior_digest")
 
 
 def canonical(value: Any) -> Any:
@@ -97,7 +97,11 @@ def digest_of(
 def digest_of_event_fields(
     *, topic: str, contract_id: UUID, version: int, fields: Mapping[str, Any], prior_digest: str
 ) -> str:
-    """The digest of an event about to be triggered, from its field values."""
+    """The digest of an event about to be triggered, from its field values.
+
+    `fields` must hold everything the store will hold, including what the event store adds:
+    `class_version` (stored when above 1, so an upcaster cannot be switched on or off behind
+    the chain's back) and, for the opening event, `originator_topic` (the aggregate's class)."""
     payload, metadata = split_fields(fields)
     return digest_of(
         topic=topic,

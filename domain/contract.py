@@ -181,7 +181,7 @@ class Contract(Aggregate):
             topic=topic_of(ContractOpened),
             contract_id=contract_id,
             version=cls.INITIAL_VERSION,
-            fields=fields,
+            fields={**fields, **_stored_extras(ContractOpened), "originator_topic": topic_of(cls)},
             prior_digest=GENESIS_DIGEST,
         )
         return cls._create(
@@ -206,7 +206,7 @@ class Contract(Aggregate):
             topic=topic_of(event_class),
             contract_id=self.id,
             version=self.version + 1,
-            fields=fields,
+            fields={**fields, **_stored_extras(event_class)},
             prior_digest=self.head_digest,
         )
         super().trigger_event(event_class, **fields)
@@ -635,3 +635,9 @@ def _kind_of(kind: type[StrEnum], value: object, what: str) -> str:
     except ValueError:
         choices = ", ".join(member.value for member in kind)
         raise errors.InvalidValue(f"{value!r} is not a {what} ({choices})") from None
+
+
+def _stored_extras(event_class: type) -> dict[str, Any]:
+    """What the event store adds to an event's fields: its class version, when above 1."""
+    class_version = getattr(event_class, "class_version", 1)
+    return {"class_version": class_version} if class_version > 1 else {}
