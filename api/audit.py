@@ -58,6 +58,11 @@ def diff(
     responses=READ_ERRORS,
 )
 def verification(
-    contract_id: ContractId, principal: CurrentPrincipal, contracts: ContractsDep
+    contract_id: ContractId,
+    principal: CurrentPrincipal,
+    contracts: ContractsDep,
+    snapshots: Annotated[
+        bool, Query(description="Also check every snapshot's seal (reads whole snapshots)")
+    ] = False,
 ) -> VerificationData:
-    return contracts.verify(principal, contract_id)
+    return contracts.verify(principal, contract_id, snapshots=snapshots)

@@ -6,6 +6,7 @@ import math
 
 from application.read_models import MemoryReadModels, ReadModelStore
 from application.service import ContractService
+from infrastructure.secrets import snapshot_key
 from infrastructure.settings import Settings
 
 #: A command against a store that does not answer fails within this many seconds.
@@ -77,4 +78,5 @@ def contract_service(settings: Settings, *, with_read_models: bool = True) -> Co
         library_env(settings),
         snapshot_interval=settings.snapshot_interval,
         read_models=read_model_store(settings) if with_read_models else None,
+        snapshot_key=snapshot_key(settings),
     )

@@ -1,4 +1,10 @@
-"""The token signing secret: from settings, or generated once and kept in the data directory."""
+"""The service's secrets: from settings, or generated once and kept in the data directory.
+
+* the token signing secret (`DIALOOG_JWT_SECRET`, else `<data_dir>/jwt-secret`);
+* the snapshot sealing key (`DIALOOG_SNAPSHOT_KEY`, else `<data_dir>/snapshot-key`).
+
+Generated files are created with mode 0600 on first use, so `make run` works out of the box
+and both survive restarts. Several servers sharing one database must share both settings."""
 
 from __future__ import annotations
 
@@ -10,15 +16,24 @@ from pathlib import Path
 
 from infrastructure.settings import Settings
 
-SECRET_FILE_NAME = "jwt-secret"  # noqa: S105 - a file name, not a secret
+JWT_SECRET_FILE = "jwt-secret"  # noqa: S105 - a file name, not a secret
+SNAPSHOT_KEY_FILE = "snapshot-key"
 
 
 def jwt_secret(settings: Settings) -> str:
-    """DIALOOG_JWT_SECRET if set; otherwise the secret in `<data_dir>/jwt-secret`, created with
-    mode 0600 on first use so that `make run` works out of the box and tokens survive restarts."""
     if settings.jwt_secret is not None:
         return settings.jwt_secret.get_secret_value()
-    path = Path(settings.data_dir) / SECRET_FILE_NAME
+    return _kept(Path(settings.data_dir) / JWT_SECRET_FILE)
+
+
+def snapshot_key(settings: Settings) -> bytes:
+    if settings.snapshot_key is not None:
+        return settings.snapshot_key.get_secret_value().encode()
+    return _kept(Path(settings.data_dir) / SNAPSHOT_KEY_FILE).encode()
+
+
+def _kept(path: Path) -> str:
+    """The secret in `path`, made on first use (safe when several workers start at once)."""
     try:
         return _read(path)
     except FileNotFoundError:

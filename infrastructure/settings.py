@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     )
     jwt_secret: SecretStr | None = Field(default=None, description="HS256 signing secret")
     jwt_public_key_file: Path | None = Field(default=None, description="PEM public key (RS/ES)")
+    snapshot_key: SecretStr | None = Field(
+        default=None, description="HMAC key sealing snapshots (else generated under data_dir)"
+    )
     pool_size: int = Field(default=8, ge=1, le=200, description="PostgreSQL connections")
     connect_timeout: float = Field(default=3, gt=0, le=60, description="seconds")
     lock_timeout: float = Field(default=3, gt=0, le=600, description="seconds")

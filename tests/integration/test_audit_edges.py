@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from app_support import AUDITOR, COMMISSIONER, PROVIDER, RawEvents, active_contract
@@ -46,30 +45,36 @@ def test_a_back_dated_adjustment_is_in_force_from_its_effective_date(settings: S
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
-def test_an_altered_snapshot_is_named_by_verification(settings: Settings, tmp_path: Path) -> None:
+def test_an_altered_snapshot_is_never_read_and_is_named_by_verification(
+    settings: Settings,
+) -> None:
     settings = settings.model_copy(update={"snapshot_interval": 2})
     service = contract_service(settings, with_read_models=False)
     try:
         scene = active_contract(service)  # versions 1–4: snapshots at 2 and 4
-        assert service.verify(AUDITOR, scene.contract_id).snapshots_checked == 2
+        assert service.verify(AUDITOR, scene.contract_id, snapshots=True).snapshots_checked == 2
         raw = RawEvents(settings, scene.contract_id)
         # A fixed table name: the library names it after the application on PostgreSQL only.
         table = "stored_snapshots" if settings.database.kind == "sqlite" else "dialoog_snapshots"
+        select = f"SELECT state FROM {table} WHERE originator_id = ? AND originator_version = 4"  # noqa: S608
+        update = f"UPDATE {table} SET state = ? WHERE originator_id = ? AND originator_version = 4"  # noqa: S608
         with raw._cursor() as db:
-            sql = f"SELECT state FROM {table} WHERE originator_id = ? AND originator_version = 4"  # noqa: S608
-            (state,) = db.execute(raw._sql(sql), (raw._id(),)).fetchone()
-            snapshot = json.loads(bytes(state))
+            (state,) = db.execute(raw._sql(select), (raw._id(),)).fetchone()
+            sealed = bytes(state)
+            header, _, body = sealed.partition(b"\n")
+            snapshot = json.loads(body)
             snapshot["state"]["title"] = "Forged title"
-            update = (
-                f"UPDATE {table} SET state = ? WHERE originator_id = ? AND originator_version = 4"  # noqa: S608
-            )
-            db.execute(raw._sql(update), (json.dumps(snapshot).encode(), raw._id()))
+            forged = header + b"\n" + json.dumps(snapshot).encode()
+            db.execute(raw._sql(update), (forged, raw._id()))
         reopened = contract_service(settings, with_read_models=False)
         try:
-            verdict = reopened.verify(AUDITOR, scene.contract_id)
+            assert reopened.get_contract(AUDITOR, scene.contract_id).title == "Wijkteams Utrecht"
+            assert reopened.get_contract(AUDITOR, scene.contract_id, version=4).version == 4
+            assert reopened.verify(AUDITOR, scene.contract_id).valid  # the chain itself holds
+            verdict = reopened.verify(AUDITOR, scene.contract_id, snapshots=True)
             assert not verdict.valid
             assert verdict.first_invalid_version == 4
-            assert "snapshot" in (verdict.reason or "")
+            assert "seal" in (verdict.reason or "")
         finally:
             reopened.close()
     finally:

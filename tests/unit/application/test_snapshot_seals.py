@@ -1,0 +1,24 @@
+"""A snapshot's seal binds its content to one contract, one version and one key."""
+
+from __future__ import annotations
+
+from uuid import uuid4
+
+from application.snapshots import seal, unseal
+
+KEY = b"k" * 32
+
+
+def test_a_sealed_snapshot_unseals_to_its_state() -> None:
+    contract = uuid4()
+    assert unseal(KEY, contract, 50, seal(KEY, contract, 50, b'{"a":1}')) == b'{"a":1}'
+
+
+def test_altered_moved_or_foreign_snapshots_do_not_unseal() -> None:
+    contract = uuid4()
+    sealed = seal(KEY, contract, 50, b'{"a":1}')
+    assert unseal(KEY, contract, 50, sealed.replace(b'"a":1', b'"a":2')) is None
+    assert unseal(KEY, contract, 100, sealed) is None
+    assert unseal(KEY, uuid4(), 50, sealed) is None
+    assert unseal(b"x" * 32, contract, 50, sealed) is None
+    assert unseal(KEY, contract, 50, b'{"a":1}') is None  # written before snapshots were sealed
