@@ -48,9 +48,13 @@ def _tag(key: bytes, originator_id: UUID | str, version: int, state: bytes) -> b
 class SealedSnapshotStore(EventStore[UUID]):
     """The snapshot store of the contract service."""
 
+    #: Broken snapshots looked past before giving up and reading the events alone.
+    MAX_SKIPPED = 3
+
     def __init__(self, mapper: Mapper[UUID], recorder: Any, key: bytes) -> None:
         super().__init__(mapper=mapper, recorder=recorder)
         self._key = key
+        self._reported: set[tuple[str, int]] = set()
 
     def put(
         self, domain_events: Sequence[DomainEventProtocol[UUID]], **kwargs: Any
@@ -81,7 +85,7 @@ class SealedSnapshotStore(EventStore[UUID]):
         limit: int | None = None,
     ) -> Iterator[Any]:
         """Snapshots whose seals hold; a broken one is skipped as if it had never been taken."""
-        found = 0
+        found = skipped = 0
         while limit is None or found < limit:
             rows = self.recorder.select_events(
                 originator_id, gt=gt, lte=lte, desc=desc, limit=limit
@@ -89,11 +93,10 @@ class SealedSnapshotStore(EventStore[UUID]):
             for row in rows:
                 state = unseal(self._key, row.originator_id, row.originator_version, row.state)
                 if state is None:
-                    log.warning(
-                        "snapshot of %s at version %s fails its seal: ignored",
-                        row.originator_id,
-                        row.originator_version,
-                    )
+                    self._report(row.originator_id, row.originator_version)
+                    skipped += 1
+                    if skipped > self.MAX_SKIPPED:
+                        return  # many broken seals (a changed key?): replay from the events
                     continue
                 found += 1
                 yield self.mapper.to_domain_event(
@@ -101,10 +104,18 @@ class SealedSnapshotStore(EventStore[UUID]):
                 )
                 if limit is not None and found >= limit:
                     return
-            if limit is None or len(rows) < limit or not rows:
+            if limit is None or not rows or len(rows) < limit:
                 return
             # Every row of this page was skipped or used: look further along.
             if desc:
                 lte = rows[-1].originator_version - 1
             else:
                 gt = rows[-1].originator_version
+
+    def _report(self, originator_id: object, version: int) -> None:
+        entry = (str(originator_id), version)
+        if entry in self._reported:
+            return
+        if len(self._reported) < 10_000:
+            self._reported.add(entry)
+        log.warning("snapshot of %s at version %s fails its seal: ignored", *entry)

@@ -100,7 +100,7 @@ def main() -> int:
     scratch = Path(tempfile.mkdtemp(prefix="dialoog-profile-"))
     secret = "profile-" + os.urandom(8).hex()
     with PgCluster() as cluster:
-        service = contract_service(Settings(database_url=cluster.url))
+        service = contract_service(Settings(database_url=cluster.url, data_dir=scratch))
         try:
             fleet = sb.seed_fleet(service, 64, "PROF")
             outputs: list[Path] = []

@@ -216,7 +216,9 @@ def run(mode: str, workers: int, want_http: bool) -> dict[str, Any]:
     log(f"mode={mode} workers={workers} load generator={'wrk' if use_wrk else 'python'}")
     with PgCluster() as cluster:
         machine = machine_info(cluster.url)
-        pg_settings = Settings(database_url=cluster.url)
+        pg_settings = Settings(
+            database_url=cluster.url, data_dir=scratch
+        )  # shares the server's snapshot key
         service = contract_service(pg_settings)
         big = ""
         fleet: list[str] = []
@@ -491,7 +493,7 @@ def http_figures(
             ),
         )
         sqlite_url = f"sqlite:///{scratch / 'dialoog.sqlite'}"
-        lite = contract_service(Settings(database_url=sqlite_url))
+        lite = contract_service(Settings(database_url=sqlite_url, data_dir=scratch))
         try:
             lite_fleet = sb.seed_fleet(lite, len(fleet), "LITE")
         finally:
