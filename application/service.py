@@ -426,16 +426,8 @@ class ContractService(Application[UUID]):
         reason: str,
         **options: Any,
     ) -> CommandResult:
-        return self._command(
-            principal,
-            contract_id,
-            "reject_proposal",
-            _answering(
-                proposal_id,
-                lambda c, a: c.reject_proposal(actor=a, proposal_id=proposal_id, reason=reason),
-            ),
-            {"proposal_id": proposal_id, "reason": reason},
-            **options,
+        return self._closing_proposal(
+            principal, contract_id, proposal_id, Contract.reject_proposal, reason, options
         )
 
     def withdraw_proposal(
@@ -447,13 +439,27 @@ class ContractService(Application[UUID]):
         reason: str,
         **options: Any,
     ) -> CommandResult:
+        return self._closing_proposal(
+            principal, contract_id, proposal_id, Contract.withdraw_proposal, reason, options
+        )
+
+    def _closing_proposal(
+        self,
+        principal: Principal,
+        contract_id: str,
+        proposal_id: str,
+        close: Callable[..., None],
+        reason: str,
+        options: dict[str, Any],
+    ) -> CommandResult:
+        """Reject or withdraw: a party closes an open proposal, giving its reason."""
         return self._command(
             principal,
             contract_id,
-            "withdraw_proposal",
+            close.__name__,
             _answering(
                 proposal_id,
-                lambda c, a: c.withdraw_proposal(actor=a, proposal_id=proposal_id, reason=reason),
+                lambda c, a: close(c, actor=a, proposal_id=proposal_id, reason=reason),
             ),
             {"proposal_id": proposal_id, "reason": reason},
             **options,

@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -110,6 +110,37 @@ def _party_rows(summary: ContractSummary) -> Iterator[tuple[str, str, int, str]]
 
 def _decimal_text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
+
+
+def indicator_row(
+    row: Sequence[Any], *, read_date: Callable[[Any], Any], read_bool: Callable[[Any], Any]
+) -> IndicatorRow:
+    """A dashboard row from `_INDICATOR_COLUMNS`; each backend says how it stores dates and
+    booleans (SQLite: ISO text and 0/1; PostgreSQL: native types)."""
+    return IndicatorRow(
+        contract_id=row[0],
+        indicator_id=row[2],
+        name=row[3],
+        version=row[4],
+        unit=row[5],
+        direction=row[6],
+        active=bool(read_bool(row[7])),
+        baseline_value=_decimal(row[8]),
+        baseline_measured_on=read_date(row[9]),
+        target_value=_decimal(row[10]),
+        target_due_on=read_date(row[11]),
+        latest_value=_decimal(row[12]),
+        latest_period_end=read_date(row[13]),
+        on_track=read_bool(row[14]),
+    )
+
+
+def _iso_date(value: str | None) -> date | None:
+    return None if value is None else date.fromisoformat(value)
+
+
+def _as_is(value: Any) -> Any:
+    return value
 
 
 def _decimal(value: str | None) -> Decimal | None:
@@ -452,25 +483,7 @@ class SqliteReadModels:
                 "WHERE contract_id = ? ORDER BY ordinal",
                 (contract_id,),
             ).fetchall()
-        return [
-            IndicatorRow(
-                contract_id=row[0],
-                indicator_id=row[2],
-                name=row[3],
-                version=row[4],
-                unit=row[5],
-                direction=row[6],
-                active=bool(row[7]),
-                baseline_value=_decimal(row[8]),
-                baseline_measured_on=None if row[9] is None else date.fromisoformat(row[9]),
-                target_value=_decimal(row[10]),
-                target_due_on=None if row[11] is None else date.fromisoformat(row[11]),
-                latest_value=_decimal(row[12]),
-                latest_period_end=None if row[13] is None else date.fromisoformat(row[13]),
-                on_track=_sqlite_bool(row[14]),
-            )
-            for row in rows
-        ]
+        return [indicator_row(row, read_date=_iso_date, read_bool=_sqlite_bool) for row in rows]
 
     def clear(self) -> None:
         with self._connection() as connection, self._write(connection):
@@ -856,25 +869,7 @@ class PostgresReadModels:
                 ),
                 (contract_id,),
             ).fetchall()
-        return [
-            IndicatorRow(
-                contract_id=row[0],
-                indicator_id=row[2],
-                name=row[3],
-                version=row[4],
-                unit=row[5],
-                direction=row[6],
-                active=row[7],
-                baseline_value=_decimal(row[8]),
-                baseline_measured_on=row[9],
-                target_value=_decimal(row[10]),
-                target_due_on=row[11],
-                latest_value=_decimal(row[12]),
-                latest_period_end=row[13],
-                on_track=row[14],
-            )
-            for row in rows
-        ]
+        return [indicator_row(row, read_date=_as_is, read_bool=_as_is) for row in rows]
 
     def clear(self) -> None:
         sql = self._sql
