@@ -28,11 +28,11 @@ from application.dto import (
 )
 from application.errors import HistoryCorrupt
 from application.snapshots import unseal
+from application.stored_form import canonical_from_stored
 from domain.chain import (
     GENESIS_DIGEST,
     UNHASHED_FIELDS,
     canonical,
-    canonical_from_stored,
     digest_of,
     split_fields,
 )

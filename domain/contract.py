@@ -17,10 +17,8 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid4
 
-from eventsourcing.domain import Aggregate
-
 from domain import errors
-from domain.chain import GENESIS_DIGEST, digest_of_event_fields
+from domain.chain import GENESIS_DIGEST, ChainedAggregate
 from domain.events import (
     ConsentGiven,
     ContractActivated,
@@ -91,12 +89,7 @@ def new_id() -> str:
     return uuid4().hex
 
 
-def topic_of(cls: type) -> str:
-    """The topic the event store records for an event class (module:qualname)."""
-    return f"{cls.__module__}:{cls.__qualname__}"
-
-
-class Contract(Aggregate):
+class Contract(ChainedAggregate):
     """A contract that grows through dialogue."""
 
     # State -----------------------------------------------------------------------------------
@@ -177,19 +170,11 @@ class Contract(Aggregate):
             reason=reason,
             timestamp=timestamp,
         )
-        digest = digest_of_event_fields(
-            topic=topic_of(ContractOpened),
-            contract_id=contract_id,
-            version=cls.INITIAL_VERSION,
-            fields={**fields, **_stored_extras(ContractOpened), "originator_topic": topic_of(cls)},
-            prior_digest=GENESIS_DIGEST,
-        )
-        return cls._create(
-            ContractOpened, id=contract_id, prior_digest=GENESIS_DIGEST, digest=digest, **fields
-        )
+        return cls._create_chained(ContractOpened, id=contract_id, **fields)
 
     def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
-        """Stamp the event with its recorded time, effective date and place in the chain."""
+        """Stamp the event with its recorded time and effective date; `ChainedAggregate` adds
+        its place in the chain."""
         timestamp = event_class.create_timestamp()
         fields: dict[str, Any] = {
             "session_id": None,
@@ -201,14 +186,6 @@ class Contract(Aggregate):
         }
         if fields["effective_on"] is None:
             fields["effective_on"] = local_date(timestamp)
-        fields["prior_digest"] = self.head_digest
-        fields["digest"] = digest_of_event_fields(
-            topic=topic_of(event_class),
-            contract_id=self.id,
-            version=self.version + 1,
-            fields={**fields, **_stored_extras(event_class)},
-            prior_digest=self.head_digest,
-        )
         super().trigger_event(event_class, **fields)
 
     def admit_provider(
@@ -635,9 +612,3 @@ def _kind_of(kind: type[StrEnum], value: object, what: str) -> str:
     except ValueError:
         choices = ", ".join(member.value for member in kind)
         raise errors.InvalidValue(f"{value!r} is not a {what} ({choices})") from None
-
-
-def _stored_extras(event_class: type) -> dict[str, Any]:
-    """What the event store adds to an event's fields: its class version, when above 1."""
-    class_version = getattr(event_class, "class_version", 1)
-    return {"class_version": class_version} if class_version > 1 else {}
