@@ -19,7 +19,7 @@ from typing import Protocol
 
 from application.errors import StoreUnavailable
 from domain.contract import Contract
-from domain.indicators import Direction, Indicator, Measurement
+from domain.indicators import Indicator, Measurement, on_track
 
 log = logging.getLogger(__name__)
 
@@ -146,21 +146,6 @@ def _indicator_row(
         latest_period_end=latest.period.end if latest else None,
         on_track=on_track(indicator, latest),
     )
-
-
-def on_track(indicator: Indicator, latest: Measurement | None) -> bool | None:
-    """Is the latest measurement at least as good as the straight line from baseline to target
-    says it should be by the end of its period? None when there is nothing to compare."""
-    baseline, target = indicator.baseline, indicator.target
-    if latest is None or baseline is None or target is None:
-        return None
-    span = (target.due_on - baseline.measured_on).days
-    elapsed = (latest.period.end - baseline.measured_on).days
-    share = Decimal(1) if span <= 0 else Decimal(min(max(elapsed, 0), span)) / Decimal(span)
-    expected = baseline.value + (target.value - baseline.value) * share
-    if indicator.direction == Direction.LOWER_IS_BETTER:
-        return latest.value <= expected
-    return latest.value >= expected
 
 
 @dataclass

@@ -179,6 +179,21 @@ def check_measurement(
     return indicator
 
 
+def on_track(indicator: Indicator, latest: Measurement | None) -> bool | None:
+    """Is the latest measurement at least as good as the straight line from baseline to target
+    says it should be by the end of its period? None when there is nothing to compare."""
+    baseline, target = indicator.baseline, indicator.target
+    if latest is None or baseline is None or target is None:
+        return None
+    span = (target.due_on - baseline.measured_on).days
+    elapsed = (latest.period.end - baseline.measured_on).days
+    share = Decimal(1) if span <= 0 else Decimal(min(max(elapsed, 0), span)) / Decimal(span)
+    expected = baseline.value + (target.value - baseline.value) * share
+    if indicator.direction == Direction.LOWER_IS_BETTER:
+        return latest.value <= expected
+    return latest.value >= expected
+
+
 def _check_direction(direction: object) -> None:
     try:
         Direction(direction)  # type: ignore[arg-type]
