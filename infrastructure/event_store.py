@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 
-from application.read_models import MemoryReadModels, ReadModelStore
+from application.read_models import ReadModelStore
 from application.service import ContractService
+from infrastructure.read_models import MemoryReadModels, PostgresReadModels, SqliteReadModels
 from infrastructure.secrets import snapshot_key
 from infrastructure.settings import Settings
 
@@ -51,8 +52,6 @@ def read_model_store(settings: Settings) -> ReadModelStore:
     database = settings.database
     if database.kind == "memory":
         return MemoryReadModels()
-    from infrastructure.read_models import PostgresReadModels, SqliteReadModels
-
     if database.kind == "sqlite":
         return SqliteReadModels(str(database.path), lock_timeout=settings.lock_timeout)
     from psycopg.conninfo import make_conninfo

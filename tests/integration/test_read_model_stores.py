@@ -25,11 +25,10 @@ from application.errors import StoreUnavailable
 from application.read_models import (
     ContractSummary,
     IndicatorRow,
-    MemoryReadModels,
     ReadModelStore,
     SummaryFilter,
 )
-from infrastructure.read_models import PostgresReadModels, SqliteReadModels
+from infrastructure.read_models import MemoryReadModels, PostgresReadModels, SqliteReadModels
 from infrastructure.settings import Settings
 
 T0 = datetime(2025, 5, 12, 9, 30, tzinfo=UTC)
