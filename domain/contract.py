@@ -6,6 +6,12 @@ never raises, because it runs again on every replay. Every event carries who and
 effective date, session or decision, reason) and the digest of its predecessor.
 
 Event classes are stored by their import path: never rename or move one (see docs/EVENTS.md).
+
+Why this module is over ~400 lines: it is one aggregate, the consistency boundary of a contract,
+and its command methods share the checks they make against its state. The rules that stand on
+their own already live beside it (goals, indicators, money, proposals, records, and the chain's
+stamping in `domain.chain.ChainedAggregate`); `Contract`'s own topic is stored, so the class
+stays here.
 """
 
 from __future__ import annotations

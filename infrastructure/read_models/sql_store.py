@@ -40,6 +40,8 @@ C = TypeVar("C", bound=Connection)
 
 
 class SqlReadModels(ABC, Generic[C]):
+    """The read models in a SQL database; behaves exactly like `MemoryReadModels`."""
+
     def __init__(self, statements: Statements, values: Values) -> None:
         self._statements = statements
         self._values = values
@@ -71,11 +73,12 @@ class SqlReadModels(ABC, Generic[C]):
     @abstractmethod
     def close(self) -> None: ...
 
-    # ---------------------------------------------------------------- the protocol
-
     def _create_tables(self, connection: C) -> None:
+        """Create what is missing; the store calls this once, inside its setup transaction."""
         for statement in self._statements.create:
             connection.execute(statement)
+
+    # ---------------------------------------------------------------- the protocol
 
     def position(self) -> int:
         with self._connection() as connection:
