@@ -53,6 +53,7 @@ STORED_CLASSES: tuple[type, ...] = (
     indicators.Measurement,
     money.Adjustment,
     money.FinancialFramework,
+    money.ValuedChange,
     proposals.ScopeRefinement,
     proposals.Proposal,
     records.Provider,

@@ -52,10 +52,13 @@ from domain.indicators import (
     check_measurement,
 )
 from domain.money import (
+    SOCIAL_SERVICES_THRESHOLD,
     ZERO,
     Adjustment,
     FinancialFramework,
     check_adjustment,
+    initial_value,
+    value_of_adjustment,
 )
 from domain.proposals import KIND_OF_CHANGE, Change, Proposal, ProposalStatus, ScopeRefinement
 from domain.records import (
@@ -98,6 +101,11 @@ def topic_of(cls: type) -> str:
 
 class Contract(Aggregate):
     """A contract that grows through dialogue."""
+
+    #: The shape and meaning of the state below. Bump it whenever what an event does to the
+    #: state changes, so snapshots taken under the old rules are no longer used (they are
+    #: caches; the events are the record).
+    STATE_VERSION = 2
 
     # State -----------------------------------------------------------------------------------
 
@@ -153,6 +161,7 @@ class Contract(Aggregate):
         decision_ref: str | None = None,
         effective_on: date | None = None,
         contract_id: UUID | None = None,
+        threshold: Decimal = SOCIAL_SERVICES_THRESHOLD,
     ) -> Contract:
         """The commissioner opens a contract in a financial framework with a global assignment."""
         fields: dict[str, Any] = {
@@ -167,6 +176,10 @@ class Contract(Aggregate):
         }
         if fields["ceiling"] <= ZERO:
             raise errors.InvalidValue("the ceiling must be positive")
+        if euros(threshold) <= ZERO:
+            raise errors.InvalidValue("the EU threshold must be positive")
+        fields["initial_value"] = initial_value(fields["ceiling"], budget_period, term)
+        fields["threshold"] = euros(threshold)
         contract_id = contract_id or uuid4()
         timestamp = ContractOpened.create_timestamp()
         fields.update(
@@ -614,7 +627,11 @@ class Contract(Aggregate):
                 proposal_id=proposal.proposal_id,
                 kind=proposal.kind,
                 change=change,
-                change_value=change.value if isinstance(change, Adjustment) else ZERO,
+                change_value=(
+                    value_of_adjustment(self.framework, self.term, change)
+                    if isinstance(change, Adjustment)
+                    else ZERO
+                ),
             )
             agreed.append(proposal.proposal_id)
         return agreed

@@ -103,9 +103,9 @@ class DecisionRequired(DomainError):
     title = "A ceiling change needs a budget-decision reference"
 
 
-class ChangeLimitExceeded(DomainError):
-    code = "change-limit-exceeded"
-    title = "Past 10% of the initial value a change needs a recorded justification"
+class JustificationRequired(DomainError):
+    code = "justification-required"
+    title = "Past the modification limit a change needs a recorded justification"
 
 
 class InvalidTerm(DomainError):

@@ -57,6 +57,12 @@ class ContractEvent(Aggregate.Event):
 
 
 class ContractOpened(ContractEvent, Aggregate.Created):
+    """Version 2 records the initial value (the estimated value over the whole term) and the EU
+    threshold that applied, so the modification limit never depends on today's settings; see
+    docs/EVENTS.md."""
+
+    class_version = 2
+
     reference: str
     title: str
     assignment: str
@@ -65,6 +71,14 @@ class ContractOpened(ContractEvent, Aggregate.Created):
     ceiling: Decimal
     budget_period: Period
     commissioner: str
+    initial_value: Decimal
+    threshold: Decimal | None
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        # Version 1 counted the ceiling as the initial value and knew no threshold.
+        state["initial_value"] = state["ceiling"]
+        state["threshold"] = None
 
     def apply_to(self, contract: Contract) -> None:
         contract.reference = self.reference
@@ -75,7 +89,10 @@ class ContractOpened(ContractEvent, Aggregate.Created):
         contract.commissioner = self.commissioner
         contract.status = ContractStatus.DRAFT
         contract.framework = FinancialFramework(
-            ceiling=self.ceiling, period=self.budget_period, initial_value=self.ceiling
+            ceiling=self.ceiling,
+            period=self.budget_period,
+            initial_value=self.initial_value,
+            threshold=self.threshold,
         )
 
 
@@ -212,7 +229,13 @@ class ProposalAgreed(ContractEvent):
         elif isinstance(change, IndicatorChange):
             apply_indicator_change(contract.indicators, change, self.session_id)
         else:
-            contract.term = apply_adjustment(contract.framework, contract.term, change)
+            contract.term = apply_adjustment(
+                contract.framework,
+                contract.term,
+                change,
+                value=self.change_value,
+                proposal_id=self.proposal_id,
+            )
 
 
 # Monitoring and transparency -------------------------------------------------------------

@@ -105,6 +105,8 @@ class Model:
     limit_exceeded: bool = False
     term_end: date = TERM.end
     vision: str | None = None
+    #: proposal id → the value its change had when it was agreed
+    agreed_values: dict[str, Decimal] = field(default_factory=dict)
 
     @property
     def parties(self) -> set[str]:
@@ -139,9 +141,24 @@ class Model:
         deltas = [x.amount - self.allocations.get(x.org, Decimal(0)) for x in a.allocations or ()]
         if any(d < 0 for d in deltas) and any(d > 0 for d in deltas) and sum(deltas) != 0:
             return errors.ReallocationUnbalanced
-        if self.cumulative + abs(a.value) > LIMIT and not a.justification:
-            return errors.ChangeLimitExceeded
+        if self.cumulative + self.value_of(a) > LIMIT and not a.justification:
+            return errors.JustificationRequired
         return None
+
+    def value_of(self, a: Adjustment) -> Decimal:
+        """The change's value from the change itself: the ceiling covers the 48 months of the
+        opening term; a ceiling change counts for the months left (at least 48), an extension
+        pro rata at the ceiling in force; a higher declared value counts instead."""
+        computed = Decimal("0.00")
+        if a.ceiling is not None and a.ceiling != self.ceiling:
+            eff = a.effective_on  # the first of a month in these rules
+            remaining = (self.term_end.year + 1 - eff.year) * 12 - (eff.month - 1)
+            computed += (abs(a.ceiling - self.ceiling) * max(remaining, 48) / 48).quantize(CENT)
+        if a.term_end is not None and a.term_end != self.term_end:
+            ceiling = a.ceiling if a.ceiling is not None else self.ceiling
+            months = 12 * (a.term_end.year - self.term_end.year)
+            computed += (ceiling * months / 48).quantize(CENT)
+        return max(computed, abs(a.value))
 
     def allocations_after(self, a: Adjustment) -> dict[str, Decimal]:
         merged = dict(self.allocations)
@@ -153,10 +170,11 @@ class Model:
         if isinstance(change, GoalChange):
             self.vision = node_id if change.action == ChangeAction.ADD else None
         elif isinstance(change, Adjustment):
+            value = self.value_of(change)
             self.allocations = self.allocations_after(change)
             if change.ceiling is not None:
                 self.ceiling = change.ceiling
-            self.cumulative += abs(change.value)
+            self.cumulative += value
             self.limit_exceeded = self.limit_exceeded or self.cumulative > LIMIT
             if change.term_end is not None:
                 self.term_end = change.term_end
@@ -170,6 +188,8 @@ class Model:
             if self.change_error(proposal.change) is not None:
                 continue
             proposal.status = "agreed"
+            if isinstance(proposal.change, Adjustment):
+                self.agreed_values[proposal_id] = self.value_of(proposal.change)
             self.apply(proposal.change, getattr(proposal.change, "node_id", None))
             agreed.append(proposal_id)
         return agreed
@@ -653,8 +673,10 @@ class ContractMachine(RuleBasedStateMachine):
             assert isinstance(event, ProposalAgreed)
             change = self.model.proposals[event.proposal_id].change
             assert event.change == change
-            expected_value = change.value if isinstance(change, Adjustment) else Decimal("0")
+            expected_value = self.model.agreed_values.get(event.proposal_id, Decimal("0"))
             assert event.change_value == expected_value
+            if isinstance(change, Adjustment):
+                assert event.change_value >= abs(change.value)  # never below what was declared
 
     @precondition(lambda self: len(self.contract.pending_events) > 0)
     @rule()
