@@ -98,6 +98,7 @@ class ParticipantData(Data):
     name: str
     org: str
     role: str
+    external: bool
 
 
 class SessionData(Data):
@@ -363,7 +364,10 @@ def session_data(s: Session) -> SessionData:
         session_id=s.session_id,
         held_on=s.held_on,
         kind=s.kind,
-        participants=[ParticipantData(name=p.name, org=p.org, role=p.role) for p in s.participants],
+        participants=[
+            ParticipantData(name=p.name, org=p.org, role=p.role, external=p.external)
+            for p in s.participants
+        ],
         minutes_ref=s.minutes_ref,
         summary=s.summary,
     )

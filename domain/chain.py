@@ -23,6 +23,8 @@ from uuid import UUID
 
 import rfc8785
 
+from domain.values import stored_fields
+
 GENESIS_DIGEST = "0" * 64
 
 #: Event fields that describe who and why rather than what.
@@ -44,7 +46,7 @@ def canonical(value: Any) -> Any:
     if isinstance(value, UUID):
         return value.hex
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {name: canonical(v) for name, v in stored_fields(value).items()}
     if isinstance(value, Mapping):
         return {str(k): canonical(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -133,6 +133,8 @@ class Contract(Aggregate):
         #: version (as text) → [kind, id] of the records a correction may change
         self.correctable: dict[str, list[str]] = {}
         self.head_digest = GENESIS_DIGEST
+        #: the date the opening took effect (the term's start unless said otherwise)
+        self.opened_on: date  # set by Opened
 
     @property
     def parties(self) -> set[str]:
@@ -184,7 +186,7 @@ class Contract(Aggregate):
         timestamp = ContractOpened.create_timestamp()
         fields.update(
             actor=actor,
-            effective_on=effective_on or local_date(timestamp),
+            effective_on=effective_on or term.start,
             session_id=None,
             decision_ref=decision_ref,
             reason=reason,
@@ -296,6 +298,21 @@ class Contract(Aggregate):
         self._check_not_closed()
         if not participants:
             raise errors.InvalidValue("a session has participants")
+        earliest = min(self.opened_on, local_date(self.created_on))
+        today = local_date(SessionHeld.create_timestamp())
+        if not earliest <= held_on <= today:
+            raise errors.InvalidValue(
+                f"a session is held between the contract's opening ({earliest}) and today "
+                f"({today}), not on {held_on}"
+            )
+        known = {self.commissioner, *self.providers, *self.stakeholders}
+        for participant in participants:
+            if not participant.external and participant.org not in known:
+                raise errors.InvalidValue(
+                    f"participant {participant.name!r} names {participant.org!r}, which is not "
+                    "a party or a registered stakeholder of this contract; mark someone from "
+                    "outside as external"
+                )
         session_id = new_id()
         self.trigger_event(
             SessionHeld,
@@ -356,38 +373,48 @@ class Contract(Aggregate):
             self._check_session(session_id)
         if self.parties <= {*proposal.consents, actor.org}:
             self._check_change(proposal.change)
+        # The consent names a session only when the caller does: the history must not claim
+        # someone consented in a meeting they never named.
         self.trigger_event(
             ConsentGiven,
             actor=actor,
-            session_id=session_id or proposal.session_id,
+            session_id=session_id,
             proposal_id=proposal_id,
             party=actor.org,
         )
         return bool(self._agree_proposals_now_complete(actor))
 
-    def reject_proposal(self, *, actor: Actor, proposal_id: str, reason: str) -> None:
+    def reject_proposal(
+        self, *, actor: Actor, proposal_id: str, reason: str, session_id: str | None = None
+    ) -> None:
         self._check_party(actor)
         self._check_active()
-        proposal = self._open_proposal(proposal_id)
+        self._open_proposal(proposal_id)
+        if session_id is not None:
+            self._check_session(session_id)
         self.trigger_event(
             ProposalRejected,
             actor=actor,
-            session_id=proposal.session_id,
+            session_id=session_id,
             proposal_id=proposal_id,
             party=actor.org,
             reason=required_text(reason, "a reason"),
         )
 
-    def withdraw_proposal(self, *, actor: Actor, proposal_id: str, reason: str) -> None:
+    def withdraw_proposal(
+        self, *, actor: Actor, proposal_id: str, reason: str, session_id: str | None = None
+    ) -> None:
         self._check_party(actor)
         self._check_active()
         proposal = self._open_proposal(proposal_id)
         if actor.org != proposal.proposed_by.org:
             raise errors.NotProposer(f"only {proposal.proposed_by.org!r} may withdraw it")
+        if session_id is not None:
+            self._check_session(session_id)
         self.trigger_event(
             ProposalWithdrawn,
             actor=actor,
-            session_id=proposal.session_id,
+            session_id=session_id,
             proposal_id=proposal_id,
             reason=required_text(reason, "a reason"),
         )

@@ -87,6 +87,7 @@ class ContractOpened(ContractEvent, Aggregate.Created):
         contract.procedure = self.procedure
         contract.term = self.term
         contract.commissioner = self.commissioner
+        contract.opened_on = self.effective_on
         contract.status = ContractStatus.DRAFT
         contract.framework = FinancialFramework(
             ceiling=self.ceiling,

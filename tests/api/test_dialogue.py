@@ -20,8 +20,13 @@ def test_hold_session(client: TestClient, active: ActiveContract) -> None:
         "heldOn": "2025-02-03",
         "kind": "dialogue",
         "participants": [
-            {"name": "Ann de Vries", "org": "gemeente-utrecht", "role": "contract manager"},
-            {"name": "Bob Bakker", "org": "zorg-a", "role": "director"},
+            {
+                "name": "Ann de Vries",
+                "org": "gemeente-utrecht",
+                "role": "contract manager",
+                "external": False,
+            },
+            {"name": "Bob Bakker", "org": "zorg-a", "role": "director", "external": False},
         ],
         "minutesRef": "NOT-2025-02",
         "summary": "Kick-off of the dialogue",

@@ -39,7 +39,7 @@ from domain.events import (
     StakeholderRegistered,
 )
 from domain.proposals import ScopeRefinement
-from domain.values import ContractStatus, Period, ProviderStatus, local_date
+from domain.values import ContractStatus, Period, ProviderStatus
 
 # open -------------------------------------------------------------------------------------
 
@@ -96,7 +96,7 @@ def test_open_defaults_the_effective_date_to_the_recording_date_in_the_netherlan
     assert contract.framework.period == BUDGET_PERIOD
 
 
-def test_open_default_effective_date_is_the_local_recording_date():
+def test_the_opening_takes_effect_on_the_terms_start_unless_said_otherwise():
     contract = Contract.open(
         actor=COMMISSIONER,
         reference="R",
@@ -108,8 +108,9 @@ def test_open_default_effective_date_is_the_local_recording_date():
         budget_period=BUDGET_PERIOD,
     )
     (event,) = contract.collect_events()
-    assert event.effective_on == local_date(event.timestamp)
+    assert event.effective_on == TERM.start
     assert event.timestamp.tzinfo is not None
+    assert contract.opened_on == TERM.start
 
 
 @pytest.mark.parametrize(
