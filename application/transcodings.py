@@ -57,6 +57,7 @@ STORED_CLASSES: tuple[type, ...] = (
     proposals.ScopeRefinement,
     proposals.Proposal,
     records.Provider,
+    records.AccessGrant,
     records.Stakeholder,
     records.Session,
     records.Publication,

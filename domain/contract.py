@@ -22,6 +22,8 @@ from eventsourcing.domain import Aggregate
 from domain import errors
 from domain.chain import GENESIS_DIGEST, digest_of_event_fields
 from domain.events import (
+    AccessGranted,
+    AccessRevoked,
     ConsentGiven,
     ContractActivated,
     ContractCompleted,
@@ -35,7 +37,9 @@ from domain.events import (
     ProposalRejected,
     ProposalSubmitted,
     ProposalWithdrawn,
+    ProviderAccepted,
     ProviderAdmitted,
+    ProviderDeclined,
     ProviderWithdrew,
     PublicationIssued,
     RecordCorrected,
@@ -62,6 +66,7 @@ from domain.money import (
 )
 from domain.proposals import KIND_OF_CHANGE, Change, Proposal, ProposalStatus, ScopeRefinement
 from domain.records import (
+    AccessGrant,
     Correction,
     Evaluation,
     Provider,
@@ -71,6 +76,7 @@ from domain.records import (
     Stakeholder,
 )
 from domain.values import (
+    AccessRole,
     Actor,
     ContractStatus,
     Participant,
@@ -79,6 +85,7 @@ from domain.values import (
     ProviderStatus,
     euros,
     local_date,
+    org_id,
     required_text,
 )
 
@@ -130,6 +137,7 @@ class Contract(Aggregate):
         self.consultations: list[ResidentsConsultation] = []
         self.evaluations: list[Evaluation] = []
         self.corrections: list[Correction] = []
+        self.access_grants: dict[str, AccessGrant] = {}
         #: version (as text) → [kind, id] of the records a correction may change
         self.correctable: dict[str, list[str]] = {}
         self.head_digest = GENESIS_DIGEST
@@ -144,6 +152,23 @@ class Contract(Aggregate):
     @property
     def active_providers(self) -> set[str]:
         return {p.org for p in self.providers.values() if p.status == ProviderStatus.ACTIVE}
+
+    @property
+    def invited_providers(self) -> set[str]:
+        return {p.org for p in self.providers.values() if p.status == ProviderStatus.INVITED}
+
+    @property
+    def members(self) -> set[str]:
+        """The organisations that see the contract as their own: the parties and the providers
+        invited to become one (an invited provider is not asked for consent)."""
+        return self.parties | self.invited_providers
+
+    def access_of(self, org: str, day: date) -> str | None:
+        """The role an outside organisation reads the contract in on `day`, if any grant holds."""
+        for grant in self.access_grants.values():
+            if grant.org == org and grant.holds_on(day):
+                return grant.role
+        return None
 
     # Commands: setup ------------------------------------------------------------------------
 
@@ -229,26 +254,52 @@ class Contract(Aggregate):
     def admit_provider(
         self, *, actor: Actor, org: str, name: str, rationale: str, effective_on: date | None = None
     ) -> None:
-        """Admit a preselected provider, recording why it was chosen (DNA, track record, fit)."""
+        """Invite a preselected provider, recording why it was chosen (DNA, track record, fit);
+        it becomes a party when its own people accept."""
         self._check_commissioner(actor)
         self._check_not_closed()
-        org = required_text(org, "the provider's organisation")
+        org = org_id(org, "the provider's organisation id")
         if org == self.commissioner:
             raise errors.InvalidValue("the commissioner cannot be its own provider")
-        if org in self.active_providers:
-            raise errors.ProviderAlreadyAdmitted(f"{org!r} is already a provider")
+        if org in self.active_providers or org in self.invited_providers:
+            raise errors.ProviderAlreadyAdmitted(f"{org!r} is already a provider or invited")
         self.trigger_event(
             ProviderAdmitted,
             actor=actor,
             org=org,
+            invited=True,
             name=required_text(name, "the provider's name"),
             rationale=required_text(rationale, "the preselection rationale"),
             reason=rationale,
             effective_on=effective_on,
         )
 
+    def accept_invitation(self, *, actor: Actor, effective_on: date | None = None) -> None:
+        """The invited provider's own people accept: the provider becomes a party."""
+        self._check_invited(actor)
+        self.trigger_event(ProviderAccepted, actor=actor, org=actor.org, effective_on=effective_on)
+
+    def decline_invitation(self, *, actor: Actor, reason: str) -> None:
+        """The invited provider's own people decline, saying why."""
+        self._check_invited(actor)
+        self.trigger_event(
+            ProviderDeclined, actor=actor, org=actor.org, reason=required_text(reason, "a reason")
+        )
+
+    def _check_invited(self, actor: Actor) -> None:
+        self._check_not_closed()
+        if actor.org not in self.invited_providers:
+            raise errors.NotInvited(f"{actor.org!r} has no open invitation to this contract")
+
     def withdraw_provider(self, *, actor: Actor, org: str, reason: str) -> None:
-        """A provider leaves (its own decision or the commissioner's); its allocation is freed."""
+        """A provider leaves (its own decision or the commissioner's); its allocation is freed.
+        The commissioner may also withdraw an invitation that was not yet answered."""
+        if org in self.invited_providers and actor.org == self.commissioner:
+            self._check_not_closed()
+            self.trigger_event(
+                ProviderWithdrew, actor=actor, org=org, reason=required_text(reason, "a reason")
+            )
+            return
         self._check_party(actor)
         self._check_not_closed()
         if org not in self.active_providers:
@@ -280,6 +331,45 @@ class Contract(Aggregate):
             reason=reason,
         )
         return stakeholder_id
+
+    def grant_access(
+        self,
+        *,
+        actor: Actor,
+        org: str,
+        role: AccessRole | str,
+        reason: str,
+        until: date | None = None,
+    ) -> str:
+        """The commissioner lets an outside organisation (a rekenkamer, an accountant) read the
+        contract, until a date or until revoked; it can never write or consent."""
+        self._check_commissioner(actor)
+        org = org_id(org, "the organisation id")
+        if org in self.members:
+            raise errors.InvalidValue(f"{org!r} is a party already: it needs no access grant")
+        today = local_date(AccessGranted.create_timestamp())
+        if until is not None and until < today:
+            raise errors.InvalidValue(f"a grant until {until} would have ended already")
+        grant_id = new_id()
+        self.trigger_event(
+            AccessGranted,
+            actor=actor,
+            grant_id=grant_id,
+            org=org,
+            role=_kind_of(AccessRole, role, "role of an access grant"),
+            until=until,
+            reason=required_text(reason, "a reason"),
+        )
+        return grant_id
+
+    def revoke_access(self, *, actor: Actor, grant_id: str, reason: str) -> None:
+        self._check_commissioner(actor)
+        grant = self.access_grants.get(grant_id)
+        if grant is None or grant.revoked_on is not None:
+            raise errors.UnknownGrant(f"no access grant {grant_id!r} in force on this contract")
+        self.trigger_event(
+            AccessRevoked, actor=actor, grant_id=grant_id, reason=required_text(reason, "a reason")
+        )
 
     # Commands: dialogue ---------------------------------------------------------------------
 

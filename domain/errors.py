@@ -67,6 +67,16 @@ class UnknownProvider(DomainError):
     title = "No such active provider on this contract"
 
 
+class NotInvited(DomainError):
+    code = "not-invited"
+    title = "Only a provider with an open invitation can accept or decline it"
+
+
+class UnknownGrant(DomainError):
+    code = "unknown-grant"
+    title = "No such access grant in force on this contract"
+
+
 class ProviderAlreadyAdmitted(DomainError):
     code = "provider-already-admitted"
     title = "The provider is already admitted"

@@ -21,6 +21,7 @@ from domain.indicators import IndicatorChange, Measurement, apply_indicator_chan
 from domain.money import FinancialFramework, apply_adjustment
 from domain.proposals import KIND_OF_CHANGE, Change, Proposal, ProposalStatus, ScopeRefinement
 from domain.records import (
+    AccessGrant,
     Correction,
     Evaluation,
     Provider,
@@ -98,9 +99,19 @@ class ContractOpened(ContractEvent, Aggregate.Created):
 
 
 class ProviderAdmitted(ContractEvent):
+    """Version 2 added `invited`: an admitted provider is invited until its own people accept
+    (version 1 admissions made the provider a party at once); see docs/EVENTS.md."""
+
+    class_version = 2
+
     org: str
     name: str
     rationale: str
+    invited: bool
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["invited"] = False
 
     def apply_to(self, contract: Contract) -> None:
         contract.providers[self.org] = Provider(
@@ -108,7 +119,58 @@ class ProviderAdmitted(ContractEvent):
             name=self.name,
             rationale=self.rationale,
             admitted_on=self.effective_on,
+            status=ProviderStatus.INVITED if self.invited else ProviderStatus.ACTIVE,
         )
+
+
+class ProviderAccepted(ContractEvent):
+    """The provider's own people accepted the invitation: it is a party from here on."""
+
+    org: str
+
+    def apply_to(self, contract: Contract) -> None:
+        provider = contract.providers.get(self.org)
+        if provider is not None:
+            provider.status = ProviderStatus.ACTIVE
+
+
+class ProviderDeclined(ContractEvent):
+    """The provider's own people declined the invitation."""
+
+    org: str
+
+    def apply_to(self, contract: Contract) -> None:
+        provider = contract.providers.get(self.org)
+        if provider is not None:
+            provider.status = ProviderStatus.DECLINED
+
+
+class AccessGranted(ContractEvent):
+    """The commissioner gave an outside organisation read access."""
+
+    grant_id: str
+    org: str
+    role: str
+    until: date | None
+
+    def apply_to(self, contract: Contract) -> None:
+        contract.access_grants[self.grant_id] = AccessGrant(
+            grant_id=self.grant_id,
+            org=self.org,
+            role=self.role,
+            until=self.until,
+            reason=self.reason,
+            granted_on=self.effective_on,
+        )
+
+
+class AccessRevoked(ContractEvent):
+    grant_id: str
+
+    def apply_to(self, contract: Contract) -> None:
+        grant = contract.access_grants.get(self.grant_id)
+        if grant is not None:
+            grant.revoked_on = self.effective_on
 
 
 class ProviderWithdrew(ContractEvent):

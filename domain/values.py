@@ -6,6 +6,7 @@ date, datetime and these dataclasses; enums are stored by value).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
@@ -89,8 +90,32 @@ class StakeholderKind(StrEnum):
 
 
 class ProviderStatus(StrEnum):
+    #: admitted by the commissioner, not yet accepted by the provider's own people
+    INVITED = "invited"
     ACTIVE = "active"
     WITHDRAWN = "withdrawn"
+    DECLINED = "declined"
+
+
+class AccessRole(StrEnum):
+    """What an outside organisation may do with an access grant: read, never write."""
+
+    AUDITOR = "auditor"
+    READER = "reader"
+
+
+#: Organisation ids: lowercase words joined by single hyphens, 3–64 characters, so that
+#: "Buurtteam-Noord", "buurtteam-noord" and "buurtteam-noord\u200b" cannot be three parties.
+ORG_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+def org_id(value: str, what: str = "an organisation id") -> str:
+    if not isinstance(value, str) or not 3 <= len(value) <= 64 or not ORG_ID.fullmatch(value):
+        raise InvalidValue(
+            f"{value!r} is not {what}: lowercase letters and digits in words joined by single "
+            "hyphens, 3 to 64 characters"
+        )
+    return value
 
 
 @dataclass(frozen=True)

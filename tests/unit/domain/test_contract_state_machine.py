@@ -96,6 +96,8 @@ class Model:
 
     status: str = "draft"
     providers: set[str] = field(default_factory=set)
+    #: admitted, not yet accepted by the provider's own people
+    invited: set[str] = field(default_factory=set)
     sessions: list[str] = field(default_factory=list)
     session_versions: set[int] = field(default_factory=set)
     proposals: dict[str, ModelProposal] = field(default_factory=dict)
@@ -267,6 +269,8 @@ class ContractMachine(RuleBasedStateMachine):
             return
         for org in PROVIDER_ORGS[: int(start[-1])]:
             self.admit_provider(commissioner, org)
+            manager = next(a for a in ACTORS if a.org == org and a.role == "contract_manager")
+            self.answer_invitation(manager, True)
         self.move_lifecycle(commissioner, "activate")
         self.hold_session(commissioner)
         assert self.model.status == "active" and self.model.sessions
@@ -291,7 +295,7 @@ class ContractMachine(RuleBasedStateMachine):
             else errors.ContractClosed
             if m.status in CLOSED
             else errors.ProviderAlreadyAdmitted
-            if org in m.providers
+            if org in m.providers or org in m.invited
             else None
         )
         done = self.run(
@@ -299,11 +303,41 @@ class ContractMachine(RuleBasedStateMachine):
             lambda: self.contract.admit_provider(actor=actor, org=org, name=org, rationale="fit"),
         )
         if done:
-            m.providers.add(org)
+            m.invited.add(org)
+
+    @rule(actor=actors, accept=st.booleans())
+    def answer_invitation(self, actor: Actor, accept: bool) -> None:
+        m = self.model
+        expected = (
+            errors.ContractClosed
+            if m.status in CLOSED
+            else errors.NotInvited
+            if actor.org not in m.invited
+            else None
+        )
+        if accept:
+            done = self.run(expected, lambda: self.contract.accept_invitation(actor=actor))
+        else:
+            done = self.run(
+                expected, lambda: self.contract.decline_invitation(actor=actor, reason="busy")
+            )
+        if done:
+            m.invited.discard(actor.org)
+            if accept:
+                m.providers.add(actor.org)
 
     @rule(actor=actors, org=st.sampled_from(PROVIDER_ORGS))
     def withdraw_provider(self, actor: Actor, org: str) -> None:
         m = self.model
+        if org in m.invited and actor.org == COMMISSIONER_ORG:
+            # The commissioner withdraws an invitation nobody answered yet.
+            expected_invitation = errors.ContractClosed if m.status in CLOSED else None
+            if self.run(
+                expected_invitation,
+                lambda: self.contract.withdraw_provider(actor=actor, org=org, reason="redone"),
+            ):
+                m.invited.discard(org)
+            return
         expected = (
             errors.NotAParty
             if actor.org not in m.parties

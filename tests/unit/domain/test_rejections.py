@@ -78,6 +78,14 @@ REJECTIONS: dict[type[errors.DomainError], tuple[list[Step], Callable[[Scene], o
             summary="s",
         ),
     ),
+    errors.NotInvited: (
+        active_contract(),
+        lambda s: s.c.accept_invitation(actor=PROVIDER_A),
+    ),
+    errors.UnknownGrant: (
+        active_contract(),
+        lambda s: s.c.revoke_access(actor=COMMISSIONER, grant_id="nope", reason="r"),
+    ),
     errors.NotAParty: (
         active_contract(),
         lambda s: s.c.register_stakeholder(actor=OUTSIDER, name="n", kind="employer"),
