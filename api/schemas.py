@@ -130,8 +130,13 @@ class StakeholderCreate(Body):
 
 class ParticipantIn(Body):
     name: Text
+    #: a party's organisation id or a registered stakeholder's id, unless `external`
     org: Org
     role: Text
+    external: Annotated[
+        bool,
+        Field(description="true for someone from outside the parties and stakeholders"),
+    ] = False
 
 
 class SessionCreate(Body):
@@ -142,7 +147,7 @@ class SessionCreate(Body):
     summary: LongText
 
     def participants_value(self) -> list[Participant]:
-        return [Participant(p.name, p.org, p.role) for p in self.participants]
+        return [Participant(p.name, p.org, p.role, p.external) for p in self.participants]
 
 
 class ScopeRefinementIn(Body):

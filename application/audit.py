@@ -27,7 +27,7 @@ from application.dto import (
     VerificationData,
 )
 from application.errors import HistoryCorrupt
-from application.snapshots import unseal
+from application.snapshots import is_outdated, unseal
 from application.stored_form import canonical_from_stored
 from domain.chain import (
     GENESIS_DIGEST,
@@ -171,15 +171,21 @@ def verify_chain(
 PARTY_TOPICS = (":ContractOpened", ":ProviderAdmitted", ":ProviderWithdrew")
 
 
-def check_snapshot_seals(recorder: Any, contract_id: UUID, key: bytes) -> tuple[int, list[int]]:
-    """How many snapshots were checked, and the versions whose seals do not hold."""
+def check_snapshot_seals(
+    recorder: Any, contract_id: UUID, key: bytes, state_version: int = 1
+) -> tuple[int, list[int]]:
+    """How many snapshots were checked, and the versions whose seals do not hold (a snapshot
+    sealed intact under an older state version is outdated, not broken)."""
     checked, broken, last = 0, [], 0
     while True:
         page = recorder.select_events(contract_id, gt=last, limit=20)
         for row in page:
             last = row.originator_version
             checked += 1
-            if unseal(key, row.originator_id, row.originator_version, row.state) is None:
+            identity = (key, row.originator_id, row.originator_version, row.state)
+            if unseal(*identity, state_version) is None and not is_outdated(
+                *identity, state_version
+            ):
                 broken.append(row.originator_version)
         if len(page) < 20:
             return checked, broken

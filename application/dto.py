@@ -70,21 +70,35 @@ class AllocationData(Data):
     amount: Decimal
 
 
+class ValuedChangeData(Data):
+    proposal_id: str
+    effective_on: date
+    value: Decimal
+    cumulative: Decimal
+    possibly_substantial_change: bool
+
+
 class FrameworkData(Data):
     ceiling: Decimal
     period: PeriodData
     allocations: list[AllocationData]
     allocated: Decimal
     initial_value: Decimal
+    #: the EU threshold that applied when the contract was opened (None: opened before it was
+    #: recorded; the limit is then 10% of the initial value alone)
+    threshold: Decimal | None
     change_limit: Decimal
     cumulative_change_value: Decimal
     change_limit_exceeded: bool
+    #: the agreed changes that make up the cumulative change value, each valued from the change
+    changes: list[ValuedChangeData]
 
 
 class ParticipantData(Data):
     name: str
     org: str
     role: str
+    external: bool
 
 
 class SessionData(Data):
@@ -266,9 +280,20 @@ def contract_data(contract: Contract) -> ContractData:
             ],
             allocated=framework.allocated,
             initial_value=framework.initial_value,
+            threshold=framework.threshold,
             change_limit=framework.change_limit,
             cumulative_change_value=framework.cumulative_change_value,
             change_limit_exceeded=framework.change_limit_exceeded,
+            changes=[
+                ValuedChangeData(
+                    proposal_id=c.proposal_id,
+                    effective_on=c.effective_on,
+                    value=c.value,
+                    cumulative=c.cumulative,
+                    possibly_substantial_change=c.possibly_substantial,
+                )
+                for c in framework.changes
+            ],
         ),
         goals=[
             GoalData(
@@ -339,7 +364,10 @@ def session_data(s: Session) -> SessionData:
         session_id=s.session_id,
         held_on=s.held_on,
         kind=s.kind,
-        participants=[ParticipantData(name=p.name, org=p.org, role=p.role) for p in s.participants],
+        participants=[
+            ParticipantData(name=p.name, org=p.org, role=p.role, external=p.external)
+            for p in s.participants
+        ],
         minutes_ref=s.minutes_ref,
         summary=s.summary,
     )

@@ -225,7 +225,12 @@ class ContractService(Application[UUID]):
 
     def construct_snapshot_store(self) -> EventStore[UUID]:
         recorder = self.factory.aggregate_recorder(purpose="snapshots")
-        return SealedSnapshotStore(mapper=self.mapper, recorder=recorder, key=self._snapshot_key)
+        return SealedSnapshotStore(
+            mapper=self.mapper,
+            recorder=recorder,
+            key=self._snapshot_key,
+            state_version=Contract.STATE_VERSION,
+        )
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -717,7 +722,7 @@ class ContractService(Application[UUID]):
             return verdict
         with self._store_errors():
             checked, broken = audit.check_snapshot_seals(
-                self.snapshots.recorder, uuid, self._snapshot_key
+                self.snapshots.recorder, uuid, self._snapshot_key, Contract.STATE_VERSION
             )
         if not broken:
             return verdict.model_copy(update={"snapshots_checked": checked})

@@ -6,6 +6,10 @@ Each snapshot is therefore stored with an HMAC-SHA256 seal over (contract id, ve
 state) under a key the database does not hold. A snapshot whose seal does not verify — altered,
 moved to another version or contract, or written under another key — is skipped: the read falls
 back to the snapshot before it, or to the events alone, and the damage is logged.
+
+The seal also covers the state version of the aggregate (`Contract.STATE_VERSION`): when the
+rules that derive state from events change, snapshots sealed under an older state version are
+passed over quietly (they are outdated caches, not damage) and replaced as new ones are taken.
 """
 
 from __future__ import annotations
@@ -26,22 +30,41 @@ SEAL_PREFIX = b"hmac-sha256:"
 SEAL_LENGTH = len(SEAL_PREFIX) + 64 + 1  # prefix, hex digest, newline
 
 
-def seal(key: bytes, originator_id: UUID | str, version: int, state: bytes) -> bytes:
-    return SEAL_PREFIX + _tag(key, originator_id, version, state) + b"\n" + state
+def seal(
+    key: bytes, originator_id: UUID | str, version: int, state: bytes, state_version: int = 1
+) -> bytes:
+    return SEAL_PREFIX + _tag(key, originator_id, version, state, state_version) + b"\n" + state
 
 
-def unseal(key: bytes, originator_id: UUID | str, version: int, sealed: bytes) -> bytes | None:
-    """The stored state if its seal holds, else None."""
+def unseal(
+    key: bytes, originator_id: UUID | str, version: int, sealed: bytes, state_version: int = 1
+) -> bytes | None:
+    """The stored state if its seal holds for this state version, else None."""
     if not sealed.startswith(SEAL_PREFIX) or len(sealed) < SEAL_LENGTH:
         return None
     tag, state = sealed[len(SEAL_PREFIX) : SEAL_LENGTH - 1], sealed[SEAL_LENGTH:]
-    if not hmac.compare_digest(tag, _tag(key, originator_id, version, state)):
+    if not hmac.compare_digest(tag, _tag(key, originator_id, version, state, state_version)):
         return None
     return state
 
 
-def _tag(key: bytes, originator_id: UUID | str, version: int, state: bytes) -> bytes:
-    identity = f"{originator_id}\n{version}\n".encode()
+def is_outdated(
+    key: bytes, originator_id: UUID | str, version: int, sealed: bytes, state_version: int
+) -> bool:
+    """Was this snapshot sealed, intact, under an older state version?"""
+    return any(
+        unseal(key, originator_id, version, sealed, older) is not None
+        for older in range(1, state_version)
+    )
+
+
+def _tag(
+    key: bytes, originator_id: UUID | str, version: int, state: bytes, state_version: int
+) -> bytes:
+    # State version 1 is left out of the identity, so snapshots sealed before state versions
+    # existed keep their seals.
+    suffix = f"state {state_version}\n" if state_version > 1 else ""
+    identity = f"{originator_id}\n{version}\n{suffix}".encode()
     return hmac.new(key, identity + state, hashlib.sha256).hexdigest().encode()
 
 
@@ -51,9 +74,12 @@ class SealedSnapshotStore(EventStore[UUID]):
     #: Broken snapshots looked past before giving up and reading the events alone.
     MAX_SKIPPED = 3
 
-    def __init__(self, mapper: Mapper[UUID], recorder: Any, key: bytes) -> None:
+    def __init__(
+        self, mapper: Mapper[UUID], recorder: Any, key: bytes, state_version: int = 1
+    ) -> None:
         super().__init__(mapper=mapper, recorder=recorder)
         self._key = key
+        self._state_version = state_version
         self._reported: set[tuple[str, int]] = set()
 
     def put(
@@ -68,7 +94,11 @@ class SealedSnapshotStore(EventStore[UUID]):
                     originator_version=record.originator_version,
                     topic=record.topic,
                     state=seal(
-                        self._key, record.originator_id, record.originator_version, record.state
+                        self._key,
+                        record.originator_id,
+                        record.originator_version,
+                        record.state,
+                        self._state_version,
                     ),
                 )
             )
@@ -91,9 +121,12 @@ class SealedSnapshotStore(EventStore[UUID]):
                 originator_id, gt=gt, lte=lte, desc=desc, limit=limit
             )
             for row in rows:
-                state = unseal(self._key, row.originator_id, row.originator_version, row.state)
+                identity = (self._key, row.originator_id, row.originator_version, row.state)
+                state = unseal(*identity, self._state_version)
                 if state is None:
-                    self._report(row.originator_id, row.originator_version)
+                    # Taken under older rules is not damage, just not usable: not reported.
+                    if not is_outdated(*identity, self._state_version):
+                        self._report(row.originator_id, row.originator_version)
                     skipped += 1
                     if skipped > self.MAX_SKIPPED:
                         return  # many broken seals (a changed key?): replay from the events

@@ -8,13 +8,13 @@ fields changes what is stored: add a new name instead (see docs/EVENTS.md).
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import date
 from typing import Any
 
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 from domain import goals, indicators, money, proposals, records, values
+from domain.values import stored_fields
 
 
 class DateAsISO(Transcoding):
@@ -36,7 +36,7 @@ class DataclassAsDict(Transcoding):
         self.name = cls.__name__
 
     def encode(self, obj: Any) -> dict[str, Any]:
-        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+        return stored_fields(obj)
 
     def decode(self, data: dict[str, Any]) -> Any:
         return self.type(**data)
@@ -53,9 +53,11 @@ STORED_CLASSES: tuple[type, ...] = (
     indicators.Measurement,
     money.Adjustment,
     money.FinancialFramework,
+    money.ValuedChange,
     proposals.ScopeRefinement,
     proposals.Proposal,
     records.Provider,
+    records.AccessGrant,
     records.Stakeholder,
     records.Session,
     records.Publication,

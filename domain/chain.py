@@ -28,6 +28,8 @@ import rfc8785
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
+from domain.values import stored_fields
+
 GENESIS_DIGEST = "0" * 64
 
 #: Event fields that describe who and why rather than what.
@@ -49,7 +51,7 @@ def canonical(value: Any) -> Any:
     if isinstance(value, UUID):
         return value.hex
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {name: canonical(v) for name, v in stored_fields(value).items()}
     if isinstance(value, Mapping):
         return {str(k): canonical(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

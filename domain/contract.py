@@ -26,6 +26,8 @@ from uuid import UUID, uuid4
 from domain import errors
 from domain.chain import GENESIS_DIGEST, ChainedAggregate
 from domain.events import (
+    AccessGranted,
+    AccessRevoked,
     ConsentGiven,
     ContractActivated,
     ContractCompleted,
@@ -39,7 +41,9 @@ from domain.events import (
     ProposalRejected,
     ProposalSubmitted,
     ProposalWithdrawn,
+    ProviderAccepted,
     ProviderAdmitted,
+    ProviderDeclined,
     ProviderWithdrew,
     PublicationIssued,
     RecordCorrected,
@@ -56,13 +60,17 @@ from domain.indicators import (
     check_measurement,
 )
 from domain.money import (
+    SOCIAL_SERVICES_THRESHOLD,
     ZERO,
     Adjustment,
     FinancialFramework,
     check_adjustment,
+    initial_value,
+    value_of_adjustment,
 )
 from domain.proposals import KIND_OF_CHANGE, Change, Proposal, ProposalStatus, ScopeRefinement
 from domain.records import (
+    AccessGrant,
     Correction,
     Evaluation,
     Provider,
@@ -72,6 +80,7 @@ from domain.records import (
     Stakeholder,
 )
 from domain.values import (
+    AccessRole,
     Actor,
     ContractStatus,
     Participant,
@@ -80,6 +89,7 @@ from domain.values import (
     ProviderStatus,
     euros,
     local_date,
+    org_id,
     required_text,
 )
 
@@ -97,6 +107,11 @@ def new_id() -> str:
 
 class Contract(ChainedAggregate):
     """A contract that grows through dialogue."""
+
+    #: The shape and meaning of the state below. Bump it whenever what an event does to the
+    #: state changes, so snapshots taken under the old rules are no longer used (they are
+    #: caches; the events are the record).
+    STATE_VERSION = 2
 
     # State -----------------------------------------------------------------------------------
 
@@ -121,9 +136,12 @@ class Contract(ChainedAggregate):
         self.consultations: list[ResidentsConsultation] = []
         self.evaluations: list[Evaluation] = []
         self.corrections: list[Correction] = []
+        self.access_grants: dict[str, AccessGrant] = {}
         #: version (as text) → [kind, id] of the records a correction may change
         self.correctable: dict[str, list[str]] = {}
         self.head_digest = GENESIS_DIGEST
+        #: the date the opening took effect (the term's start unless said otherwise)
+        self.opened_on: date  # set by Opened
 
     @property
     def parties(self) -> set[str]:
@@ -133,6 +151,23 @@ class Contract(ChainedAggregate):
     @property
     def active_providers(self) -> set[str]:
         return {p.org for p in self.providers.values() if p.status == ProviderStatus.ACTIVE}
+
+    @property
+    def invited_providers(self) -> set[str]:
+        return {p.org for p in self.providers.values() if p.status == ProviderStatus.INVITED}
+
+    @property
+    def members(self) -> set[str]:
+        """The organisations that see the contract as their own: the parties and the providers
+        invited to become one (an invited provider is not asked for consent)."""
+        return self.parties | self.invited_providers
+
+    def access_of(self, org: str, day: date) -> str | None:
+        """The role an outside organisation reads the contract in on `day`, if any grant holds."""
+        for grant in self.access_grants.values():
+            if grant.org == org and grant.holds_on(day):
+                return grant.role
+        return None
 
     # Commands: setup ------------------------------------------------------------------------
 
@@ -152,6 +187,7 @@ class Contract(ChainedAggregate):
         decision_ref: str | None = None,
         effective_on: date | None = None,
         contract_id: UUID | None = None,
+        threshold: Decimal = SOCIAL_SERVICES_THRESHOLD,
     ) -> Contract:
         """The commissioner opens a contract in a financial framework with a global assignment."""
         fields: dict[str, Any] = {
@@ -166,11 +202,15 @@ class Contract(ChainedAggregate):
         }
         if fields["ceiling"] <= ZERO:
             raise errors.InvalidValue("the ceiling must be positive")
+        if euros(threshold) <= ZERO:
+            raise errors.InvalidValue("the EU threshold must be positive")
+        fields["initial_value"] = initial_value(fields["ceiling"], budget_period, term)
+        fields["threshold"] = euros(threshold)
         contract_id = contract_id or uuid4()
         timestamp = ContractOpened.create_timestamp()
         fields.update(
             actor=actor,
-            effective_on=effective_on or local_date(timestamp),
+            effective_on=effective_on or term.start,
             session_id=None,
             decision_ref=decision_ref,
             reason=reason,
@@ -197,26 +237,52 @@ class Contract(ChainedAggregate):
     def admit_provider(
         self, *, actor: Actor, org: str, name: str, rationale: str, effective_on: date | None = None
     ) -> None:
-        """Admit a preselected provider, recording why it was chosen (DNA, track record, fit)."""
+        """Invite a preselected provider, recording why it was chosen (DNA, track record, fit);
+        it becomes a party when its own people accept."""
         self._check_commissioner(actor)
         self._check_not_closed()
-        org = required_text(org, "the provider's organisation")
+        org = org_id(org, "the provider's organisation id")
         if org == self.commissioner:
             raise errors.InvalidValue("the commissioner cannot be its own provider")
-        if org in self.active_providers:
-            raise errors.ProviderAlreadyAdmitted(f"{org!r} is already a provider")
+        if org in self.active_providers or org in self.invited_providers:
+            raise errors.ProviderAlreadyAdmitted(f"{org!r} is already a provider or invited")
         self.trigger_event(
             ProviderAdmitted,
             actor=actor,
             org=org,
+            invited=True,
             name=required_text(name, "the provider's name"),
             rationale=required_text(rationale, "the preselection rationale"),
             reason=rationale,
             effective_on=effective_on,
         )
 
+    def accept_invitation(self, *, actor: Actor, effective_on: date | None = None) -> None:
+        """The invited provider's own people accept: the provider becomes a party."""
+        self._check_invited(actor)
+        self.trigger_event(ProviderAccepted, actor=actor, org=actor.org, effective_on=effective_on)
+
+    def decline_invitation(self, *, actor: Actor, reason: str) -> None:
+        """The invited provider's own people decline, saying why."""
+        self._check_invited(actor)
+        self.trigger_event(
+            ProviderDeclined, actor=actor, org=actor.org, reason=required_text(reason, "a reason")
+        )
+
+    def _check_invited(self, actor: Actor) -> None:
+        self._check_not_closed()
+        if actor.org not in self.invited_providers:
+            raise errors.NotInvited(f"{actor.org!r} has no open invitation to this contract")
+
     def withdraw_provider(self, *, actor: Actor, org: str, reason: str) -> None:
-        """A provider leaves (its own decision or the commissioner's); its allocation is freed."""
+        """A provider leaves (its own decision or the commissioner's); its allocation is freed.
+        The commissioner may also withdraw an invitation that was not yet answered."""
+        if org in self.invited_providers and actor.org == self.commissioner:
+            self._check_not_closed()
+            self.trigger_event(
+                ProviderWithdrew, actor=actor, org=org, reason=required_text(reason, "a reason")
+            )
+            return
         self._check_party(actor)
         self._check_not_closed()
         if org not in self.active_providers:
@@ -249,6 +315,45 @@ class Contract(ChainedAggregate):
         )
         return stakeholder_id
 
+    def grant_access(
+        self,
+        *,
+        actor: Actor,
+        org: str,
+        role: AccessRole | str,
+        reason: str,
+        until: date | None = None,
+    ) -> str:
+        """The commissioner lets an outside organisation (a rekenkamer, an accountant) read the
+        contract, until a date or until revoked; it can never write or consent."""
+        self._check_commissioner(actor)
+        org = org_id(org, "the organisation id")
+        if org in self.members:
+            raise errors.InvalidValue(f"{org!r} is a party already: it needs no access grant")
+        today = local_date(AccessGranted.create_timestamp())
+        if until is not None and until < today:
+            raise errors.InvalidValue(f"a grant until {until} would have ended already")
+        grant_id = new_id()
+        self.trigger_event(
+            AccessGranted,
+            actor=actor,
+            grant_id=grant_id,
+            org=org,
+            role=_kind_of(AccessRole, role, "role of an access grant"),
+            until=until,
+            reason=required_text(reason, "a reason"),
+        )
+        return grant_id
+
+    def revoke_access(self, *, actor: Actor, grant_id: str, reason: str) -> None:
+        self._check_commissioner(actor)
+        grant = self.access_grants.get(grant_id)
+        if grant is None or grant.revoked_on is not None:
+            raise errors.UnknownGrant(f"no access grant {grant_id!r} in force on this contract")
+        self.trigger_event(
+            AccessRevoked, actor=actor, grant_id=grant_id, reason=required_text(reason, "a reason")
+        )
+
     # Commands: dialogue ---------------------------------------------------------------------
 
     def hold_session(
@@ -266,6 +371,21 @@ class Contract(ChainedAggregate):
         self._check_not_closed()
         if not participants:
             raise errors.InvalidValue("a session has participants")
+        earliest = min(self.opened_on, local_date(self.created_on))
+        today = local_date(SessionHeld.create_timestamp())
+        if not earliest <= held_on <= today:
+            raise errors.InvalidValue(
+                f"a session is held between the contract's opening ({earliest}) and today "
+                f"({today}), not on {held_on}"
+            )
+        known = {self.commissioner, *self.providers, *self.stakeholders}
+        for participant in participants:
+            if not participant.external and participant.org not in known:
+                raise errors.InvalidValue(
+                    f"participant {participant.name!r} names {participant.org!r}, which is not "
+                    "a party or a registered stakeholder of this contract; mark someone from "
+                    "outside as external"
+                )
         session_id = new_id()
         self.trigger_event(
             SessionHeld,
@@ -326,38 +446,48 @@ class Contract(ChainedAggregate):
             self._check_session(session_id)
         if self.parties <= {*proposal.consents, actor.org}:
             self._check_change(proposal.change)
+        # The consent names a session only when the caller does: the history must not claim
+        # someone consented in a meeting they never named.
         self.trigger_event(
             ConsentGiven,
             actor=actor,
-            session_id=session_id or proposal.session_id,
+            session_id=session_id,
             proposal_id=proposal_id,
             party=actor.org,
         )
         return bool(self._agree_proposals_now_complete(actor))
 
-    def reject_proposal(self, *, actor: Actor, proposal_id: str, reason: str) -> None:
+    def reject_proposal(
+        self, *, actor: Actor, proposal_id: str, reason: str, session_id: str | None = None
+    ) -> None:
         self._check_party(actor)
         self._check_active()
-        proposal = self._open_proposal(proposal_id)
+        self._open_proposal(proposal_id)
+        if session_id is not None:
+            self._check_session(session_id)
         self.trigger_event(
             ProposalRejected,
             actor=actor,
-            session_id=proposal.session_id,
+            session_id=session_id,
             proposal_id=proposal_id,
             party=actor.org,
             reason=required_text(reason, "a reason"),
         )
 
-    def withdraw_proposal(self, *, actor: Actor, proposal_id: str, reason: str) -> None:
+    def withdraw_proposal(
+        self, *, actor: Actor, proposal_id: str, reason: str, session_id: str | None = None
+    ) -> None:
         self._check_party(actor)
         self._check_active()
         proposal = self._open_proposal(proposal_id)
         if actor.org != proposal.proposed_by.org:
             raise errors.NotProposer(f"only {proposal.proposed_by.org!r} may withdraw it")
+        if session_id is not None:
+            self._check_session(session_id)
         self.trigger_event(
             ProposalWithdrawn,
             actor=actor,
-            session_id=proposal.session_id,
+            session_id=session_id,
             proposal_id=proposal_id,
             reason=required_text(reason, "a reason"),
         )
@@ -597,7 +727,11 @@ class Contract(ChainedAggregate):
                 proposal_id=proposal.proposal_id,
                 kind=proposal.kind,
                 change=change,
-                change_value=change.value if isinstance(change, Adjustment) else ZERO,
+                change_value=(
+                    value_of_adjustment(self.framework, self.term, change)
+                    if isinstance(change, Adjustment)
+                    else ZERO
+                ),
             )
             agreed.append(proposal.proposal_id)
         return agreed

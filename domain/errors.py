@@ -67,6 +67,16 @@ class UnknownProvider(DomainError):
     title = "No such active provider on this contract"
 
 
+class NotInvited(DomainError):
+    code = "not-invited"
+    title = "Only a provider with an open invitation can accept or decline it"
+
+
+class UnknownGrant(DomainError):
+    code = "unknown-grant"
+    title = "No such access grant in force on this contract"
+
+
 class ProviderAlreadyAdmitted(DomainError):
     code = "provider-already-admitted"
     title = "The provider is already admitted"
@@ -103,9 +113,9 @@ class DecisionRequired(DomainError):
     title = "A ceiling change needs a budget-decision reference"
 
 
-class ChangeLimitExceeded(DomainError):
-    code = "change-limit-exceeded"
-    title = "Past 10% of the initial value a change needs a recorded justification"
+class JustificationRequired(DomainError):
+    code = "justification-required"
+    title = "Past the modification limit a change needs a recorded justification"
 
 
 class InvalidTerm(DomainError):

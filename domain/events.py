@@ -21,6 +21,7 @@ from domain.indicators import IndicatorChange, Measurement, apply_indicator_chan
 from domain.money import FinancialFramework, apply_adjustment
 from domain.proposals import KIND_OF_CHANGE, Change, Proposal, ProposalStatus, ScopeRefinement
 from domain.records import (
+    AccessGrant,
     Correction,
     Evaluation,
     Provider,
@@ -57,6 +58,12 @@ class ContractEvent(Aggregate.Event):
 
 
 class ContractOpened(ContractEvent, Aggregate.Created):
+    """Version 2 records the initial value (the estimated value over the whole term) and the EU
+    threshold that applied, so the modification limit never depends on today's settings; see
+    docs/EVENTS.md."""
+
+    class_version = 2
+
     reference: str
     title: str
     assignment: str
@@ -65,6 +72,14 @@ class ContractOpened(ContractEvent, Aggregate.Created):
     ceiling: Decimal
     budget_period: Period
     commissioner: str
+    initial_value: Decimal
+    threshold: Decimal | None
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        # Version 1 counted the ceiling as the initial value and knew no threshold.
+        state["initial_value"] = state["ceiling"]
+        state["threshold"] = None
 
     def apply_to(self, contract: Contract) -> None:
         contract.reference = self.reference
@@ -73,16 +88,30 @@ class ContractOpened(ContractEvent, Aggregate.Created):
         contract.procedure = self.procedure
         contract.term = self.term
         contract.commissioner = self.commissioner
+        contract.opened_on = self.effective_on
         contract.status = ContractStatus.DRAFT
         contract.framework = FinancialFramework(
-            ceiling=self.ceiling, period=self.budget_period, initial_value=self.ceiling
+            ceiling=self.ceiling,
+            period=self.budget_period,
+            initial_value=self.initial_value,
+            threshold=self.threshold,
         )
 
 
 class ProviderAdmitted(ContractEvent):
+    """Version 2 added `invited`: an admitted provider is invited until its own people accept
+    (version 1 admissions made the provider a party at once); see docs/EVENTS.md."""
+
+    class_version = 2
+
     org: str
     name: str
     rationale: str
+    invited: bool
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["invited"] = False
 
     def apply_to(self, contract: Contract) -> None:
         contract.providers[self.org] = Provider(
@@ -90,7 +119,58 @@ class ProviderAdmitted(ContractEvent):
             name=self.name,
             rationale=self.rationale,
             admitted_on=self.effective_on,
+            status=ProviderStatus.INVITED if self.invited else ProviderStatus.ACTIVE,
         )
+
+
+class ProviderAccepted(ContractEvent):
+    """The provider's own people accepted the invitation: it is a party from here on."""
+
+    org: str
+
+    def apply_to(self, contract: Contract) -> None:
+        provider = contract.providers.get(self.org)
+        if provider is not None:
+            provider.status = ProviderStatus.ACTIVE
+
+
+class ProviderDeclined(ContractEvent):
+    """The provider's own people declined the invitation."""
+
+    org: str
+
+    def apply_to(self, contract: Contract) -> None:
+        provider = contract.providers.get(self.org)
+        if provider is not None:
+            provider.status = ProviderStatus.DECLINED
+
+
+class AccessGranted(ContractEvent):
+    """The commissioner gave an outside organisation read access."""
+
+    grant_id: str
+    org: str
+    role: str
+    until: date | None
+
+    def apply_to(self, contract: Contract) -> None:
+        contract.access_grants[self.grant_id] = AccessGrant(
+            grant_id=self.grant_id,
+            org=self.org,
+            role=self.role,
+            until=self.until,
+            reason=self.reason,
+            granted_on=self.effective_on,
+        )
+
+
+class AccessRevoked(ContractEvent):
+    grant_id: str
+
+    def apply_to(self, contract: Contract) -> None:
+        grant = contract.access_grants.get(self.grant_id)
+        if grant is not None:
+            grant.revoked_on = self.effective_on
 
 
 class ProviderWithdrew(ContractEvent):
@@ -212,7 +292,13 @@ class ProposalAgreed(ContractEvent):
         elif isinstance(change, IndicatorChange):
             apply_indicator_change(contract.indicators, change, self.session_id)
         else:
-            contract.term = apply_adjustment(contract.framework, contract.term, change)
+            contract.term = apply_adjustment(
+                contract.framework,
+                contract.term,
+                change,
+                value=self.change_value,
+                proposal_id=self.proposal_id,
+            )
 
 
 # Monitoring and transparency -------------------------------------------------------------

@@ -17,6 +17,23 @@ class Provider:
     status: ProviderStatus = ProviderStatus.ACTIVE
 
 
+@dataclass
+class AccessGrant:
+    """Read access for an outside organisation (a rekenkamer, an accountant), given by the
+    commissioner, limited in time and revocable."""
+
+    grant_id: str
+    org: str
+    role: str
+    until: date | None
+    reason: str
+    granted_on: date
+    revoked_on: date | None = None
+
+    def holds_on(self, day: date) -> bool:
+        return self.revoked_on is None and (self.until is None or day <= self.until)
+
+
 @dataclass(frozen=True)
 class Stakeholder:
     stakeholder_id: str

@@ -6,10 +6,12 @@ date, datetime and these dataclasses; enums are stored by value).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.errors import InvalidTerm, InvalidValue
@@ -88,8 +90,32 @@ class StakeholderKind(StrEnum):
 
 
 class ProviderStatus(StrEnum):
+    #: admitted by the commissioner, not yet accepted by the provider's own people
+    INVITED = "invited"
     ACTIVE = "active"
     WITHDRAWN = "withdrawn"
+    DECLINED = "declined"
+
+
+class AccessRole(StrEnum):
+    """What an outside organisation may do with an access grant: read, never write."""
+
+    AUDITOR = "auditor"
+    READER = "reader"
+
+
+#: Organisation ids: lowercase words joined by single hyphens, 3–64 characters, so that
+#: "Buurtteam-Noord", "buurtteam-noord" and "buurtteam-noord\u200b" cannot be three parties.
+ORG_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+def org_id(value: str, what: str = "an organisation id") -> str:
+    if not isinstance(value, str) or not 3 <= len(value) <= 64 or not ORG_ID.fullmatch(value):
+        raise InvalidValue(
+            f"{value!r} is not {what}: lowercase letters and digits in words joined by single "
+            "hyphens, 3 to 64 characters"
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -115,11 +141,29 @@ class Period:
         return self.start <= day <= self.end
 
 
+#: Field metadata for a field added to a stored value later: it is left out of the stored form
+#: (and so of the digest) while it has its default, so records without it keep their bytes.
+OMITTED_AT_DEFAULT = {"omitted_at_default": True}
+
+
+def stored_fields(value: Any) -> dict[str, Any]:
+    """A stored value dataclass's fields as stored: added fields at their default left out."""
+    return {
+        f.name: getattr(value, f.name)
+        for f in fields(value)
+        if not (f.metadata.get("omitted_at_default") and getattr(value, f.name) == f.default)
+    }
+
+
 @dataclass(frozen=True)
 class Participant:
+    """Someone at a session: for a party or a registered stakeholder (`org` is the party's
+    organisation id or the stakeholder's id), or from outside them all (`external`)."""
+
     name: str
     org: str
     role: str
+    external: bool = field(default=False, metadata=OMITTED_AT_DEFAULT)
 
 
 @dataclass(frozen=True)

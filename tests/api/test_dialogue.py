@@ -20,8 +20,13 @@ def test_hold_session(client: TestClient, active: ActiveContract) -> None:
         "heldOn": "2025-02-03",
         "kind": "dialogue",
         "participants": [
-            {"name": "Ann de Vries", "org": "gemeente-utrecht", "role": "contract manager"},
-            {"name": "Bob Bakker", "org": "zorg-a", "role": "director"},
+            {
+                "name": "Ann de Vries",
+                "org": "gemeente-utrecht",
+                "role": "contract manager",
+                "external": False,
+            },
+            {"name": "Bob Bakker", "org": "zorg-a", "role": "director", "external": False},
         ],
         "minutesRef": "NOT-2025-02",
         "summary": "Kick-off of the dialogue",
@@ -138,14 +143,26 @@ def test_adjustment_agreed_moves_money(client: TestClient, active: ActiveContrac
         active,
         "adjustment",
         s.adjustment(
-            ceiling="1050000.00", decisionRef="RB-2025-12", value="50000.00", termEnd="2029-12-31"
+            ceiling="1050000.00",
+            decisionRef="RB-2025-12",
+            value="50000.00",
+            termEnd="2029-12-31",
+            justification="Unforeseeable rise in demand (art. 72(1)(c))",
         ),
     )
     assert ceiling["status"] == "agreed"
     body = s.read_contract(client, active)
-    assert body["financialFramework"]["ceiling"] == "1050000.00"
-    assert body["financialFramework"]["cumulativeChangeValue"] == "50000.00"
-    assert body["financialFramework"]["changeLimitExceeded"] is False
+    framework = body["financialFramework"]
+    assert framework["ceiling"] == "1050000.00"
+    # Valued from the change, not the declared 50,000: the yearly ceiling rises by 50,000 for the
+    # 46 months left (191,666.67) and the extra year counts at the new ceiling (1,050,000).
+    assert framework["initialValue"] == "4000000.00"
+    assert framework["changeLimit"] == "400000.00"
+    assert framework["cumulativeChangeValue"] == "1241666.67"
+    assert framework["changeLimitExceeded"] is True
+    assert [(c["value"], c["possiblySubstantialChange"]) for c in framework["changes"]] == [
+        ("1241666.67", True)
+    ]
     assert body["term"] == {"start": "2025-01-01", "end": "2029-12-31"}
 
 

@@ -213,8 +213,9 @@ def _provider_already_admitted(client: TestClient) -> Refusal:
 
 RULES: dict[str, Rule] = {
     "ceiling-exceeded": _adjust(allocations=[{"org": "zorg-a", "amount": "1000000.01"}]),
-    "change-limit-exceeded": _adjust(
-        allocations=[{"org": "zorg-a", "amount": "100000.00"}], value="100000.01"
+    # The value of a change is computed from it: a raise declared as worth nothing still counts.
+    "justification-required": _adjust(
+        ceiling="99999999.00", decisionRef="Raadsbesluit 2026-7", value="0.00"
     ),
     "reallocation-unbalanced": _reallocation_unbalanced,
     "decision-required": _adjust(ceiling="1200000.00"),

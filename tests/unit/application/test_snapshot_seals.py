@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import uuid4
 
-from application.snapshots import seal, unseal
+from application.snapshots import is_outdated, seal, unseal
 
 KEY = b"k" * 32
 
@@ -22,3 +22,16 @@ def test_altered_moved_or_foreign_snapshots_do_not_unseal() -> None:
     assert unseal(KEY, uuid4(), 50, sealed) is None
     assert unseal(b"x" * 32, contract, 50, sealed) is None
     assert unseal(KEY, contract, 50, b'{"a":1}') is None  # written before snapshots were sealed
+
+
+def test_a_snapshot_sealed_under_older_rules_is_outdated_not_broken() -> None:
+    """When the rules that derive state change (Contract.STATE_VERSION), older snapshots are
+    passed over quietly; an altered one is still damage."""
+    contract = uuid4()
+    old = seal(KEY, contract, 50, b'{"a":1}')
+    assert unseal(KEY, contract, 50, old, state_version=2) is None
+    assert is_outdated(KEY, contract, 50, old, state_version=2)
+    assert not is_outdated(KEY, contract, 50, old.replace(b'"a":1', b'"a":2'), state_version=2)
+    new = seal(KEY, contract, 50, b'{"a":1}', state_version=2)
+    assert unseal(KEY, contract, 50, new, state_version=2) == b'{"a":1}'
+    assert not is_outdated(KEY, contract, 50, new, state_version=2)

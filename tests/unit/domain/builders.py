@@ -114,7 +114,9 @@ def opened(ceiling: Decimal = CEILING, actor: Actor = COMMISSIONER, **overrides:
     return step
 
 
-def admitted(*orgs: str) -> Step:
+def invited(*orgs: str) -> Step:
+    """The commissioner admits each provider: invited until its own people accept."""
+
     def step(scene: Scene) -> None:
         for org in orgs:
             scene.c.admit_provider(
@@ -123,6 +125,17 @@ def admitted(*orgs: str) -> Step:
                 name=PROVIDER_NAMES.get(org, org),
                 rationale="DNA, track record and fit",
             )
+
+    return step
+
+
+def admitted(*orgs: str) -> Step:
+    """Invited, and accepted by each provider's own contract manager: parties."""
+
+    def step(scene: Scene) -> None:
+        invited(*orgs)(scene)
+        for org in orgs:
+            scene.c.accept_invitation(actor=actor_of(org))
 
     return step
 
@@ -303,7 +316,7 @@ ACTORS_BY_ORG = {a.org: a for a in (COMMISSIONER, PROVIDER_A, PROVIDER_B, PROVID
 
 
 def actor_of(org: str) -> Actor:
-    return ACTORS_BY_ORG[org]
+    return ACTORS_BY_ORG.get(org) or Actor(f"cm-{org}", f"Manager {org}", org, "contract_manager")
 
 
 def active_contract(*providers: str) -> list[Step]:

@@ -324,10 +324,12 @@ def test_a_real_event_matches_the_golden_shape():
         contract_id=GOLDEN_CONTRACT_ID,
     )
     contract.admit_provider(actor=COMMISSIONER, org="zorg-a", name="A", rationale="fit")
+    contract.accept_invitation(actor=PROVIDER_A)
     contract.activate(actor=COMMISSIONER)
-    opened, admitted, activated = contract.collect_events()
+    opened, admitted, accepted, activated = contract.collect_events()
     payload_keys = {"reference", "title", "assignment", "procedure", "term", "ceiling"}
     assert payload_keys <= set(vars(opened))
     assert recompute(opened) == opened.digest
     assert recompute(admitted) == admitted.digest
-    assert activated.prior_digest == admitted.digest
+    assert recompute(accepted) == accepted.digest
+    assert activated.prior_digest == accepted.digest

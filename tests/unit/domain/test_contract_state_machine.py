@@ -96,6 +96,8 @@ class Model:
 
     status: str = "draft"
     providers: set[str] = field(default_factory=set)
+    #: admitted, not yet accepted by the provider's own people
+    invited: set[str] = field(default_factory=set)
     sessions: list[str] = field(default_factory=list)
     session_versions: set[int] = field(default_factory=set)
     proposals: dict[str, ModelProposal] = field(default_factory=dict)
@@ -105,6 +107,8 @@ class Model:
     limit_exceeded: bool = False
     term_end: date = TERM.end
     vision: str | None = None
+    #: proposal id → the value its change had when it was agreed
+    agreed_values: dict[str, Decimal] = field(default_factory=dict)
 
     @property
     def parties(self) -> set[str]:
@@ -139,9 +143,24 @@ class Model:
         deltas = [x.amount - self.allocations.get(x.org, Decimal(0)) for x in a.allocations or ()]
         if any(d < 0 for d in deltas) and any(d > 0 for d in deltas) and sum(deltas) != 0:
             return errors.ReallocationUnbalanced
-        if self.cumulative + abs(a.value) > LIMIT and not a.justification:
-            return errors.ChangeLimitExceeded
+        if self.cumulative + self.value_of(a) > LIMIT and not a.justification:
+            return errors.JustificationRequired
         return None
+
+    def value_of(self, a: Adjustment) -> Decimal:
+        """The change's value from the change itself: the ceiling covers the 48 months of the
+        opening term; a ceiling change counts for the months left (at least 48), an extension
+        pro rata at the ceiling in force; a higher declared value counts instead."""
+        computed = Decimal("0.00")
+        if a.ceiling is not None and a.ceiling != self.ceiling:
+            eff = a.effective_on  # the first of a month in these rules
+            remaining = (self.term_end.year + 1 - eff.year) * 12 - (eff.month - 1)
+            computed += (abs(a.ceiling - self.ceiling) * max(remaining, 48) / 48).quantize(CENT)
+        if a.term_end is not None and a.term_end != self.term_end:
+            ceiling = a.ceiling if a.ceiling is not None else self.ceiling
+            months = 12 * (a.term_end.year - self.term_end.year)
+            computed += (ceiling * months / 48).quantize(CENT)
+        return max(computed, abs(a.value))
 
     def allocations_after(self, a: Adjustment) -> dict[str, Decimal]:
         merged = dict(self.allocations)
@@ -153,10 +172,11 @@ class Model:
         if isinstance(change, GoalChange):
             self.vision = node_id if change.action == ChangeAction.ADD else None
         elif isinstance(change, Adjustment):
+            value = self.value_of(change)
             self.allocations = self.allocations_after(change)
             if change.ceiling is not None:
                 self.ceiling = change.ceiling
-            self.cumulative += abs(change.value)
+            self.cumulative += value
             self.limit_exceeded = self.limit_exceeded or self.cumulative > LIMIT
             if change.term_end is not None:
                 self.term_end = change.term_end
@@ -170,6 +190,8 @@ class Model:
             if self.change_error(proposal.change) is not None:
                 continue
             proposal.status = "agreed"
+            if isinstance(proposal.change, Adjustment):
+                self.agreed_values[proposal_id] = self.value_of(proposal.change)
             self.apply(proposal.change, getattr(proposal.change, "node_id", None))
             agreed.append(proposal_id)
         return agreed
@@ -247,6 +269,8 @@ class ContractMachine(RuleBasedStateMachine):
             return
         for org in PROVIDER_ORGS[: int(start[-1])]:
             self.admit_provider(commissioner, org)
+            manager = next(a for a in ACTORS if a.org == org and a.role == "contract_manager")
+            self.answer_invitation(manager, True)
         self.move_lifecycle(commissioner, "activate")
         self.hold_session(commissioner)
         assert self.model.status == "active" and self.model.sessions
@@ -271,7 +295,7 @@ class ContractMachine(RuleBasedStateMachine):
             else errors.ContractClosed
             if m.status in CLOSED
             else errors.ProviderAlreadyAdmitted
-            if org in m.providers
+            if org in m.providers or org in m.invited
             else None
         )
         done = self.run(
@@ -279,11 +303,41 @@ class ContractMachine(RuleBasedStateMachine):
             lambda: self.contract.admit_provider(actor=actor, org=org, name=org, rationale="fit"),
         )
         if done:
-            m.providers.add(org)
+            m.invited.add(org)
+
+    @rule(actor=actors, accept=st.booleans())
+    def answer_invitation(self, actor: Actor, accept: bool) -> None:
+        m = self.model
+        expected = (
+            errors.ContractClosed
+            if m.status in CLOSED
+            else errors.NotInvited
+            if actor.org not in m.invited
+            else None
+        )
+        if accept:
+            done = self.run(expected, lambda: self.contract.accept_invitation(actor=actor))
+        else:
+            done = self.run(
+                expected, lambda: self.contract.decline_invitation(actor=actor, reason="busy")
+            )
+        if done:
+            m.invited.discard(actor.org)
+            if accept:
+                m.providers.add(actor.org)
 
     @rule(actor=actors, org=st.sampled_from(PROVIDER_ORGS))
     def withdraw_provider(self, actor: Actor, org: str) -> None:
         m = self.model
+        if org in m.invited and actor.org == COMMISSIONER_ORG:
+            # The commissioner withdraws an invitation nobody answered yet.
+            expected_invitation = errors.ContractClosed if m.status in CLOSED else None
+            if self.run(
+                expected_invitation,
+                lambda: self.contract.withdraw_provider(actor=actor, org=org, reason="redone"),
+            ):
+                m.invited.discard(org)
+            return
         expected = (
             errors.NotAParty
             if actor.org not in m.parties
@@ -653,8 +707,10 @@ class ContractMachine(RuleBasedStateMachine):
             assert isinstance(event, ProposalAgreed)
             change = self.model.proposals[event.proposal_id].change
             assert event.change == change
-            expected_value = change.value if isinstance(change, Adjustment) else Decimal("0")
+            expected_value = self.model.agreed_values.get(event.proposal_id, Decimal("0"))
             assert event.change_value == expected_value
+            if isinstance(change, Adjustment):
+                assert event.change_value >= abs(change.value)  # never below what was declared
 
     @precondition(lambda self: len(self.contract.pending_events) > 0)
     @rule()

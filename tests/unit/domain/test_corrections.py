@@ -21,7 +21,7 @@ from unit.domain.builders import (
 from domain import errors
 from domain.events import RecordCorrected
 
-SESSION_VERSION = 4  # opened, admitted, activated, session s1
+SESSION_VERSION = 5  # opened, admitted, accepted, activated, session s1
 
 
 def test_correcting_a_session_replaces_its_minutes_and_summary_by_a_new_event():

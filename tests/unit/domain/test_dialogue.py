@@ -3,7 +3,7 @@ transparency towards residents (publications, consultations)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from unit.domain.builders import (
@@ -235,7 +235,9 @@ def test_a_consent_that_is_not_the_last_leaves_the_proposal_open():
     (event,) = then_events(scene.c, ConsentGiven)
     assert completed is False
     assert (event.proposal_id, event.party, event.actor) == (scene["p"], "zorg-a", PROVIDER_A)
-    assert event.session_id == scene["s1"]
+    # No session named, none recorded: the history does not claim it was given in the meeting
+    # where the proposal was made.
+    assert event.session_id is None
     assert scene.c.proposals[scene["p"]].status == ProposalStatus.OPEN
     assert scene.c.proposals[scene["p"]].consents == ["gemeente-utrecht", "zorg-a"]
 
@@ -376,7 +378,7 @@ def test_a_party_rejects_a_proposal_and_it_is_closed():
 
     (event,) = then_events(scene.c, ProposalRejected)
     assert (event.proposal_id, event.party, event.reason) == (scene["p"], "welzijn-b", "too vague")
-    assert event.session_id == scene["s1"]
+    assert event.session_id is None  # none named
     proposal = scene.c.proposals[scene["p"]]
     assert proposal.status == ProposalStatus.REJECTED
     assert proposal.closed_by == PROVIDER_B
@@ -415,7 +417,9 @@ def test_a_rejection_needs_a_reason_and_an_open_proposal():
 def test_the_proposers_party_withdraws_its_proposal():
     scene = given(*active_contract(), proposed("p", SHARPER, by=PROVIDER_A))
 
-    scene.c.withdraw_proposal(actor=PROVIDER_A, proposal_id=scene["p"], reason="overtaken")
+    scene.c.withdraw_proposal(
+        actor=PROVIDER_A, proposal_id=scene["p"], reason="overtaken", session_id=scene["s1"]
+    )
 
     (event,) = then_events(scene.c, ProposalWithdrawn)
     assert (event.proposal_id, event.reason, event.session_id) == (
@@ -561,3 +565,86 @@ def test_a_proposal_is_never_left_open_with_every_partys_consent():
 
     assert scene.c.proposals[proposal_id].status == ProposalStatus.AGREED
     assert scene.c.assignment == SHARPER.assignment
+
+
+# provenance: only what the caller names -----------------------------------------------------
+
+
+def test_a_consent_rejection_or_withdrawal_records_the_session_the_caller_names():
+    scene = given(
+        *active_contract("zorg-a", "welzijn-b"),
+        session_held("s2"),
+        proposed("p", SHARPER),
+        proposed("q", SHARPER, by=PROVIDER_A),
+    )
+    scene.c.give_consent(actor=PROVIDER_A, proposal_id=scene["p"], session_id=scene["s2"])
+    scene.c.reject_proposal(
+        actor=PROVIDER_B, proposal_id=scene["p"], reason="no", session_id=scene["s2"]
+    )
+    consent, rejection = then_events(scene.c, ConsentGiven, ProposalRejected)
+    assert consent.session_id == rejection.session_id == scene["s2"]
+
+
+@pytest.mark.parametrize("act", ["consent", "reject", "withdraw"])
+def test_a_named_session_must_exist_on_the_contract(act):
+    scene = given(*active_contract(), proposed("p", SHARPER, by=PROVIDER_A))
+    commands = {
+        "consent": lambda: scene.c.give_consent(
+            actor=COMMISSIONER, proposal_id=scene["p"], session_id="elders"
+        ),
+        "reject": lambda: scene.c.reject_proposal(
+            actor=COMMISSIONER, proposal_id=scene["p"], reason="r", session_id="elders"
+        ),
+        "withdraw": lambda: scene.c.withdraw_proposal(
+            actor=PROVIDER_A, proposal_id=scene["p"], reason="r", session_id="elders"
+        ),
+    }
+    assert_rejected(scene.c, errors.UnknownSession, commands[act])
+
+
+@pytest.mark.parametrize(
+    "held_on", [date(2024, 12, 31), date.today() + timedelta(days=2), date(1999, 1, 1)]
+)
+def test_a_session_lies_between_the_opening_and_today(held_on):
+    scene = given(*active_contract())
+    error = assert_rejected(
+        scene.c,
+        errors.InvalidValue,
+        lambda: scene.c.hold_session(
+            actor=COMMISSIONER,
+            held_on=held_on,
+            kind="dialogue",
+            participants=[Participant("Ann de Vries", "gemeente-utrecht", "contract_manager")],
+            minutes_ref="m",
+            summary="s",
+        ),
+    )
+    assert "between the contract's opening" in error.detail
+
+
+def test_participants_are_of_a_party_a_stakeholder_or_marked_external():
+    scene = given(*active_contract())
+    stakeholder_id = scene.c.register_stakeholder(actor=COMMISSIONER, name="GGD", kind="health")
+
+    def hold(*participants):
+        return lambda: scene.c.hold_session(
+            actor=COMMISSIONER,
+            held_on=date(2025, 5, 1),
+            kind="dialogue",
+            participants=list(participants),
+            minutes_ref="m",
+            summary="s",
+        )
+
+    error = assert_rejected(
+        scene.c, errors.InvalidValue, hold(Participant("Nemo", "nobody", "guest"))
+    )
+    assert "'nobody'" in error.detail
+    hold(
+        Participant("Ann de Vries", "gemeente-utrecht", "contract_manager"),
+        Participant("Bob Bakker", "zorg-a", "contract_manager"),
+        Participant("Gea", stakeholder_id, "adviser"),
+        Participant("Prof. X", "universiteit", "expert", external=True),
+    )()
+    (held,) = [e for e in scene.c.collect_events() if isinstance(e, SessionHeld)]
+    assert [p.external for p in held.participants] == [False, False, False, True]

@@ -215,7 +215,7 @@ def test_after_the_end_evaluations_publications_and_corrections_are_recorded(end
     )
     scene.c.issue_publication(actor=COMMISSIONER, audience="council", channel="raad", summary="s")
     scene.c.correct(
-        actor=COMMISSIONER, corrects_version=4, corrections={"summary": "fixed"}, reason="typo"
+        actor=COMMISSIONER, corrects_version=5, corrections={"summary": "fixed"}, reason="typo"
     )
 
     then_events(scene.c, EvaluationRecorded, PublicationIssued, RecordCorrected)

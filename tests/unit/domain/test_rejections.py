@@ -78,6 +78,14 @@ REJECTIONS: dict[type[errors.DomainError], tuple[list[Step], Callable[[Scene], o
             summary="s",
         ),
     ),
+    errors.NotInvited: (
+        active_contract(),
+        lambda s: s.c.accept_invitation(actor=PROVIDER_A),
+    ),
+    errors.UnknownGrant: (
+        active_contract(),
+        lambda s: s.c.revoke_access(actor=COMMISSIONER, grant_id="nope", reason="r"),
+    ),
     errors.NotAParty: (
         active_contract(),
         lambda s: s.c.register_stakeholder(actor=OUTSIDER, name="n", kind="employer"),
@@ -134,9 +142,9 @@ REJECTIONS: dict[type[errors.DomainError], tuple[list[Step], Callable[[Scene], o
         active_contract(),
         _submit(adjustment(ceiling=Decimal("1200000.00"))),
     ),
-    errors.ChangeLimitExceeded: (
+    errors.JustificationRequired: (
         active_contract(),
-        _submit(adjustment("100000.01", term_end=date(2030, 1, 1))),
+        _submit(adjustment("0.00", ceiling=Decimal("99999999.00"), decision_ref="RB-1")),
     ),
     errors.InvalidTerm: (
         active_contract(),
@@ -266,7 +274,7 @@ def test_the_codes_named_in_the_issue_exist():
         "contract-closed",
         "goal-has-children",
         "target-needs-baseline",
-        "change-limit-exceeded",
+        "justification-required",
     } <= codes
 
 

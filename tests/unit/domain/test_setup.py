@@ -17,13 +17,17 @@ from unit.domain.builders import (
     TERM,
     activated,
     active_contract,
+    adjustment,
     admitted,
     allocated,
+    allocations,
     assert_rejected,
     consented,
     given,
+    invited,
     opened,
     proposed,
+    session_held,
     terminated,
     then_events,
 )
@@ -32,14 +36,17 @@ from domain import errors
 from domain.chain import GENESIS_DIGEST
 from domain.contract import Contract
 from domain.events import (
+    AccessGranted,
     ContractOpened,
     ProposalAgreed,
+    ProviderAccepted,
     ProviderAdmitted,
+    ProviderDeclined,
     ProviderWithdrew,
     StakeholderRegistered,
 )
 from domain.proposals import ScopeRefinement
-from domain.values import ContractStatus, Period, ProviderStatus, local_date
+from domain.values import Actor, ContractStatus, Participant, Period, ProviderStatus
 
 # open -------------------------------------------------------------------------------------
 
@@ -96,7 +103,7 @@ def test_open_defaults_the_effective_date_to_the_recording_date_in_the_netherlan
     assert contract.framework.period == BUDGET_PERIOD
 
 
-def test_open_default_effective_date_is_the_local_recording_date():
+def test_the_opening_takes_effect_on_the_terms_start_unless_said_otherwise():
     contract = Contract.open(
         actor=COMMISSIONER,
         reference="R",
@@ -108,8 +115,9 @@ def test_open_default_effective_date_is_the_local_recording_date():
         budget_period=BUDGET_PERIOD,
     )
     (event,) = contract.collect_events()
-    assert event.effective_on == local_date(event.timestamp)
+    assert event.effective_on == TERM.start
     assert event.timestamp.tzinfo is not None
+    assert contract.opened_on == TERM.start
 
 
 @pytest.mark.parametrize(
@@ -150,7 +158,7 @@ def test_a_period_cannot_end_before_it_starts():
 # admit_provider ---------------------------------------------------------------------------
 
 
-def test_admit_provider_records_the_preselection_rationale_and_makes_it_a_party():
+def test_admit_provider_records_the_preselection_rationale_and_invites_it():
     scene = given(opened())
 
     scene.c.admit_provider(
@@ -171,8 +179,15 @@ def test_admit_provider_records_the_preselection_rationale_and_makes_it_a_party(
     assert event.effective_on == date(2025, 1, 15)
     assert event.originator_version == 2
     provider = scene.c.providers["zorg-a"]
-    assert provider.status == ProviderStatus.ACTIVE
+    assert provider.status == ProviderStatus.INVITED
     assert provider.admitted_on == date(2025, 1, 15)
+    # Invited: it sees the contract but is not asked for consent until its own people accept.
+    assert scene.c.parties == {"gemeente-utrecht"}
+    assert scene.c.members == {"gemeente-utrecht", "zorg-a"}
+    scene.c.accept_invitation(actor=PROVIDER_A)
+    (accepted,) = then_events(scene.c, ProviderAccepted)
+    assert (accepted.org, accepted.actor) == ("zorg-a", PROVIDER_A)
+    assert provider.status == ProviderStatus.ACTIVE
     assert scene.c.parties == {"gemeente-utrecht", "zorg-a"}
 
 
@@ -182,7 +197,7 @@ def test_admit_provider_again_after_it_withdrew():
     scene.c.admit_provider(actor=COMMISSIONER, org="zorg-a", name="Zorg A", rationale="back")
 
     then_events(scene.c, ProviderAdmitted)
-    assert scene.c.providers["zorg-a"].status == ProviderStatus.ACTIVE
+    assert scene.c.providers["zorg-a"].status == ProviderStatus.INVITED
 
 
 def test_only_the_commissioner_admits_providers():
@@ -378,4 +393,120 @@ def test_no_stakeholder_after_the_end():
         scene.c,
         errors.ContractClosed,
         lambda: scene.c.register_stakeholder(actor=COMMISSIONER, name="X", kind="school"),
+    )
+
+
+# participation: a provider becomes a party when its own people accept ------------------------
+
+
+def test_only_the_invited_providers_own_people_accept_or_decline():
+    scene = given(opened(), invited("zorg-a"))
+    for someone in (COMMISSIONER, PROVIDER_B, OUTSIDER):
+        error = assert_rejected(
+            scene.c, errors.NotInvited, lambda a=someone: scene.c.accept_invitation(actor=a)
+        )
+        assert error.code == "not-invited"
+    scene.c.decline_invitation(actor=PROVIDER_A, reason="no capacity this year")
+    (declined,) = then_events(scene.c, ProviderDeclined)
+    assert (declined.org, declined.reason) == ("zorg-a", "no capacity this year")
+    assert scene.c.providers["zorg-a"].status == ProviderStatus.DECLINED
+    assert_rejected(scene.c, errors.NotInvited, lambda: scene.c.accept_invitation(actor=PROVIDER_A))
+
+
+def test_activation_needs_an_accepted_provider_and_an_invited_one_gets_no_money():
+    scene = given(opened(), invited("zorg-a"))
+    assert_rejected(scene.c, errors.NoProviders, lambda: scene.c.activate(actor=COMMISSIONER))
+    scene = given(
+        opened(), admitted("zorg-a"), invited("welzijn-b"), activated(), session_held("s1")
+    )
+    change = adjustment(allocations=allocations(welzijn_b="1000.00"))
+    assert_rejected(
+        scene.c,
+        errors.UnknownProvider,
+        lambda: scene.c.submit_proposal(
+            actor=COMMISSIONER, session_id=scene["s1"], change=change, rationale="r"
+        ),
+    )
+
+
+def test_the_commissioner_may_withdraw_an_unanswered_invitation():
+    scene = given(opened(), invited("zorg-a"))
+    scene.c.withdraw_provider(actor=COMMISSIONER, org="zorg-a", reason="preselection redone")
+    assert scene.c.providers["zorg-a"].status == ProviderStatus.WITHDRAWN
+    assert scene.c.members == {"gemeente-utrecht"}
+
+
+@pytest.mark.parametrize(
+    "org", ["Buurtteam-Noord", "buurtteam-noord\u200b", "buurtteam--noord", "ab", "-ab", "a" * 65]
+)
+def test_organisation_ids_follow_one_pattern(org):
+    scene = given(opened())
+    assert_rejected(
+        scene.c,
+        errors.InvalidValue,
+        lambda: scene.c.admit_provider(actor=COMMISSIONER, org=org, name="N", rationale="r"),
+    )
+
+
+# access grants: outside auditors read, never write -----------------------------------------
+
+
+def test_the_commissioner_grants_and_revokes_read_access():
+    scene = given(*active_contract())
+    grant_id = scene.c.grant_access(
+        actor=COMMISSIONER,
+        org="rekenkamer-utrecht",
+        role="auditor",
+        until=date(2099, 12, 31),
+        reason="Onderzoek naar de inkoop van wijkteams",
+    )
+    (granted,) = then_events(scene.c, AccessGranted)
+    assert (granted.org, granted.role, granted.until) == (
+        "rekenkamer-utrecht",
+        "auditor",
+        date(2099, 12, 31),
+    )
+    today = date.today()
+    assert scene.c.access_of("rekenkamer-utrecht", today) == "auditor"
+    assert scene.c.access_of("rekenkamer-utrecht", date(2100, 1, 1)) is None
+    assert "rekenkamer-utrecht" not in scene.c.members
+    outsider = Actor("r1", "Rita", "rekenkamer-utrecht", "auditor")
+    assert_rejected(
+        scene.c,
+        errors.NotAParty,
+        lambda: scene.c.hold_session(
+            actor=outsider,
+            held_on=date(2025, 5, 1),
+            kind="audit",
+            participants=[Participant("Rita", "rekenkamer-utrecht", "auditor", external=True)],
+            minutes_ref="m",
+            summary="s",
+        ),
+    )
+    scene.c.revoke_access(actor=COMMISSIONER, grant_id=grant_id, reason="onderzoek afgerond")
+    assert scene.c.access_of("rekenkamer-utrecht", today) is None
+    assert_rejected(
+        scene.c,
+        errors.UnknownGrant,
+        lambda: scene.c.revoke_access(actor=COMMISSIONER, grant_id=grant_id, reason="again"),
+    )
+
+
+@pytest.mark.parametrize(
+    "by, org, role, until, error",
+    [
+        ("provider", "rekenkamer-utrecht", "auditor", None, errors.CommissionerOnly),
+        ("commissioner", "zorg-a", "auditor", None, errors.InvalidValue),
+        ("commissioner", "rekenkamer-utrecht", "owner", None, errors.InvalidValue),
+        ("commissioner", "rekenkamer-utrecht", "reader", date(2020, 1, 1), errors.InvalidValue),
+        ("commissioner", "Rekenkamer", "reader", None, errors.InvalidValue),
+    ],
+)
+def test_grants_that_break_a_rule_are_refused(by, org, role, until, error):
+    scene = given(*active_contract())
+    actor = COMMISSIONER if by == "commissioner" else PROVIDER_A
+    assert_rejected(
+        scene.c,
+        error,
+        lambda: scene.c.grant_access(actor=actor, org=org, role=role, until=until, reason="r"),
     )
