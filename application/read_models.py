@@ -106,7 +106,8 @@ def summary_of(contract: Contract) -> ContractSummary:
         title=contract.title,
         status=str(contract.status),
         commissioner=contract.commissioner,
-        providers=tuple(sorted(contract.active_providers)),
+        # Invited providers see the contract in their list too (they are asked to accept it).
+        providers=tuple(sorted(contract.members - {contract.commissioner})),
         version=contract.version,
         updated_at=contract.modified_on,
         head_digest=contract.head_digest,
