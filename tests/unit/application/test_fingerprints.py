@@ -1,16 +1,39 @@
 """Idempotency fingerprints are stored in receipts: a key issued before a release must still
 match its repeat after it. Each example pins the hex value the service produced before commands
-became data (computed then with `_fingerprint(name, contract_id, arguments)`)."""
+became data (computed then with `_fingerprint(name, contract_id, arguments)` from the same
+values), now computed from the command objects."""
 
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
-from application.service import _fingerprint
+from application.commands import (
+    ActivateContract,
+    AdmitProvider,
+    Command,
+    CompleteContract,
+    ConsultResidents,
+    ContractCommand,
+    CorrectRecord,
+    GiveConsent,
+    HoldSession,
+    IssuePublication,
+    OpenContract,
+    RecordEvaluation,
+    RecordMeasurement,
+    RegisterStakeholder,
+    RejectProposal,
+    ResumeContract,
+    SubmitProposal,
+    SuspendContract,
+    TerminateContract,
+    WithdrawProposal,
+    WithdrawProvider,
+)
+from application.idempotency import fingerprint
 from domain.goals import ChangeAction, GoalChange, GoalLevel
 from domain.proposals import ScopeRefinement
 from domain.values import Participant, Period
@@ -18,86 +41,69 @@ from domain.values import Participant, Period
 C = "0123456789abcdef0123456789abcdef"
 P = Period(date(2025, 1, 1), date(2028, 12, 31))
 
-CASES: dict[str, tuple[str, dict[str, Any]]] = {
-    "open_contract": (
-        "",
-        {
-            "reference": "WMO-2025-01",
-            "title": "Wijkteams",
-            "assignment": "Help residents",
-            "procedure": "dialogue",
-            "term": P,
-            "ceiling": Decimal("1000000.00"),
-            "budget_period": P,
-        },
+CASES: dict[str, Command] = {
+    "open_contract": OpenContract(
+        reference="WMO-2025-01",
+        title="Wijkteams",
+        assignment="Help residents",
+        procedure="dialogue",
+        term=P,
+        ceiling=Decimal("1000000.00"),
+        budget_period=P,
     ),
-    "admit_provider": (C, {"org": "zorg-a", "name": "Zorg A", "rationale": "fit"}),
-    "withdraw_provider": (C, {"org": "zorg-a", "reason": "moved"}),
-    "register_stakeholder": (C, {"name": "Wijkraad", "kind": "residents", "contact": ""}),
-    "hold_session": (
+    "admit_provider": AdmitProvider(C, org="zorg-a", name="Zorg A", rationale="fit"),
+    "withdraw_provider": WithdrawProvider(C, org="zorg-a", reason="moved"),
+    "register_stakeholder": RegisterStakeholder(C, name="Wijkraad", kind="residents"),
+    "hold_session": HoldSession(
         C,
-        {
-            "held_on": date(2025, 2, 3),
-            "kind": "dialogue",
-            "participants": (
-                Participant("Ann", "gemeente-utrecht", "cm"),
-                Participant("Bob", "zorg-a", "cm"),
-            ),
-            "minutes_ref": "MIN-1",
-            "summary": "first",
-        },
+        held_on=date(2025, 2, 3),
+        kind="dialogue",
+        participants=(
+            Participant("Ann", "gemeente-utrecht", "cm"),
+            Participant("Bob", "zorg-a", "cm"),
+        ),
+        minutes_ref="MIN-1",
+        summary="first",
     ),
-    "submit_proposal": (
+    "submit_proposal": SubmitProposal(
         C,
-        {
-            "session_id": "s1",
-            "change": ScopeRefinement("Help residents, also in the evening"),
-            "rationale": "why",
-        },
+        session_id="s1",
+        change=ScopeRefinement("Help residents, also in the evening"),
+        rationale="why",
     ),
-    "submit_proposal goal": (
+    "submit_proposal goal": SubmitProposal(
         C,
-        {
-            "session_id": None,
-            "change": GoalChange(
-                ChangeAction.ADD, GoalLevel.EFFECT, None, None, "Fewer falls", None
-            ),
-            "rationale": "why",
-        },
+        session_id=None,
+        change=GoalChange(ChangeAction.ADD, GoalLevel.EFFECT, None, None, "Fewer falls", None),
+        rationale="why",
     ),
-    "give_consent": (C, {"proposal_id": "p1", "on_behalf_of": None, "session_id": None}),
-    "reject_proposal": (C, {"proposal_id": "p1", "reason": "no"}),
-    "withdraw_proposal": (C, {"proposal_id": "p1", "reason": "changed mind"}),
-    "record_measurement": (
+    "give_consent": GiveConsent(C, proposal_id="p1"),
+    "reject_proposal": RejectProposal(C, proposal_id="p1", reason="no"),
+    "withdraw_proposal": WithdrawProposal(C, proposal_id="p1", reason="changed mind"),
+    "record_measurement": RecordMeasurement(
         C,
-        {
-            "indicator_id": "i1",
-            "period": Period(date(2025, 1, 1), date(2025, 3, 31)),
-            "value": Decimal("6.5"),
-            "source": "CBS",
-            "indicator_version": None,
-        },
+        indicator_id="i1",
+        period=Period(date(2025, 1, 1), date(2025, 3, 31)),
+        value=Decimal("6.5"),
+        source="CBS",
     ),
-    "issue_publication": (C, {"audience": "residents", "channel": "website", "summary": "news"}),
-    "consult_residents": (
-        C,
-        {
-            "held_on": date(2025, 3, 1),
-            "method": "survey",
-            "summary": "ok",
-            "participants_count": 120,
-        },
+    "issue_publication": IssuePublication(
+        C, audience="residents", channel="website", summary="news"
     ),
-    "activate": (C, {"reason": "", "decision_ref": None}),
-    "suspend": (C, {"reason": "audit", "decision_ref": "B-12"}),
-    "resume": (C, {"reason": "cleared", "decision_ref": None}),
-    "terminate": (C, {"reason": "breach", "decision_ref": "B-13"}),
-    "complete": (C, {"reason": "term ended", "decision_ref": None}),
-    "record_evaluation": (
-        C,
-        {"held_on": date(2025, 6, 1), "summary": "went well", "conclusions": "go on"},
+    "consult_residents": ConsultResidents(
+        C, held_on=date(2025, 3, 1), method="survey", summary="ok", participants_count=120
     ),
-    "correct": (C, {"corrects_version": 3, "corrections": {"summary": "fixed"}, "reason": "typo"}),
+    "activate": ActivateContract(C),
+    "suspend": SuspendContract(C, reason="audit", decision_ref="B-12"),
+    "resume": ResumeContract(C, reason="cleared"),
+    "terminate": TerminateContract(C, reason="breach", decision_ref="B-13"),
+    "complete": CompleteContract(C, reason="term ended"),
+    "record_evaluation": RecordEvaluation(
+        C, held_on=date(2025, 6, 1), summary="went well", conclusions="go on"
+    ),
+    "correct": CorrectRecord(
+        C, corrects_version=3, corrections={"summary": "fixed"}, reason="typo"
+    ),
 }
 
 PINNED = {
@@ -126,5 +132,13 @@ PINNED = {
 
 @pytest.mark.parametrize("case", sorted(PINNED))
 def test_fingerprint_stays_byte_identical(case: str) -> None:
-    contract_id, arguments = CASES[case]
-    assert _fingerprint(case.split()[0], contract_id, arguments) == PINNED[case]
+    assert fingerprint(CASES[case]) == PINNED[case]
+
+
+def test_every_command_is_pinned() -> None:
+    pinned = {type(command) for command in CASES.values()}
+    assert pinned == {OpenContract, *_subclasses(ContractCommand)}
+
+
+def _subclasses(cls: type) -> set[type]:
+    return {sub for direct in cls.__subclasses__() for sub in {direct, *_subclasses(direct)}}

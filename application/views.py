@@ -1,4 +1,4 @@
-"""Plain data the use cases return: never the aggregate itself.
+"""Views: the plain data use cases return (response DTOs), never the aggregate itself.
 
 Field names are snake_case in Python and lowerCamelCase on the wire (`by_alias=True`); money is
 `Decimal` (a decimal string in JSON), dates are `date`, times timezone-aware.
@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -364,25 +365,37 @@ class Viewed(Generic[D]):
     body: D
 
 
-def viewing(
-    render: Callable[[Contract, str | None], D],
-) -> Callable[[Contract, str | None], Viewed[D]]:
-    """Wrap a renderer so it also reports the version and head digest it rendered."""
+class View(StrEnum):
+    """What a caller asks to see after a command: the contract, or the record the command
+    created or acted on."""
 
-    def view(contract: Contract, created_id: str | None) -> Viewed[D]:
-        return Viewed(contract.version, contract.head_digest, render(contract, created_id))
+    CONTRACT = "contract"
+    SESSION = "session"
+    PROPOSAL = "proposal"
+    MEASUREMENT = "measurement"
+    STAKEHOLDER = "stakeholder"
+    PUBLICATION = "publication"
 
-    return view
+
+def render(view: View, contract: Contract, record_id: str | None) -> Viewed[Any]:
+    """The view of the contract (at its loaded version) and the version it was seen at."""
+    return Viewed(contract.version, contract.head_digest, _RENDER[view](contract, str(record_id)))
 
 
-CONTRACT_VIEW = viewing(lambda contract, _: contract_data(contract))
-SESSION_VIEW = viewing(lambda c, session_id: session_data(c.sessions[str(session_id)]))
-PROPOSAL_VIEW = viewing(lambda c, proposal_id: proposal_data(c, c.proposals[str(proposal_id)]))
-MEASUREMENT_VIEW = viewing(lambda c, m_id: measurement_data(c.measurements[str(m_id)]))
-STAKEHOLDER_VIEW = viewing(lambda c, s_id: stakeholder_data(c.stakeholders[str(s_id)]))
-PUBLICATION_VIEW = viewing(
-    lambda c, p_id: publication_data(next(p for p in c.publications if p.publication_id == p_id))
-)
+def _publication(contract: Contract, publication_id: str) -> PublicationData:
+    return publication_data(
+        next(p for p in contract.publications if p.publication_id == publication_id)
+    )
+
+
+_RENDER: dict[View, Callable[[Contract, str], Data]] = {
+    View.CONTRACT: lambda c, _: contract_data(c),
+    View.SESSION: lambda c, session_id: session_data(c.sessions[session_id]),
+    View.PROPOSAL: lambda c, proposal_id: proposal_data(c, c.proposals[proposal_id]),
+    View.MEASUREMENT: lambda c, m_id: measurement_data(c.measurements[m_id]),
+    View.STAKEHOLDER: lambda c, s_id: stakeholder_data(c.stakeholders[s_id]),
+    View.PUBLICATION: _publication,
+}
 
 
 class HistoryEntry(Data):
