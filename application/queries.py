@@ -11,6 +11,7 @@ from application.contract_store import ContractStore, contract_uuid
 from application.errors import ContractNotFound, InvalidQuery, NotPermitted
 from application.principal import Principal
 from application.read_models import ContractSummary, IndicatorRow, SummaryFilter
+from application.rendering import contract_data, proposal_data
 from application.views import (
     ContractData,
     DiffData,
@@ -18,8 +19,6 @@ from application.views import (
     ProposalData,
     VerificationData,
     Viewed,
-    contract_data,
-    proposal_data,
 )
 
 

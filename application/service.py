@@ -31,7 +31,8 @@ from application.principal import Principal
 from application.queries import ContractQueries
 from application.read_models import ReadModelStore
 from application.receipts import ReferenceClaim, claim_id
-from application.views import View, render
+from application.rendering import render
+from application.views import View
 from domain.contract import Contract
 from domain.errors import DomainError
 

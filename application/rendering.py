@@ -1,0 +1,223 @@
+"""From the aggregate to its views: each piece of the contract rendered as plain data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pydantic.alias_generators import to_camel
+
+from application.views import (
+    ActorData,
+    AllocationData,
+    BaselineData,
+    ContractData,
+    Data,
+    FrameworkData,
+    GoalData,
+    IndicatorData,
+    MeasurementData,
+    OrgRef,
+    ParticipantData,
+    PeriodData,
+    ProposalData,
+    ProviderData,
+    PublicationData,
+    SessionData,
+    StakeholderData,
+    TargetData,
+    View,
+    Viewed,
+)
+from domain.chain import canonical
+from domain.contract import Contract
+from domain.goals import GoalChange
+from domain.indicators import IndicatorChange, Measurement
+from domain.money import Adjustment
+from domain.proposals import Proposal, ScopeRefinement
+from domain.records import Publication, Session, Stakeholder
+
+
+def change_data(
+    change: ScopeRefinement | GoalChange | IndicatorChange | Adjustment,
+) -> dict[str, Any]:
+
+    plain = canonical(change)
+    return {to_camel(k): _camel_keys(v) for k, v in plain.items() if v is not None}
+
+
+def _camel_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {to_camel(k): _camel_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_camel_keys(v) for v in value]
+    return value
+
+
+def proposal_data(contract: Contract, proposal: Proposal) -> ProposalData:
+    change = proposal.change
+    created: dict[str, str] = {}
+    if isinstance(change, GoalChange) and change.action == "add" and change.node_id:
+        created["nodeId"] = change.node_id
+    if isinstance(change, IndicatorChange) and change.action == "add" and change.indicator_id:
+        created["indicatorId"] = change.indicator_id
+    awaiting = (
+        sorted(contract.parties - set(proposal.consents)) if proposal.status == "open" else []
+    )
+    return ProposalData(
+        proposal_id=proposal.proposal_id,
+        kind=str(proposal.kind),
+        status=str(proposal.status),
+        session_id=proposal.session_id,
+        rationale=proposal.rationale,
+        change=change_data(change),
+        proposed_by=ActorData.of(proposal.proposed_by),
+        submitted_at=proposal.submitted_at,
+        consents=list(proposal.consents),
+        awaiting=awaiting,
+        closed_by=ActorData.of(proposal.closed_by) if proposal.closed_by else None,
+        closing_reason=proposal.closing_reason,
+        created_ids=created,
+    )
+
+
+def contract_data(contract: Contract) -> ContractData:
+    framework = contract.framework
+    return ContractData(
+        id=contract.id.hex,
+        reference=contract.reference,
+        title=contract.title,
+        status=str(contract.status),
+        version=contract.version,
+        procedure=contract.procedure,
+        assignment=contract.assignment,
+        commissioner=OrgRef(org=contract.commissioner),
+        providers=[
+            ProviderData(
+                org=p.org,
+                name=p.name,
+                status=str(p.status),
+                rationale=p.rationale,
+                admitted_on=p.admitted_on,
+            )
+            for p in contract.providers.values()
+        ],
+        stakeholders=[stakeholder_data(s) for s in contract.stakeholders.values()],
+        term=PeriodData(start=contract.term.start, end=contract.term.end),
+        financial_framework=FrameworkData(
+            ceiling=framework.ceiling,
+            period=PeriodData(start=framework.period.start, end=framework.period.end),
+            allocations=[
+                AllocationData(org=org, amount=amount)
+                for org, amount in sorted(framework.allocations.items())
+            ],
+            allocated=framework.allocated,
+            initial_value=framework.initial_value,
+            change_limit=framework.change_limit,
+            cumulative_change_value=framework.cumulative_change_value,
+            change_limit_exceeded=framework.change_limit_exceeded,
+        ),
+        goals=[
+            GoalData(
+                node_id=n.node_id,
+                level=str(n.level),
+                parent_id=n.parent_id,
+                text=n.text,
+                delivered_by=str(n.delivered_by) if n.delivered_by else None,
+                status="active" if n.active else "retired",
+            )
+            for n in contract.goals.values()
+        ],
+        indicators=[
+            IndicatorData(
+                indicator_id=i.indicator_id,
+                version=i.version,
+                name=i.name,
+                definition=i.definition,
+                unit=i.unit,
+                direction=str(i.direction),
+                baseline=BaselineData(
+                    value=i.baseline.value,
+                    measured_on=i.baseline.measured_on,
+                    source=i.baseline.source,
+                )
+                if i.baseline
+                else None,
+                target=TargetData(value=i.target.value, due_on=i.target.due_on)
+                if i.target
+                else None,
+                frequency=i.frequency,
+                data_source=i.data_source,
+                result_id=i.result_id,
+                status="active" if i.active else "retired",
+            )
+            for i in contract.indicators.values()
+        ],
+        measurements=[measurement_data(m) for m in contract.measurements.values()],
+        sessions=[session_data(s) for s in contract.sessions.values()],
+        proposals=[proposal_data(contract, p) for p in contract.proposals.values()],
+        publications=[publication_data(p) for p in contract.publications],
+        possibly_substantial_change=framework.change_limit_exceeded,
+        created_at=contract.created_on,
+        updated_at=contract.modified_on,
+        head_digest=contract.head_digest,
+    )
+
+
+def stakeholder_data(s: Stakeholder) -> StakeholderData:
+    return StakeholderData(
+        stakeholder_id=s.stakeholder_id, name=s.name, kind=s.kind, contact=s.contact
+    )
+
+
+def measurement_data(m: Measurement) -> MeasurementData:
+    return MeasurementData(
+        measurement_id=m.measurement_id,
+        indicator_id=m.indicator_id,
+        indicator_version=m.indicator_version,
+        period=PeriodData(start=m.period.start, end=m.period.end),
+        value=m.value,
+        source=m.source,
+    )
+
+
+def session_data(s: Session) -> SessionData:
+    return SessionData(
+        session_id=s.session_id,
+        held_on=s.held_on,
+        kind=s.kind,
+        participants=[ParticipantData(name=p.name, org=p.org, role=p.role) for p in s.participants],
+        minutes_ref=s.minutes_ref,
+        summary=s.summary,
+    )
+
+
+def publication_data(p: Publication) -> PublicationData:
+    return PublicationData(
+        publication_id=p.publication_id,
+        issued_on=p.issued_on,
+        audience=p.audience,
+        channel=p.channel,
+        summary=p.summary,
+    )
+
+
+def render(view: View, contract: Contract, record_id: str | None) -> Viewed[Any]:
+    """The view of the contract (at its loaded version) and the version it was seen at."""
+    return Viewed(contract.version, contract.head_digest, _RENDER[view](contract, str(record_id)))
+
+
+def _publication(contract: Contract, publication_id: str) -> PublicationData:
+    return publication_data(
+        next(p for p in contract.publications if p.publication_id == publication_id)
+    )
+
+
+_RENDER: dict[View, Callable[[Contract, str], Data]] = {
+    View.CONTRACT: lambda c, _: contract_data(c),
+    View.SESSION: lambda c, session_id: session_data(c.sessions[session_id]),
+    View.PROPOSAL: lambda c, proposal_id: proposal_data(c, c.proposals[proposal_id]),
+    View.MEASUREMENT: lambda c, m_id: measurement_data(c.measurements[m_id]),
+    View.STAKEHOLDER: lambda c, s_id: stakeholder_data(c.stakeholders[s_id]),
+    View.PUBLICATION: _publication,
+}
