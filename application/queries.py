@@ -23,6 +23,8 @@ from application.views import (
 
 
 class ContractQueries(ContractStore):
+    name = "dialoog"  # not the class name: the stores' tables are named after it
+
     def get_contract(
         self,
         principal: Principal,

@@ -42,6 +42,10 @@ MAX_ATTEMPTS = 60
 
 
 class ContractService(ContractQueries):
+    # The library names an application after its class unless told (and names its tables and
+    # environment after that): every class on the way down says "dialoog" again.
+    name = "dialoog"
+
     def __init__(
         self,
         env: dict[str, str] | None = None,
