@@ -12,11 +12,21 @@ from fastapi import APIRouter, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from api import audit, contracts, dialogue, health, monitoring
+from api import health
 from api.headers import StandardHeadersMiddleware
 from api.logs import RequestContextMiddleware
 from api.openapi import API_PREFIX, build_openapi
 from api.problems import install_problem_handlers
+from api.routes import (
+    audit,
+    contracts,
+    indicators,
+    lifecycle,
+    parties,
+    proposals,
+    publications,
+    sessions,
+)
 from api.security import TokenVerifier
 from infrastructure.bootstrap import bootstrap
 from infrastructure.secrets import jwt_secret
@@ -36,7 +46,16 @@ def include_routers(app: FastAPI) -> None:
     """Every router the service exposes. Probes sit at the root; the API under API_PREFIX."""
     app.include_router(health.router, include_in_schema=False)
     v1 = APIRouter(prefix=API_PREFIX)
-    for module in (contracts, dialogue, monitoring, audit):
+    for module in (
+        contracts,
+        parties,
+        publications,
+        lifecycle,
+        sessions,
+        proposals,
+        indicators,
+        audit,
+    ):
         v1.include_router(module.router)
     v1.include_router(_meta_router(app))
     app.include_router(v1)

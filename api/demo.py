@@ -11,6 +11,19 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from application.commands import (
+    ActivateContract,
+    AdmitProvider,
+    ConsultResidents,
+    GiveConsent,
+    HoldSession,
+    IssuePublication,
+    OpenContract,
+    RecordMeasurement,
+    RegisterStakeholder,
+    RejectProposal,
+    SubmitProposal,
+)
 from application.service import ContractService, Principal
 from domain.goals import ChangeAction, DeliveredBy, GoalChange, GoalLevel
 from domain.indicators import Baseline, Direction, IndicatorChange, Target
@@ -49,35 +62,44 @@ class Demo:
             PEOPLE[o] for o in (MUNICIPALITY, NEIGHBOURHOOD_TEAM, WELFARE)
         )
         s = self.service
-        self.contract_id = s.open_contract(
+        self.contract_id = s.handle(
             gemeente,
-            reference=REFERENCE,
-            title="Integrale wijkondersteuning Utrecht Noord",
-            assignment="Inwoners van Utrecht Noord krijgen dichtbij huis passende ondersteuning, "
-            "zodat zij zo lang mogelijk zelfstandig en naar vermogen meedoen.",
-            procedure="dialogue",
-            term=Period(date(2025, 1, 1), date(2028, 12, 31)),
-            ceiling=Decimal("4800000.00"),
-            budget_period=Period(date(2025, 1, 1), date(2025, 12, 31)),
+            OpenContract(
+                reference=REFERENCE,
+                title="Integrale wijkondersteuning Utrecht Noord",
+                assignment="Inwoners van Utrecht Noord krijgen dichtbij huis passende "
+                "ondersteuning, zodat zij zo lang mogelijk zelfstandig en naar vermogen meedoen.",
+                procedure="dialogue",
+                term=Period(date(2025, 1, 1), date(2028, 12, 31)),
+                ceiling=Decimal("4800000.00"),
+                budget_period=Period(date(2025, 1, 1), date(2025, 12, 31)),
+            ),
         ).contract_id
         cid = self.contract_id
-        s.admit_provider(
+        s.handle(
             gemeente,
-            cid,
-            org=NEIGHBOURHOOD_TEAM,
-            name="Buurtteams Utrecht Noord",
-            rationale="Sterk lokaal netwerk, bewezen aanpak bij multiproblematiek, klik met wijk",
+            AdmitProvider(
+                cid,
+                org=NEIGHBOURHOOD_TEAM,
+                name="Buurtteams Utrecht Noord",
+                rationale="Sterk lokaal netwerk, bewezen aanpak bij multiproblematiek, "
+                "klik met wijk",
+            ),
         )
-        s.admit_provider(
+        s.handle(
             gemeente,
-            cid,
-            org=WELFARE,
-            name="Welzijn Plus",
-            rationale="Ervaring met informele zorg en vrijwilligers; vult het buurtteam aan",
+            AdmitProvider(
+                cid,
+                org=WELFARE,
+                name="Welzijn Plus",
+                rationale="Ervaring met informele zorg en vrijwilligers; vult het buurtteam aan",
+            ),
         )
-        s.register_stakeholder(gemeente, cid, name="Zilveren Kruis", kind="health_insurer")
-        s.register_stakeholder(gemeente, cid, name="Wmo-adviesraad Utrecht", kind="client_council")
-        s.change_status(gemeente, cid, "activate", reason="Start levering en dialoog per 1 januari")
+        s.handle(gemeente, RegisterStakeholder(cid, name="Zilveren Kruis", kind="health_insurer"))
+        s.handle(
+            gemeente, RegisterStakeholder(cid, name="Wmo-adviesraad Utrecht", kind="client_council")
+        )
+        s.handle(gemeente, ActivateContract(cid, reason="Start levering en dialoog per 1 januari"))
 
         kickoff = self._session(date(2025, 1, 14), "Startbijeenkomst: visie en eerste effecten")
         vision = self._agree(
@@ -160,20 +182,22 @@ class Demo:
             "7.8",
             result,
         )
-        s.submit_proposal(
+        s.handle(
             gemeente,
-            cid,
-            session_id=spring,
-            change=Adjustment(
-                legal_basis="Art. 2.163b Aanbestedingswet (binnen het plafond)",
-                value=Decimal("0.00"),
-                effective_on=date(2025, 4, 1),
-                allocations=(
-                    Allocation(NEIGHBOURHOOD_TEAM, Decimal("3100000.00")),
-                    Allocation(WELFARE, Decimal("1400000.00")),
+            SubmitProposal(
+                cid,
+                session_id=spring,
+                change=Adjustment(
+                    legal_basis="Art. 2.163b Aanbestedingswet (binnen het plafond)",
+                    value=Decimal("0.00"),
+                    effective_on=date(2025, 4, 1),
+                    allocations=(
+                        Allocation(NEIGHBOURHOOD_TEAM, Decimal("3100000.00")),
+                        Allocation(WELFARE, Decimal("1400000.00")),
+                    ),
                 ),
+                rationale="Eerste verdeling van het budget over de aanbieders",
             ),
-            rationale="Eerste verdeling van het budget over de aanbieders",
         )
         self._consent_all_open([buurtteam, welzijn])
 
@@ -190,92 +214,108 @@ class Demo:
         }
         for indicator_id, values in series.items():
             for (start, end), value in zip(quarters, values, strict=True):
-                s.record_measurement(
+                s.handle(
                     buurtteam,
-                    cid,
-                    indicator_id,
-                    period=Period(start, end),
-                    value=Decimal(value),
-                    source="Registratie buurtteams",
+                    RecordMeasurement(
+                        cid,
+                        indicator_id=indicator_id,
+                        period=Period(start, end),
+                        value=Decimal(value),
+                        source="Registratie buurtteams",
+                    ),
                 )
 
         summer = self._session(date(2025, 6, 17), "Tussentijds bijstellen: meer inzet op welzijn")
-        s.submit_proposal(
+        s.handle(
             welzijn,
-            cid,
-            session_id=summer,
-            change=Adjustment(
-                legal_basis="Art. 2.163b Aanbestedingswet (herverdeling binnen het plafond)",
-                value=Decimal("0.00"),
-                effective_on=date(2025, 7, 1),
-                allocations=(
-                    Allocation(NEIGHBOURHOOD_TEAM, Decimal("2950000.00")),
-                    Allocation(WELFARE, Decimal("1550000.00")),
+            SubmitProposal(
+                cid,
+                session_id=summer,
+                change=Adjustment(
+                    legal_basis="Art. 2.163b Aanbestedingswet (herverdeling binnen het plafond)",
+                    value=Decimal("0.00"),
+                    effective_on=date(2025, 7, 1),
+                    allocations=(
+                        Allocation(NEIGHBOURHOOD_TEAM, Decimal("2950000.00")),
+                        Allocation(WELFARE, Decimal("1550000.00")),
+                    ),
                 ),
+                rationale="Meer vrijwilligersinzet vraagt € 150.000 verschuiving naar welzijn",
             ),
-            rationale="Meer vrijwilligersinzet vraagt € 150.000 verschuiving naar welzijn",
         )
         self._consent_all_open([gemeente, buurtteam])
-        s.submit_proposal(
+        s.handle(
             buurtteam,
-            cid,
-            session_id=summer,
-            change=ScopeRefinement(
-                assignment="Inwoners van Utrecht Noord krijgen dichtbij huis passende "
-                "ondersteuning; het buurtteam coördineert, welzijn organiseert de informele "
-                "steun, en inwoners zijn mede-eigenaar van de wijkaanpak.",
+            SubmitProposal(
+                cid,
+                session_id=summer,
+                change=ScopeRefinement(
+                    assignment="Inwoners van Utrecht Noord krijgen dichtbij huis passende "
+                    "ondersteuning; het buurtteam coördineert, welzijn organiseert de informele "
+                    "steun, en inwoners zijn mede-eigenaar van de wijkaanpak.",
+                ),
+                rationale="De rolverdeling uit de praktijk vastleggen",
             ),
-            rationale="De rolverdeling uit de praktijk vastleggen",
         )
         self._consent_all_open([gemeente, welzijn])
-        rejected = s.submit_proposal(
+        rejected = s.handle(
             buurtteam,
-            cid,
-            session_id=summer,
-            change=Adjustment(
-                legal_basis="Art. 2.163c Aanbestedingswet",
-                value=Decimal("600000.00"),
-                effective_on=date(2025, 9, 1),
-                ceiling=Decimal("5400000.00"),
-                decision_ref="Raadsvoorstel 2025-112 (concept)",
-                justification="Stijgende vraag in Overvecht",
+            SubmitProposal(
+                cid,
+                session_id=summer,
+                change=Adjustment(
+                    legal_basis="Art. 2.163c Aanbestedingswet",
+                    value=Decimal("600000.00"),
+                    effective_on=date(2025, 9, 1),
+                    ceiling=Decimal("5400000.00"),
+                    decision_ref="Raadsvoorstel 2025-112 (concept)",
+                    justification="Stijgende vraag in Overvecht",
+                ),
+                rationale="Plafond verhogen vanwege stijgende vraag",
             ),
-            rationale="Plafond verhogen vanwege stijgende vraag",
         ).created_id
-        s.reject_proposal(
+        s.handle(
             gemeente,
-            cid,
-            str(rejected),
-            reason="Eerst effect van de herverdeling afwachten; terug in Q4",
+            RejectProposal(
+                cid,
+                proposal_id=str(rejected),
+                reason="Eerst effect van de herverdeling afwachten; terug in Q4",
+            ),
         )
         autumn = self._session(date(2025, 10, 7), "Evaluatie met inwoners en Wmo-adviesraad")
-        s.consult_residents(
+        s.handle(
             gemeente,
-            cid,
-            held_on=date(2025, 10, 7),
-            method="wijkavond",
-            summary="Inwoners waarderen het inloopspreekuur; wachttijd blijft een zorg",
-            participants_count=64,
+            ConsultResidents(
+                cid,
+                held_on=date(2025, 10, 7),
+                method="wijkavond",
+                summary="Inwoners waarderen het inloopspreekuur; wachttijd blijft een zorg",
+                participants_count=64,
+            ),
         )
-        s.issue_publication(
+        s.handle(
             gemeente,
-            cid,
-            audience="gemeenteraad",
-            channel="raadsinformatiebrief",
-            summary=f"Voortgang wijkondersteuning Noord (sessie {autumn[:8]})",
+            IssuePublication(
+                cid,
+                audience="gemeenteraad",
+                channel="raadsinformatiebrief",
+                summary=f"Voortgang wijkondersteuning Noord (sessie {autumn[:8]})",
+            ),
         )
         return cid
 
     def _session(self, held_on: date, summary: str) -> str:
         people = [Participant(p.name, p.org, "contractmanager") for p in PEOPLE.values()]
-        result = self.service.hold_session(
+        result = self.service.handle(
             PEOPLE[MUNICIPALITY],
-            self.contract_id,
-            held_on=held_on,
-            kind="dialogue",
-            participants=people,
-            minutes_ref=f"Verslag {held_on.isoformat()}",
-            summary=summary,
+            HoldSession(
+                self.contract_id,
+                held_on=held_on,
+                kind="dialogue",
+                participants=tuple(people),
+                minutes_ref=f"Verslag {held_on.isoformat()}",
+                summary=summary,
+            ),
         )
         return str(result.created_id)
 
@@ -287,13 +327,16 @@ class Demo:
         rationale: str,
         others: list[Principal],
     ) -> str:
-        proposal_id = self.service.submit_proposal(
-            proposer, self.contract_id, session_id=session, change=change, rationale=rationale
+        proposal_id = self.service.handle(
+            proposer,
+            SubmitProposal(
+                self.contract_id, session_id=session, change=change, rationale=rationale
+            ),
         ).created_id
         for person in others:
-            self.service.give_consent(person, self.contract_id, str(proposal_id))
+            self.service.handle(person, GiveConsent(self.contract_id, proposal_id=str(proposal_id)))
         proposal = self.service.get_proposal(proposer, self.contract_id, str(proposal_id))
-        return next(iter(proposal.created_ids.values()))
+        return next(iter(proposal.body.created_ids.values()))
 
     def _indicator(
         self,
@@ -332,4 +375,6 @@ class Demo:
             if proposal.status == "open":
                 for person in people:
                     if person.org in proposal.awaiting:
-                        self.service.give_consent(person, self.contract_id, proposal.proposal_id)
+                        self.service.handle(
+                            person, GiveConsent(self.contract_id, proposal_id=proposal.proposal_id)
+                        )

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, cast
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Header, Path, Request
+from fastapi.responses import Response
 
+from api.http import run_command
+from api.security import CurrentPrincipal
+from application.commands import CommandResult, ContractCommand, OpenContract
 from application.service import ContractService
+from application.views import View
 from infrastructure.bootstrap import Services
 
 
@@ -38,4 +44,71 @@ ProposalId = Annotated[
 ]
 IndicatorId = Annotated[
     str, Path(alias="indicatorId", description="The indicator's id", min_length=1, max_length=64)
+]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description='Apply the command only if the contract is still at this version, e.g. `"7"`',
+        max_length=100,
+    ),
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="A unique key per intended command (e.g. a UUID); repeats are answered once",
+        max_length=200,
+    ),
+]
+
+
+class CommandContext:
+    """What every command route needs besides its path and body: who calls, the service, and
+    the If-Match / Idempotency-Key headers. Declared once, as a dependency."""
+
+    def __init__(
+        self,
+        principal: CurrentPrincipal,
+        contracts: ContractsDep,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> None:
+        self.principal = principal
+        self.contracts = contracts
+        self.if_match = if_match
+        self.idempotency_key = idempotency_key
+
+    def run(
+        self,
+        command: OpenContract | ContractCommand,
+        view: View,
+        *,
+        status: int = 200,
+        location: Callable[[CommandResult], str] | None = None,
+    ) -> Response:
+        return run_command(
+            self.contracts,
+            self.principal,
+            command,
+            view,
+            if_match=self.if_match,
+            idempotency_key=self.idempotency_key,
+            status=status,
+            location=location,
+        )
+
+
+Command = Annotated[CommandContext, Depends()]
+
+__all__ = [
+    "Command",
+    "ContractId",
+    "ContractsDep",
+    "CurrentPrincipal",
+    "IdempotencyKey",
+    "IfMatch",
+    "IndicatorId",
+    "ProposalId",
+    "ServicesDep",
 ]

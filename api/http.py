@@ -13,39 +13,20 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Header
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from api.deps import ContractsDep
-from api.security import CurrentPrincipal
-from application.dto import Viewed
+from application.commands import CommandResult, ContractCommand, OpenContract
 from application.errors import ApplicationError, InvalidQuery
-from application.service import CommandResult, ContractService, Principal
-from domain.contract import Contract
+from application.principal import Principal
+from application.service import ContractService
+from application.views import View, Viewed
 
 JSON = "application/json"
 ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,10})"\s*$')
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
-
-IfMatch = Annotated[
-    str | None,
-    Header(
-        alias="If-Match",
-        description='Apply the command only if the contract is still at this version, e.g. `"7"`',
-        max_length=100,
-    ),
-]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        description="A unique key per intended command (e.g. a UUID); repeats are answered once",
-        max_length=200,
-    ),
-]
 
 
 class IdempotencyKeyInFlight(ApplicationError):
@@ -114,65 +95,23 @@ def respond(viewed: Viewed[Any], status: int = 200, location: str | None = None)
 def run_command(
     service: ContractService,
     principal: Principal,
-    command: Callable[..., CommandResult],
-    view: Callable[[Contract, str | None], Viewed[Any]],
+    command: OpenContract | ContractCommand,
+    view: View,
     *,
     if_match: str | None = None,
     idempotency_key: str | None = None,
     status: int = 200,
     location: Callable[[CommandResult], str] | None = None,
 ) -> Response:
-    """Carry out one command and answer with the view of the contract it left behind."""
+    """Carry out one command and answer with the view of the contract it left behind (a repeat:
+    as the first run left it)."""
     key = checked_key(idempotency_key)
-    options: dict[str, Any] = {"idempotency_key": key, "view": view}
-    version = expected_version(if_match)
-    if version is not None:
-        options["expected_version"] = version
     with IN_FLIGHT.hold(principal.scope, key):
-        result = command(**options)
-    if result.replayed:
-        viewed = service.view_at(
-            principal, result.contract_id, result.version, view, result.created_id
-        )
-    else:
-        viewed = result.view
-    return respond(viewed, status, location(result) if location else None)
-
-
-class CommandContext:
-    """What every command route needs besides its path and body: who calls, the service, and
-    the If-Match / Idempotency-Key headers. Declared once, as a dependency."""
-
-    def __init__(
-        self,
-        principal: CurrentPrincipal,
-        contracts: ContractsDep,
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> None:
-        self.principal = principal
-        self.contracts = contracts
-        self.if_match = if_match
-        self.idempotency_key = idempotency_key
-
-    def run(
-        self,
-        command: Callable[..., CommandResult],
-        view: Callable[[Contract, str | None], Viewed[Any]],
-        *,
-        status: int = 200,
-        location: Callable[[CommandResult], str] | None = None,
-    ) -> Response:
-        return run_command(
-            self.contracts,
-            self.principal,
+        result = service.handle(
+            principal,
             command,
-            view,
-            if_match=self.if_match,
-            idempotency_key=self.idempotency_key,
-            status=status,
-            location=location,
+            expected_version=expected_version(if_match),
+            idempotency_key=key,
+            view=view,
         )
-
-
-Command = Annotated[CommandContext, Depends()]
+    return respond(result.view, status, location(result) if location else None)

@@ -1,7 +1,7 @@
 """Request bodies of API v1: lowerCamelCase on the wire, strict, with sensible limits.
 
 Money travels as a decimal string (`"1250000.00"`), never a JSON number, so no float ever
-touches it; dates are `YYYY-MM-DD`. Responses reuse the application's DTOs (`application.dto`).
+touches it; dates are `YYYY-MM-DD`. Responses reuse the application's DTOs (`application.views`).
 """
 
 from __future__ import annotations

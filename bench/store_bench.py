@@ -18,6 +18,14 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from application.commands import (
+    ActivateContract,
+    AdmitProvider,
+    GiveConsent,
+    HoldSession,
+    OpenContract,
+    SubmitProposal,
+)
 from application.service import ContractService, Principal
 from domain.indicators import Baseline, IndicatorChange, Target
 from domain.values import Participant, Period
@@ -175,19 +183,21 @@ def best_of(runs: int, measure: Callable[[], Rate]) -> Rate:
 
 def open_active_contract(service: ContractService, reference: str) -> str:
     """A contract with one provider, activated: ready for sessions and proposals (4 events)."""
-    opened = service.open_contract(
+    opened = service.handle(
         MANAGER,
-        reference=reference,
-        title=f"Wijkondersteuning {reference}",
-        assignment="Integrale ondersteuning in de wijk, samen met bewoners.",
-        procedure="dialogue",
-        term=Period(date(2025, 1, 1), date(2028, 12, 31)),
-        ceiling=Decimal("1250000.00"),
-        budget_period=Period(date(2025, 1, 1), date(2025, 12, 31)),
+        OpenContract(
+            reference=reference,
+            title=f"Wijkondersteuning {reference}",
+            assignment="Integrale ondersteuning in de wijk, samen met bewoners.",
+            procedure="dialogue",
+            term=Period(date(2025, 1, 1), date(2028, 12, 31)),
+            ceiling=Decimal("1250000.00"),
+            budget_period=Period(date(2025, 1, 1), date(2025, 12, 31)),
+        ),
     )
     cid = opened.contract_id
-    service.admit_provider(MANAGER, cid, org=PROVIDER, name="Zorg Bench", rationale="fit")
-    service.change_status(MANAGER, cid, "activate")
+    service.handle(MANAGER, AdmitProvider(cid, org=PROVIDER, name="Zorg Bench", rationale="fit"))
+    service.handle(MANAGER, ActivateContract(cid))
     return cid
 
 
@@ -201,34 +211,38 @@ def seed_big_contract(service: ContractService, events: int, *, batch: int = 250
     aggregate's own command methods and saved `batch` events per transaction, so snapshots
     are taken at the service's interval as usual and the hash chain is the real one."""
     cid = open_active_contract(service, "BIG-00001")
-    session = service.hold_session(
+    session = service.handle(
         MANAGER,
-        cid,
-        held_on=date(2025, 2, 1),
-        kind="dialogue",
-        participants=[Participant("Gea", COMMISSIONER, "contract manager")],
-        minutes_ref="M-1",
-        summary="Startsessie",
-    ).created_id
-    proposal = service.submit_proposal(
-        MANAGER,
-        cid,
-        session_id=session,
-        change=IndicatorChange(
-            action="add",
-            name="Terugval",
-            definition="Aandeel cliënten dat binnen een jaar terugvalt",
-            unit="%",
-            direction="lower_is_better",
-            baseline=Baseline(Decimal("5"), date(2025, 1, 1), "CBS"),
-            target=Target(Decimal("4"), date(2026, 1, 1)),
-            frequency="quarterly",
-            data_source="CBS",
+        HoldSession(
+            cid,
+            held_on=date(2025, 2, 1),
+            kind="dialogue",
+            participants=(Participant("Gea", COMMISSIONER, "contract manager"),),
+            minutes_ref="M-1",
+            summary="Startsessie",
         ),
-        rationale="KPI",
+    ).created_id
+    proposal = service.handle(
+        MANAGER,
+        SubmitProposal(
+            cid,
+            session_id=session,
+            change=IndicatorChange(
+                action="add",
+                name="Terugval",
+                definition="Aandeel cliënten dat binnen een jaar terugvalt",
+                unit="%",
+                direction="lower_is_better",
+                baseline=Baseline(Decimal("5"), date(2025, 1, 1), "CBS"),
+                target=Target(Decimal("4"), date(2026, 1, 1)),
+                frequency="quarterly",
+                data_source="CBS",
+            ),
+            rationale="KPI",
+        ),
     ).created_id
     assert proposal is not None
-    service.give_consent(PROVIDER_MANAGER, cid, proposal)
+    service.handle(PROVIDER_MANAGER, GiveConsent(cid, proposal_id=proposal))
     contract: Any = service.repository.get(UUID(hex=cid))
     indicator_id = next(iter(contract.indicators))
     manager = MANAGER.actor()

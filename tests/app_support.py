@@ -18,6 +18,14 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from application.commands import (
+    ActivateContract,
+    AdmitProvider,
+    GiveConsent,
+    HoldSession,
+    OpenContract,
+    SubmitProposal,
+)
 from application.service import ContractService, Principal
 from domain.goals import ChangeAction
 from domain.indicators import Baseline, Direction, IndicatorChange, Target
@@ -51,15 +59,17 @@ def open_contract(
     principal: Principal = COMMISSIONER,
     **options: Any,
 ) -> str:
-    result = service.open_contract(
+    result = service.handle(
         principal,
-        reference=reference,
-        title="Wijkteams Utrecht",
-        assignment="Help residents live at home",
-        procedure="dialogue",
-        term=TERM,
-        ceiling=CEILING,
-        budget_period=BUDGET_PERIOD,
+        OpenContract(
+            reference=reference,
+            title="Wijkteams Utrecht",
+            assignment="Help residents live at home",
+            procedure="dialogue",
+            term=TERM,
+            ceiling=CEILING,
+            budget_period=BUDGET_PERIOD,
+        ),
         **options,
     )
     assert result.version == 1
@@ -75,19 +85,23 @@ class Scene:
 def active_contract(service: ContractService, reference: str = "WMO-2025-01") -> Scene:
     """Opened (v1), provider admitted (v2), activated (v3), one session held (v4)."""
     contract_id = open_contract(service, reference)
-    service.admit_provider(COMMISSIONER, contract_id, org="zorg-a", name="Zorg A", rationale="fit")
-    service.change_status(COMMISSIONER, contract_id, "activate")
-    session = service.hold_session(
+    service.handle(
+        COMMISSIONER, AdmitProvider(contract_id, org="zorg-a", name="Zorg A", rationale="fit")
+    )
+    service.handle(COMMISSIONER, ActivateContract(contract_id))
+    session = service.handle(
         COMMISSIONER,
-        contract_id,
-        held_on=SESSION_DAY,
-        kind="dialogue",
-        participants=[
-            Participant("Ann de Vries", "gemeente-utrecht", "contract manager"),
-            Participant("Bob Bakker", "zorg-a", "contract manager"),
-        ],
-        minutes_ref="MIN-1",
-        summary="first dialogue",
+        HoldSession(
+            contract_id,
+            held_on=SESSION_DAY,
+            kind="dialogue",
+            participants=(
+                Participant("Ann de Vries", "gemeente-utrecht", "contract manager"),
+                Participant("Bob Bakker", "zorg-a", "contract manager"),
+            ),
+            minutes_ref="MIN-1",
+            summary="first dialogue",
+        ),
     )
     assert session.version == 4 and session.created_id
     return Scene(contract_id, session.created_id)
@@ -109,11 +123,14 @@ def indicator_addition(name: str = "Terugval", target: str = "5") -> IndicatorCh
 
 def agree(service: ContractService, scene: Scene, change: Any, rationale: str = "why") -> str:
     """Submitted by the provider, consented by the commissioner: agreed."""
-    proposal_id = service.submit_proposal(
-        PROVIDER, scene.contract_id, session_id=scene.session_id, change=change, rationale=rationale
+    proposal_id = service.handle(
+        PROVIDER,
+        SubmitProposal(
+            scene.contract_id, session_id=scene.session_id, change=change, rationale=rationale
+        ),
     ).created_id
     assert proposal_id is not None
-    service.give_consent(COMMISSIONER, scene.contract_id, proposal_id)
+    service.handle(COMMISSIONER, GiveConsent(scene.contract_id, proposal_id=proposal_id))
     return proposal_id
 
 

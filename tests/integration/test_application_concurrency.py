@@ -22,6 +22,7 @@ from app_support import (
     service_for,
 )
 
+from application.commands import IssuePublication, OpenContract, RegisterStakeholder
 from application.errors import IdempotencyKeyReused, VersionMismatch
 from application.service import CommandResult, ContractService
 from infrastructure.settings import Settings
@@ -58,8 +59,10 @@ def all_at_once(count: int, work: Callable[[int], T]) -> list[T]:
 def publish(
     service: ContractService, contract_id: str, summary: str, **options: Any
 ) -> CommandResult:
-    return service.issue_publication(
-        COMMISSIONER, contract_id, audience="council", channel="web", summary=summary, **options
+    return service.handle(
+        COMMISSIONER,
+        IssuePublication(contract_id, audience="council", channel="web", summary=summary),
+        **options,
     )
 
 
@@ -142,12 +145,9 @@ def test_a_repeated_keyed_command_replays_the_original_result(
     )
     assert all_versions(service, scene.contract_id) == [1, 2, 3, 4, 5]
     # The same key from another principal is another key.
-    other = service.issue_publication(
+    other = service.handle(
         PROVIDER,
-        scene.contract_id,
-        audience="council",
-        channel="web",
-        summary="once",
+        IssuePublication(scene.contract_id, audience="council", channel="web", summary="once"),
         idempotency_key="k-1",
     )
     assert not other.replayed and other.version == 6
@@ -160,8 +160,10 @@ def test_the_same_key_with_another_command_is_refused(
     with pytest.raises(IdempotencyKeyReused):
         publish(service, scene.contract_id, "something else", idempotency_key="k-2")
     with pytest.raises(IdempotencyKeyReused):
-        service.register_stakeholder(
-            COMMISSIONER, scene.contract_id, name="n", kind="k", idempotency_key="k-2"
+        service.handle(
+            COMMISSIONER,
+            RegisterStakeholder(scene.contract_id, name="n", kind="k"),
+            idempotency_key="k-2",
         )
     assert service.get_contract(AUDITOR, scene.contract_id).version == 5
 
@@ -169,26 +171,30 @@ def test_the_same_key_with_another_command_is_refused(
 def test_a_keyed_open_contract_replays_instead_of_reference_taken(
     service: ContractService,
 ) -> None:
-    first = service.open_contract(
+    first = service.handle(
         COMMISSIONER,
-        reference="IDEM-1",
-        title="t",
-        assignment="a",
-        procedure="dialogue",
-        term=TERM,
-        ceiling=CEILING,
-        budget_period=TERM,
+        OpenContract(
+            reference="IDEM-1",
+            title="t",
+            assignment="a",
+            procedure="dialogue",
+            term=TERM,
+            ceiling=CEILING,
+            budget_period=TERM,
+        ),
         idempotency_key="open-1",
     )
-    again = service.open_contract(
+    again = service.handle(
         COMMISSIONER,
-        reference="IDEM-1",
-        title="t",
-        assignment="a",
-        procedure="dialogue",
-        term=TERM,
-        ceiling=CEILING,
-        budget_period=TERM,
+        OpenContract(
+            reference="IDEM-1",
+            title="t",
+            assignment="a",
+            procedure="dialogue",
+            term=TERM,
+            ceiling=CEILING,
+            budget_period=TERM,
+        ),
         idempotency_key="open-1",
     )
     assert again.replayed and again.contract_id == first.contract_id

@@ -27,6 +27,7 @@ from app_support import (
     service_for,
 )
 
+from application.commands import IssuePublication, RegisterStakeholder
 from application.errors import ReferenceTaken, StoreUnavailable
 from application.service import ContractService
 from infrastructure.settings import Settings
@@ -55,8 +56,10 @@ def scene(service: ContractService) -> Scene:
 
 
 def publish(service: ContractService, contract_id: str, summary: str, **options: Any) -> Any:
-    return service.issue_publication(
-        COMMISSIONER, contract_id, audience="council", channel="web", summary=summary, **options
+    return service.handle(
+        COMMISSIONER,
+        IssuePublication(contract_id, audience="council", channel="web", summary=summary),
+        **options,
     )
 
 
@@ -336,8 +339,11 @@ def test_a_stored_v1_stakeholder_event_is_read_through_the_upcaster(
     settings: Settings, service: ContractService, scene: Scene
 ) -> None:
     cid = scene.contract_id
-    registered = service.register_stakeholder(
-        PROVIDER, cid, name="Wijkraad Oost", kind="residents", contact="wijkraad@example.nl"
+    registered = service.handle(
+        PROVIDER,
+        RegisterStakeholder(
+            cid, name="Wijkraad Oost", kind="residents", contact="wijkraad@example.nl"
+        ),
     )
     service.close()
     raw = RawEvents(settings, cid)

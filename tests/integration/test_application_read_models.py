@@ -15,6 +15,7 @@ from app_support import (
     service_for,
 )
 
+from application.commands import RecordMeasurement
 from application.read_models import SummaryFilter
 from domain.values import Period
 from infrastructure.settings import Settings
@@ -28,13 +29,15 @@ def test_summaries_and_dashboard_read_their_own_writes_and_survive_a_restart(
         scene = active_contract(service)
         agree(service, scene, indicator_addition(target="5"))
         indicator_id = service.get_contract(COMMISSIONER, scene.contract_id).indicators[0]
-        service.record_measurement(
+        service.handle(
             PROVIDER,
-            scene.contract_id,
-            indicator_id.indicator_id,
-            period=Period(date(2025, 1, 1), date(2025, 3, 31)),
-            value=Decimal("4.5"),
-            source="CBS",
+            RecordMeasurement(
+                scene.contract_id,
+                indicator_id=indicator_id.indicator_id,
+                period=Period(date(2025, 1, 1), date(2025, 3, 31)),
+                value=Decimal("4.5"),
+                source="CBS",
+            ),
         )
         head = service.get_contract(COMMISSIONER, scene.contract_id)
         (summary,) = service.list_contracts(PROVIDER, SummaryFilter())
@@ -45,7 +48,7 @@ def test_summaries_and_dashboard_read_their_own_writes_and_survive_a_restart(
         )
         assert summary.status == "active" and summary.providers == ("zorg-a",)
         assert service.list_contracts(OUTSIDER, SummaryFilter()) == []
-        (row,) = service.indicator_dashboard(COMMISSIONER, scene.contract_id)
+        (row,) = service.indicator_dashboard(COMMISSIONER, scene.contract_id).body
         assert (row.name, row.target_value, row.latest_value, row.on_track) == (
             "Terugval",
             Decimal("5"),

@@ -19,6 +19,7 @@ from app_support import (
     service_for,
 )
 
+from application.commands import IssuePublication, lifecycle_step
 from application.errors import InvalidQuery
 from application.service import ContractService
 from domain.goals import ChangeAction
@@ -41,8 +42,9 @@ def scene(service: ContractService) -> Scene:
 
 
 def publish(service: ContractService, scene: Scene, summary: str) -> int:
-    return service.issue_publication(
-        COMMISSIONER, scene.contract_id, audience="council", channel="web", summary=summary
+    return service.handle(
+        COMMISSIONER,
+        IssuePublication(scene.contract_id, audience="council", channel="web", summary=summary),
     ).version
 
 
@@ -142,7 +144,7 @@ def test_invalid_time_travel_queries(service: ContractService, scene: Scene) -> 
     with pytest.raises(InvalidQuery):
         service.diff(AUDITOR, cid, from_version=1, to_version=5)
     with pytest.raises(InvalidQuery):
-        service.change_status(COMMISSIONER, cid, "explode")
+        lifecycle_step("explode")
     assert service.get_contract(AUDITOR, cid).version == 4
 
 

@@ -23,6 +23,24 @@ from app_support import (
     service_for,
 )
 
+from application.commands import (
+    AdmitProvider,
+    CompleteContract,
+    ConsultResidents,
+    CorrectRecord,
+    GiveConsent,
+    IssuePublication,
+    RecordEvaluation,
+    RecordMeasurement,
+    RegisterStakeholder,
+    RejectProposal,
+    ResumeContract,
+    SubmitProposal,
+    SuspendContract,
+    TerminateContract,
+    WithdrawProposal,
+    WithdrawProvider,
+)
 from application.errors import ContractNotFound, NotPermitted, ReferenceTaken
 from application.service import ContractService
 from domain.errors import CeilingExceeded, CommissionerOnly, NotProposer, ProposalNotOpen
@@ -59,14 +77,20 @@ def test_open_admit_activate_and_hold_a_session(service: ContractService, scene:
 
 
 def test_stakeholders_and_provider_withdrawal(service: ContractService, scene: Scene) -> None:
-    result = service.register_stakeholder(
-        PROVIDER, scene.contract_id, name="Wijkraad Oost", kind="residents", contact="wr@x.nl"
+    result = service.handle(
+        PROVIDER,
+        RegisterStakeholder(
+            scene.contract_id, name="Wijkraad Oost", kind="residents", contact="wr@x.nl"
+        ),
     )
     assert result.version == 5
-    service.admit_provider(
-        COMMISSIONER, scene.contract_id, org="welzijn-b", name="Welzijn B", rationale="r"
+    service.handle(
+        COMMISSIONER,
+        AdmitProvider(scene.contract_id, org="welzijn-b", name="Welzijn B", rationale="r"),
     )
-    service.withdraw_provider(COMMISSIONER, scene.contract_id, org="welzijn-b", reason="left")
+    service.handle(
+        COMMISSIONER, WithdrawProvider(scene.contract_id, org="welzijn-b", reason="left")
+    )
     contract = service.get_contract(COMMISSIONER, scene.contract_id)
     assert [(s.name, s.contact) for s in contract.stakeholders] == [("Wijkraad Oost", "wr@x.nl")]
     assert contract.version == 7
@@ -91,26 +115,32 @@ def test_every_change_kind_submit_consent_reject_withdraw(
     }
     change = changes[kind]
     cid = scene.contract_id
-    rejected = service.submit_proposal(
-        PROVIDER, cid, session_id=scene.session_id, change=change, rationale="reject me"
+    rejected = service.handle(
+        PROVIDER,
+        SubmitProposal(cid, session_id=scene.session_id, change=change, rationale="reject me"),
     ).created_id
     assert rejected is not None
-    service.reject_proposal(COMMISSIONER, cid, rejected, reason="no")
-    withdrawn = service.submit_proposal(
-        PROVIDER, cid, session_id=scene.session_id, change=change, rationale="withdraw me"
+    service.handle(COMMISSIONER, RejectProposal(cid, proposal_id=rejected, reason="no"))
+    withdrawn = service.handle(
+        PROVIDER,
+        SubmitProposal(cid, session_id=scene.session_id, change=change, rationale="withdraw me"),
     ).created_id
     assert withdrawn is not None
     with pytest.raises(NotProposer):
-        service.withdraw_proposal(COMMISSIONER, cid, withdrawn, reason="not mine")
-    service.withdraw_proposal(PROVIDER, cid, withdrawn, reason="changed our mind")
+        service.handle(
+            COMMISSIONER, WithdrawProposal(cid, proposal_id=withdrawn, reason="not mine")
+        )
+    service.handle(
+        PROVIDER, WithdrawProposal(cid, proposal_id=withdrawn, reason="changed our mind")
+    )
     agreed = agree(service, scene, change, rationale=f"agree {kind}")
 
     statuses = {
-        p: service.get_proposal(AUDITOR, cid, p).status for p in (agreed, rejected, withdrawn)
+        p: service.get_proposal(AUDITOR, cid, p).body.status for p in (agreed, rejected, withdrawn)
     }
     assert statuses == {agreed: "agreed", rejected: "rejected", withdrawn: "withdrawn"}
     with pytest.raises(ProposalNotOpen):
-        service.give_consent(COMMISSIONER, cid, rejected)
+        service.handle(COMMISSIONER, GiveConsent(cid, proposal_id=rejected))
 
     contract = service.get_contract(COMMISSIONER, cid)
     if kind == "scope":
@@ -132,35 +162,45 @@ def test_measurement_publication_residents_evaluation_and_correction(
     cid = scene.contract_id
     agree(service, scene, indicator_addition())
     indicator_id = service.get_contract(COMMISSIONER, cid).indicators[0].indicator_id
-    measured = service.record_measurement(
+    measured = service.handle(
         PROVIDER,
-        cid,
-        indicator_id,
-        period=Period(date(2025, 1, 1), date(2025, 3, 31)),
-        value=Decimal("6.5"),
-        source="CBS",
+        RecordMeasurement(
+            cid,
+            indicator_id=indicator_id,
+            period=Period(date(2025, 1, 1), date(2025, 3, 31)),
+            value=Decimal("6.5"),
+            source="CBS",
+        ),
     )
     assert measured.created_id
-    service.issue_publication(
-        COMMISSIONER, cid, audience="council", channel="raadsbrief", summary="Q1 results"
+    service.handle(
+        COMMISSIONER,
+        IssuePublication(cid, audience="council", channel="raadsbrief", summary="Q1 results"),
     )
-    service.consult_residents(
+    service.handle(
         PROVIDER,
-        cid,
-        held_on=date(2025, 4, 2),
-        method="kitchen table",
-        summary="what residents said",
-        participants_count=12,
+        ConsultResidents(
+            cid,
+            held_on=date(2025, 4, 2),
+            method="kitchen table",
+            summary="what residents said",
+            participants_count=12,
+        ),
     )
-    service.record_evaluation(
-        COMMISSIONER, cid, held_on=date(2025, 6, 1), summary="half year", conclusions="on track"
+    service.handle(
+        COMMISSIONER,
+        RecordEvaluation(
+            cid, held_on=date(2025, 6, 1), summary="half year", conclusions="on track"
+        ),
     )
-    corrected = service.correct(
+    corrected = service.handle(
         PROVIDER,
-        cid,
-        corrects_version=measured.version,
-        corrections={"value": "6.4"},
-        reason="typo in the report",
+        CorrectRecord(
+            cid,
+            corrects_version=measured.version,
+            corrections={"value": "6.4"},
+            reason="typo in the report",
+        ),
     )
     contract = service.get_contract(AUDITOR, cid)
     assert contract.version == corrected.version
@@ -179,16 +219,16 @@ def test_measurement_publication_residents_evaluation_and_correction(
 def test_lifecycle_suspend_resume_terminate_and_complete(service: ContractService) -> None:
     first = active_contract(service, "WMO-A").contract_id
     second = active_contract(service, "WMO-B").contract_id
-    service.change_status(COMMISSIONER, first, "suspend", reason="audit", decision_ref="B-1")
+    service.handle(COMMISSIONER, SuspendContract(first, reason="audit", decision_ref="B-1"))
     assert service.get_contract(READER, first).status == "suspended"
-    service.change_status(COMMISSIONER, first, "resume", reason="audit done")
-    service.change_status(COMMISSIONER, first, "terminate", reason="bankrupt", decision_ref="B-2")
-    service.change_status(COMMISSIONER, second, "complete", reason="term over")
+    service.handle(COMMISSIONER, ResumeContract(first, reason="audit done"))
+    service.handle(COMMISSIONER, TerminateContract(first, reason="bankrupt", decision_ref="B-2"))
+    service.handle(COMMISSIONER, CompleteContract(second, reason="term over"))
     assert service.get_contract(READER, first).status == "terminated"
     assert service.get_contract(READER, second).status == "completed"
     with pytest.raises(CommissionerOnly):
-        service.change_status(
-            PROVIDER, active_contract(service, "WMO-C").contract_id, "suspend", reason="x"
+        service.handle(
+            PROVIDER, SuspendContract(active_contract(service, "WMO-C").contract_id, reason="x")
         )
 
 
@@ -202,8 +242,11 @@ def test_domain_errors_pass_through_unchanged_and_store_nothing(
         allocations=(Allocation("zorg-a", Decimal("1000000.01")),),
     )
     with pytest.raises(CeilingExceeded):
-        service.submit_proposal(
-            PROVIDER, scene.contract_id, session_id=scene.session_id, change=too_much, rationale="r"
+        service.handle(
+            PROVIDER,
+            SubmitProposal(
+                scene.contract_id, session_id=scene.session_id, change=too_much, rationale="r"
+            ),
         )
     assert service.get_contract(COMMISSIONER, scene.contract_id).version == 4
 
@@ -215,12 +258,12 @@ def test_missing_contract_and_other_organisations_contract_are_not_found(
         with pytest.raises(ContractNotFound):
             service.get_contract(COMMISSIONER, missing)
         with pytest.raises(ContractNotFound):
-            service.admit_provider(COMMISSIONER, missing, org="x", name="X", rationale="r")
+            service.handle(COMMISSIONER, AdmitProvider(missing, org="x", name="X", rationale="r"))
     with pytest.raises(ContractNotFound):
         service.get_contract(OUTSIDER, scene.contract_id)
     with pytest.raises(ContractNotFound):
-        service.issue_publication(
-            OUTSIDER, scene.contract_id, audience="a", channel="c", summary="s"
+        service.handle(
+            OUTSIDER, IssuePublication(scene.contract_id, audience="a", channel="c", summary="s")
         )
     with pytest.raises(ContractNotFound):
         service.history(OTHER_COMMISSIONER, scene.contract_id)
@@ -230,8 +273,9 @@ def test_missing_contract_and_other_organisations_contract_are_not_found(
 def test_readers_and_auditors_cannot_write(service: ContractService, scene: Scene) -> None:
     for principal in (READER, AUDITOR):
         with pytest.raises(NotPermitted):
-            service.issue_publication(
-                principal, scene.contract_id, audience="a", channel="c", summary="s"
+            service.handle(
+                principal,
+                IssuePublication(scene.contract_id, audience="a", channel="c", summary="s"),
             )
         with pytest.raises(NotPermitted):
             open_contract(service, "WMO-NEW", principal=principal)

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from app_support import AUDITOR, COMMISSIONER, PROVIDER, RawEvents, active_contract
 
+from application.commands import GiveConsent, SubmitProposal
 from domain.money import Adjustment
 from domain.values import Allocation
 from infrastructure.event_store import contract_service
@@ -20,19 +21,21 @@ def test_a_back_dated_adjustment_is_in_force_from_its_effective_date(settings: S
     service = contract_service(settings, with_read_models=False)
     try:
         scene = active_contract(service)
-        proposal = service.submit_proposal(
+        proposal = service.handle(
             PROVIDER,
-            scene.contract_id,
-            session_id=scene.session_id,
-            change=Adjustment(
-                legal_basis="art. 2.163b",
-                value=Decimal("0.00"),
-                effective_on=date(2025, 3, 1),
-                allocations=(Allocation("zorg-a", Decimal("400000.00")),),
+            SubmitProposal(
+                scene.contract_id,
+                session_id=scene.session_id,
+                change=Adjustment(
+                    legal_basis="art. 2.163b",
+                    value=Decimal("0.00"),
+                    effective_on=date(2025, 3, 1),
+                    allocations=(Allocation("zorg-a", Decimal("400000.00")),),
+                ),
+                rationale="allocate",
             ),
-            rationale="allocate",
         ).created_id
-        service.give_consent(COMMISSIONER, scene.contract_id, str(proposal))
+        service.handle(COMMISSIONER, GiveConsent(scene.contract_id, proposal_id=str(proposal)))
 
         def allocated_on(day: date) -> list[tuple[str, str]]:
             view = service.get_contract(AUDITOR, scene.contract_id, in_force_on=day)

@@ -30,7 +30,7 @@ def test_the_demo_tells_a_whole_story(settings: Settings) -> None:
         allocations = {a.org: str(a.amount) for a in contract.financial_framework.allocations}
         assert allocations == {"buurtteam-noord": "2950000.00", "welzijn-plus": "1550000.00"}
         assert "mede-eigenaar" in contract.assignment
-        dashboard = service.indicator_dashboard(AUDITOR, contract_id)
+        dashboard = service.indicator_dashboard(AUDITOR, contract_id).body
         assert {row.name: row.on_track for row in dashboard} == {
             "Terugval": True,
             "Tevredenheid": False,

@@ -11,6 +11,7 @@ import pytest
 from app_support import AUDITOR, COMMISSIONER, active_contract, service_for
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
+from application.commands import IssuePublication
 from infrastructure.postgres import GroupCommitApplicationRecorder
 from infrastructure.settings import Settings
 
@@ -72,12 +73,14 @@ def test_concurrent_commands_are_all_stored_once_in_order(postgres_settings: Set
     def work(index: int) -> None:
         for round_ in range(10):
             scene = scenes[(index + round_) % len(scenes)]
-            result = service.issue_publication(
+            result = service.handle(
                 COMMISSIONER,
-                scene.contract_id,
-                audience="raad",
-                channel="brief",
-                summary=f"thread {index} round {round_}",
+                IssuePublication(
+                    scene.contract_id,
+                    audience="raad",
+                    channel="brief",
+                    summary=f"thread {index} round {round_}",
+                ),
             )
             with lock:
                 acknowledged.append((result.contract_id, result.version))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from app_support import AUDITOR, COMMISSIONER, PROVIDER, RawEvents, active_contract
 
+from application.commands import AdmitProvider, IssuePublication, WithdrawProvider
 from application.errors import ContractNotFound
 from application.read_models import SummaryFilter
 from infrastructure.event_store import contract_service
@@ -15,11 +16,13 @@ def test_a_provider_that_withdrew_no_longer_sees_the_contract(settings: Settings
     service = contract_service(settings)
     try:
         scene = active_contract(service)
-        service.admit_provider(
-            COMMISSIONER, scene.contract_id, org="zorg-b", name="B", rationale="r"
+        service.handle(
+            COMMISSIONER, AdmitProvider(scene.contract_id, org="zorg-b", name="B", rationale="r")
         )
         assert service.list_contracts(PROVIDER, SummaryFilter())
-        service.withdraw_provider(PROVIDER, scene.contract_id, org="zorg-a", reason="stopping")
+        service.handle(
+            PROVIDER, WithdrawProvider(scene.contract_id, org="zorg-a", reason="stopping")
+        )
         assert service.list_contracts(PROVIDER, SummaryFilter()) == []
         with pytest.raises(ContractNotFound):
             service.get_contract(PROVIDER, scene.contract_id)
@@ -38,8 +41,9 @@ def test_a_contract_whose_history_no_longer_replays_is_left_out_of_the_list(
         damaged = active_contract(service, "WMO-DAMAGED")
         healthy = active_contract(service, "WMO-HEALTHY")
         RawEvents(settings, damaged.contract_id).delete(2)
-        service.issue_publication(
-            COMMISSIONER, healthy.contract_id, audience="raad", channel="brief", summary="news"
+        service.handle(
+            COMMISSIONER,
+            IssuePublication(healthy.contract_id, audience="raad", channel="brief", summary="news"),
         )
         reopened = contract_service(settings)  # a fresh process rebuilds from the log
         try:

@@ -6,11 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import ContractId, ContractsDep
+from api.deps import ContractId, ContractsDep, CurrentPrincipal
 from api.responses import READ_ERRORS
 from api.schemas import MAX_COUNT
-from api.security import CurrentPrincipal
-from application.dto import DiffData, HistoryPage, VerificationData
+from application.views import DiffData, HistoryPage, VerificationData
 
 router = APIRouter(prefix="/contracts/{contractId}", tags=["audit"])
 

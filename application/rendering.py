@@ -1,213 +1,47 @@
-"""Plain data the use cases return: never the aggregate itself.
-
-Field names are snake_case in Python and lowerCamelCase on the wire (`by_alias=True`); money is
-`Decimal` (a decimal string in JSON), dates are `date`, times timezone-aware.
-"""
+"""From the aggregate to its views: each piece of the contract rendered as plain data."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
+from application.views import (
+    ActorData,
+    AllocationData,
+    BaselineData,
+    ContractData,
+    Data,
+    FrameworkData,
+    GoalData,
+    IndicatorData,
+    MeasurementData,
+    OrgRef,
+    ParticipantData,
+    PeriodData,
+    ProposalData,
+    ProviderData,
+    PublicationData,
+    SessionData,
+    StakeholderData,
+    TargetData,
+    ValuedChangeData,
+    View,
+    Viewed,
+)
+from domain.chain import canonical
 from domain.contract import Contract
 from domain.goals import GoalChange
 from domain.indicators import IndicatorChange, Measurement
 from domain.money import Adjustment
 from domain.proposals import Proposal, ScopeRefinement
 from domain.records import Publication, Session, Stakeholder
-from domain.values import Actor
-
-D = TypeVar("D")
-
-
-class Data(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
-
-
-class ActorData(Data):
-    sub: str
-    name: str
-    org: str
-    role: str
-
-    @classmethod
-    def of(cls, actor: Actor) -> ActorData:
-        return cls(sub=actor.subject, name=actor.name, org=actor.org, role=actor.role)
-
-
-class PeriodData(Data):
-    start: date
-    end: date
-
-
-class OrgRef(Data):
-    org: str
-
-
-class ProviderData(Data):
-    org: str
-    name: str
-    status: str
-    rationale: str
-    admitted_on: date
-
-
-class StakeholderData(Data):
-    stakeholder_id: str
-    name: str
-    kind: str
-    contact: str
-
-
-class AllocationData(Data):
-    org: str
-    amount: Decimal
-
-
-class ValuedChangeData(Data):
-    proposal_id: str
-    effective_on: date
-    value: Decimal
-    cumulative: Decimal
-    possibly_substantial_change: bool
-
-
-class FrameworkData(Data):
-    ceiling: Decimal
-    period: PeriodData
-    allocations: list[AllocationData]
-    allocated: Decimal
-    initial_value: Decimal
-    #: the EU threshold that applied when the contract was opened (None: opened before it was
-    #: recorded; the limit is then 10% of the initial value alone)
-    threshold: Decimal | None
-    change_limit: Decimal
-    cumulative_change_value: Decimal
-    change_limit_exceeded: bool
-    #: the agreed changes that make up the cumulative change value, each valued from the change
-    changes: list[ValuedChangeData]
-
-
-class ParticipantData(Data):
-    name: str
-    org: str
-    role: str
-    external: bool
-
-
-class SessionData(Data):
-    session_id: str
-    held_on: date
-    kind: str
-    participants: list[ParticipantData]
-    minutes_ref: str
-    summary: str
-
-
-class GoalData(Data):
-    node_id: str
-    level: str
-    parent_id: str | None
-    text: str
-    delivered_by: str | None
-    status: str
-
-
-class BaselineData(Data):
-    value: Decimal
-    measured_on: date
-    source: str
-
-
-class TargetData(Data):
-    value: Decimal
-    due_on: date
-
-
-class IndicatorData(Data):
-    indicator_id: str
-    version: int
-    name: str
-    definition: str
-    unit: str
-    direction: str
-    baseline: BaselineData | None
-    target: TargetData | None
-    frequency: str
-    data_source: str
-    result_id: str | None
-    status: str
-
-
-class MeasurementData(Data):
-    measurement_id: str
-    indicator_id: str
-    indicator_version: int
-    period: PeriodData
-    value: Decimal
-    source: str
-
-
-class ProposalData(Data):
-    proposal_id: str
-    kind: str
-    status: str
-    session_id: str
-    rationale: str
-    change: dict[str, Any]
-    proposed_by: ActorData
-    submitted_at: datetime
-    consents: list[str]
-    awaiting: list[str]
-    closed_by: ActorData | None
-    closing_reason: str | None
-    #: ids an addition creates (nodeId / indicatorId), known from submission, in force once agreed
-    created_ids: dict[str, str]
-
-
-class PublicationData(Data):
-    publication_id: str
-    issued_on: date
-    audience: str
-    channel: str
-    summary: str
-
-
-class ContractData(Data):
-    id: str
-    reference: str
-    title: str
-    status: str
-    version: int
-    procedure: str
-    assignment: str
-    commissioner: OrgRef
-    providers: list[ProviderData]
-    stakeholders: list[StakeholderData]
-    term: PeriodData
-    financial_framework: FrameworkData
-    goals: list[GoalData]
-    indicators: list[IndicatorData]
-    measurements: list[MeasurementData]
-    sessions: list[SessionData]
-    proposals: list[ProposalData]
-    publications: list[PublicationData]
-    possibly_substantial_change: bool
-    created_at: datetime
-    updated_at: datetime
-    head_digest: str
 
 
 def change_data(
     change: ScopeRefinement | GoalChange | IndicatorChange | Adjustment,
 ) -> dict[str, Any]:
-    from domain.chain import canonical
 
     plain = canonical(change)
     return {to_camel(k): _camel_keys(v) for k, v in plain.items() if v is not None}
@@ -383,72 +217,22 @@ def publication_data(p: Publication) -> PublicationData:
     )
 
 
-@dataclass(frozen=True)
-class Viewed(Generic[D]):
-    """A piece of the contract as the caller should see it, and the version it was seen at."""
-
-    version: int
-    head_digest: str
-    body: D
+def render(view: View, contract: Contract, record_id: str | None) -> Viewed[Any]:
+    """The view of the contract (at its loaded version) and the version it was seen at."""
+    return Viewed(contract.version, contract.head_digest, _RENDER[view](contract, str(record_id)))
 
 
-def viewing(
-    render: Callable[[Contract, str | None], D],
-) -> Callable[[Contract, str | None], Viewed[D]]:
-    """Wrap a renderer so it also reports the version and head digest it rendered."""
-
-    def view(contract: Contract, created_id: str | None) -> Viewed[D]:
-        return Viewed(contract.version, contract.head_digest, render(contract, created_id))
-
-    return view
+def _publication(contract: Contract, publication_id: str) -> PublicationData:
+    return publication_data(
+        next(p for p in contract.publications if p.publication_id == publication_id)
+    )
 
 
-CONTRACT_VIEW = viewing(lambda contract, _: contract_data(contract))
-SESSION_VIEW = viewing(lambda c, session_id: session_data(c.sessions[str(session_id)]))
-PROPOSAL_VIEW = viewing(lambda c, proposal_id: proposal_data(c, c.proposals[str(proposal_id)]))
-MEASUREMENT_VIEW = viewing(lambda c, m_id: measurement_data(c.measurements[str(m_id)]))
-STAKEHOLDER_VIEW = viewing(lambda c, s_id: stakeholder_data(c.stakeholders[str(s_id)]))
-PUBLICATION_VIEW = viewing(
-    lambda c, p_id: publication_data(next(p for p in c.publications if p.publication_id == p_id))
-)
-
-
-class HistoryEntry(Data):
-    version: int
-    type: str
-    recorded_at: datetime
-    effective_on: date
-    actor: ActorData
-    session_id: str | None
-    decision_ref: str | None
-    reason: str
-    data: dict[str, Any]
-    digest: str
-    prior_digest: str
-
-
-class HistoryPage(Data):
-    items: list[HistoryEntry]
-    next_cursor: int | None
-
-
-class ChangeData(Data):
-    path: str
-    before: Any
-    after: Any
-    summary: str
-
-
-class DiffData(Data):
-    from_version: int
-    to_version: int
-    changes: list[ChangeData]
-
-
-class VerificationData(Data):
-    valid: bool
-    versions_checked: int
-    snapshots_checked: int = 0
-    head_digest: str | None
-    first_invalid_version: int | None
-    reason: str | None
+_RENDER: dict[View, Callable[[Contract, str], Data]] = {
+    View.CONTRACT: lambda c, _: contract_data(c),
+    View.SESSION: lambda c, session_id: session_data(c.sessions[session_id]),
+    View.PROPOSAL: lambda c, proposal_id: proposal_data(c, c.proposals[proposal_id]),
+    View.MEASUREMENT: lambda c, m_id: measurement_data(c.measurements[m_id]),
+    View.STAKEHOLDER: lambda c, s_id: stakeholder_data(c.stakeholders[s_id]),
+    View.PUBLICATION: _publication,
+}

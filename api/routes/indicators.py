@@ -7,12 +7,12 @@ from decimal import Decimal
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
-from api.deps import ContractId, ContractsDep, IndicatorId
-from api.http import Command, contract_headers
+from api.deps import Command, ContractId, ContractsDep, CurrentPrincipal, IndicatorId
+from api.http import contract_headers
 from api.responses import COMMAND_ERRORS, READ_ERRORS, IndicatorOut, IndicatorPage
 from api.schemas import MeasurementCreate
-from api.security import CurrentPrincipal
-from application.dto import MEASUREMENT_VIEW, MeasurementData
+from application.commands import RecordMeasurement
+from application.views import MeasurementData, View
 
 router = APIRouter(prefix="/contracts/{contractId}/indicators", tags=["indicators"])
 
@@ -28,12 +28,11 @@ router = APIRouter(prefix="/contracts/{contractId}/indicators", tags=["indicator
 def indicator_dashboard(
     contract_id: ContractId, principal: CurrentPrincipal, contracts: ContractsDep
 ) -> Response:
-    contract = contracts.get_contract(principal, contract_id)
-    rows = contracts.indicator_dashboard(principal, contract_id)
-    page = IndicatorPage(items=[IndicatorOut.of(row) for row in rows])
+    dashboard = contracts.indicator_dashboard(principal, contract_id)
+    page = IndicatorPage(items=[IndicatorOut.of(row) for row in dashboard.body])
     return JSONResponse(
         page.model_dump(mode="json", by_alias=True),
-        headers=contract_headers(contract.version, contract.head_digest),
+        headers=contract_headers(dashboard.version, dashboard.head_digest),
     )
 
 
@@ -47,17 +46,12 @@ def indicator_dashboard(
 def record_measurement(
     contract_id: ContractId, indicator_id: IndicatorId, body: MeasurementCreate, command: Command
 ) -> Response:
-    return command.run(
-        lambda **o: command.contracts.record_measurement(
-            command.principal,
-            contract_id,
-            indicator_id,
-            period=body.period.value(),
-            value=Decimal(body.value),
-            source=body.source,
-            indicator_version=body.indicator_version,
-            **o,
-        ),
-        MEASUREMENT_VIEW,
-        status=201,
+    record = RecordMeasurement(
+        contract_id,
+        indicator_id=indicator_id,
+        period=body.period.value(),
+        value=Decimal(body.value),
+        source=body.source,
+        indicator_version=body.indicator_version,
     )
+    return command.run(record, View.MEASUREMENT, status=201)

@@ -1,0 +1,77 @@
+"""The contract's lifecycle, one route per step: draft → active ⇄ suspended → terminated or
+completed. Only the commissioner takes these steps."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from api.deps import Command, ContractId
+from api.responses import COMMAND_ERRORS
+from api.schemas import OptionalReasonBody, ReasonBody
+from application.commands import (
+    ActivateContract,
+    CompleteContract,
+    ResumeContract,
+    SuspendContract,
+    TerminateContract,
+)
+from application.views import ContractData, View
+
+router = APIRouter(prefix="/contracts/{contractId}", tags=["contracts"])
+
+
+@router.post(
+    "/activation",
+    response_model=ContractData,
+    summary="Start delivery and dialogue: draft → active (commissioner)",
+    responses=COMMAND_ERRORS,
+    operation_id="activateContract",
+)
+def activate(contract_id: ContractId, body: OptionalReasonBody, command: Command) -> Response:
+    step = ActivateContract(contract_id, reason=body.reason, decision_ref=body.decision_ref)
+    return command.run(step, View.CONTRACT)
+
+
+@router.post(
+    "/suspension",
+    response_model=ContractData,
+    summary="Suspend an active contract (commissioner)",
+    responses=COMMAND_ERRORS,
+    operation_id="suspendContract",
+)
+def suspend(contract_id: ContractId, body: ReasonBody, command: Command) -> Response:
+    return command.run(SuspendContract(contract_id, reason=body.reason), View.CONTRACT)
+
+
+@router.post(
+    "/resumption",
+    response_model=ContractData,
+    summary="Resume a suspended contract (commissioner)",
+    responses=COMMAND_ERRORS,
+    operation_id="resumeContract",
+)
+def resume(contract_id: ContractId, body: ReasonBody, command: Command) -> Response:
+    return command.run(ResumeContract(contract_id, reason=body.reason), View.CONTRACT)
+
+
+@router.post(
+    "/termination",
+    response_model=ContractData,
+    summary="Terminate the contract early, stating the ground (commissioner)",
+    responses=COMMAND_ERRORS,
+    operation_id="terminateContract",
+)
+def terminate(contract_id: ContractId, body: ReasonBody, command: Command) -> Response:
+    return command.run(TerminateContract(contract_id, reason=body.reason), View.CONTRACT)
+
+
+@router.post(
+    "/completion",
+    response_model=ContractData,
+    summary="Complete the contract at the end of its term (commissioner)",
+    responses=COMMAND_ERRORS,
+    operation_id="completeContract",
+)
+def complete(contract_id: ContractId, body: ReasonBody, command: Command) -> Response:
+    return command.run(CompleteContract(contract_id, reason=body.reason), View.CONTRACT)

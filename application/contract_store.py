@@ -1,0 +1,172 @@
+"""The application's storage side: the event store and sealed snapshots, loading a contract the
+caller may see, the read models and their catch-up, and store failures as StoreUnavailable.
+
+`ContractQueries` (queries.py) and `ContractService` (service.py) build on this class.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+from collections.abc import Callable, Iterator
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import OriginatorIDError, OriginatorVersionError
+from eventsourcing.persistence import EventStore, IntegrityError, JSONTranscoder, PersistenceError
+
+from application.errors import ContractNotFound, HistoryCorrupt, InvalidQuery, StoreUnavailable
+from application.principal import Principal
+from application.read_models import Projection, ReadModelStore
+from application.snapshots import SealedSnapshotStore
+from application.transcodings import register_domain_transcodings
+from domain.contract import Contract
+
+log = logging.getLogger(__name__)
+
+
+class ContractStore(Application[UUID]):
+    name = "dialoog"
+    # No aggregate cache: the library serialises fast-forwarding of a cached aggregate behind
+    # one lock per contract, so during an outage concurrent requests would time out one after
+    # another (n × the connect timeout). Snapshots bound every replay instead.
+    env = {"IS_SNAPSHOTTING_ENABLED": "y"}
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        snapshot_interval: int = 50,
+        read_models: ReadModelStore | None = None,
+        snapshot_key: bytes | None = None,
+    ) -> None:
+        # Without a configured key, snapshots are sealed with one this instance alone knows:
+        # correct, but another process (or a restart) cannot use them.
+        self._snapshot_key = snapshot_key or secrets.token_bytes(32)
+        # Snapshots bound the replay behind every read, including reads at a past version.
+        self.snapshotting_intervals = (  # type: ignore[misc]
+            {Contract: snapshot_interval} if snapshot_interval > 0 else {}
+        )
+        with self._store_errors():
+            super().__init__(env)
+        self.projection: Projection | None = None
+        if read_models is not None:
+            self.projection = Projection(
+                store=read_models,
+                read_notifications=self._read_notifications,
+                load=self._load_for_projection,
+            )
+
+    def close(self) -> None:
+        if self.projection is not None:
+            self.projection.store.close()
+        super().close()
+
+    def construct_snapshot_store(self) -> EventStore[UUID]:
+        recorder = self.factory.aggregate_recorder(purpose="snapshots")
+        return SealedSnapshotStore(
+            mapper=self.mapper,
+            recorder=recorder,
+            key=self._snapshot_key,
+            state_version=Contract.STATE_VERSION,
+        )
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        register_domain_transcodings(transcoder)
+
+    def rebuild_read_models(self, progress: Callable[[int], None] | None = None) -> int:
+        if self.projection is None:
+            raise InvalidQuery("this service keeps no read models")
+        with self._store_errors():
+            return self.projection.rebuild(progress)
+
+    def notification_count(self) -> int:
+        with self._store_errors():
+            return self.recorder.max_notification_id() or 0
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the event store answers."""
+        with self._store_errors():
+            self.recorder.max_notification_id()
+
+    def _visible(
+        self, principal: Principal, contract_id: str, version: int | None = None
+    ) -> Contract:
+        """The contract (at a version), if the caller's organisation is party to it (else it does
+        not exist). Visible to its parties: the commissioner and the active providers (the
+        contract list applies the same rule); a provider that withdrew no longer sees it."""
+        contract = self._load(contract_uuid(contract_id), version)
+        if principal.org not in contract.parties:
+            raise ContractNotFound(f"no contract {contract_id}")
+        return contract
+
+    def _load(self, contract_id: UUID, version: int | None = None) -> Contract:
+        try:
+            with self._store_errors():
+                contract: Any = self.repository.get(contract_id, version=version)
+        except AggregateNotFoundError:
+            raise ContractNotFound(f"no contract {contract_id.hex}") from None
+        except (OriginatorVersionError, OriginatorIDError) as error:
+            raise HistoryCorrupt(
+                f"the stored history of contract {contract_id.hex} does not replay ({error!r}); "
+                "ask for its verification"
+            ) from error
+        if not isinstance(contract, Contract):
+            raise ContractNotFound(f"no contract {contract_id.hex}")
+        return contract
+
+    def _read_models(self) -> ReadModelStore:
+        if self.projection is None:
+            raise InvalidQuery("this service keeps no read models")
+        return self.projection.store
+
+    def _catch_up(self) -> None:
+        """Bring the read models up to date before reading them, so a client reads its own
+        writes. Commands do not wait for this: a command costs one commit, not two."""
+        if self.projection is None:
+            return
+        try:
+            with self._store_errors():
+                self.projection.catch_up()
+        except StoreUnavailable:
+            log.warning("read models not caught up: store unavailable")
+
+    def _read_notifications(self, start: int, limit: int) -> list[tuple[int, str, str]]:
+        notifications = self.recorder.select_notifications(start=start, limit=limit)
+        return [(n.id, UUID(str(n.originator_id)).hex, n.topic) for n in notifications]
+
+    def _load_for_projection(self, contract_id: str) -> Contract | None:
+        try:
+            contract: Any = self.repository.get(UUID(hex=contract_id))
+        except AggregateNotFoundError:
+            return None
+        return contract if isinstance(contract, Contract) else None
+
+    @contextlib.contextmanager
+    def _store_errors(self) -> Iterator[None]:
+        """A store that fails or does not answer surfaces as StoreUnavailable."""
+        try:
+            yield
+        except IntegrityError:
+            raise
+        except PersistenceError as error:
+            raise StoreUnavailable(
+                f"the event store is unavailable: {_first_line(error)}"
+            ) from error
+        except TimeoutError as error:
+            raise StoreUnavailable("the event store did not answer in time") from error
+
+
+def contract_uuid(contract_id: str) -> UUID:
+    try:
+        return UUID(hex=contract_id)
+    except (ValueError, TypeError, AttributeError):
+        raise ContractNotFound(f"no contract {contract_id}") from None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__

@@ -1,0 +1,148 @@
+"""Queries: the contract now or in the past, one proposal, the history, differences, the chain's
+verification, the contract list and the indicator dashboard. They return views, never the
+aggregate; a read that fills an ETag reports the version it read from the same load."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from application import diff, history, time_travel, verification
+from application.contract_store import ContractStore, contract_uuid
+from application.errors import ContractNotFound, InvalidQuery, NotPermitted
+from application.principal import Principal
+from application.read_models import ContractSummary, IndicatorRow, SummaryFilter
+from application.rendering import contract_data, proposal_data
+from application.views import (
+    ContractData,
+    DiffData,
+    HistoryPage,
+    ProposalData,
+    VerificationData,
+    Viewed,
+)
+from domain.contract import Contract
+
+
+class ContractQueries(ContractStore):
+    name = "dialoog"  # not the class name: the stores' tables are named after it
+
+    def get_contract(
+        self,
+        principal: Principal,
+        contract_id: str,
+        *,
+        version: int | None = None,
+        as_of: datetime | None = None,
+        in_force_on: date | None = None,
+    ) -> ContractData:
+        """The contract now, at a version, as recorded at a moment, or in force on a date."""
+        if sum(x is not None for x in (version, as_of, in_force_on)) > 1:
+            raise InvalidQuery("ask for at most one of version, asOf and inForceOn")
+        contract = self._visible(principal, contract_id)
+        if version is not None:
+            if not 1 <= version <= contract.version:
+                raise InvalidQuery(f"version must be between 1 and {contract.version}")
+            contract = self._load(contract.id, version=version)
+        elif as_of is not None:
+            with self._store_errors():
+                found = time_travel.version_at(
+                    self.recorder, self.mapper, contract.id, contract.version, as_of
+                )
+            if found is None:
+                raise InvalidQuery(f"the contract did not exist yet at {as_of.isoformat()}")
+            contract = self._load(contract.id, version=found)
+        elif in_force_on is not None:
+            with self._store_errors():
+                events = self.events.get(contract.id)
+                contract = time_travel.in_force_on(events, in_force_on)
+        return contract_data(contract)
+
+    def get_proposal(
+        self, principal: Principal, contract_id: str, proposal_id: str
+    ) -> Viewed[ProposalData]:
+        """One proposal, and the contract version it was read at (one load)."""
+        contract = self._visible(principal, contract_id)
+        proposal = contract.proposals.get(proposal_id)
+        if proposal is None:
+            raise ContractNotFound(f"no proposal {proposal_id} on contract {contract_id}")
+        return Viewed(contract.version, contract.head_digest, proposal_data(contract, proposal))
+
+    def history(
+        self, principal: Principal, contract_id: str, *, after: int = 0, limit: int = 50
+    ) -> HistoryPage:
+        self._require_auditor(principal)
+        contract = self._visible(principal, contract_id)
+        with self._store_errors():
+            return history.history_page(self.events, contract.id, after=after, limit=limit)
+
+    def diff(
+        self, principal: Principal, contract_id: str, *, from_version: int, to_version: int
+    ) -> DiffData:
+        self._require_auditor(principal)
+        contract = self._visible(principal, contract_id)
+        for v in (from_version, to_version):
+            if not 1 <= v <= contract.version:
+                raise InvalidQuery(f"versions run from 1 to {contract.version}")
+        before = self._load(contract.id, version=from_version)
+        after = self._load(contract.id, version=to_version)
+        return diff.diff(before, after)
+
+    def verify(
+        self, principal: Principal, contract_id: str, *, snapshots: bool = False
+    ) -> VerificationData:
+        """Check the hash chain of the stored events; with `snapshots`, also every snapshot's
+        seal (reads skip a broken one anyway, so this only tells whether anyone tried)."""
+        self._require_auditor(principal)
+        uuid = contract_uuid(contract_id)
+        with self._store_errors():
+            # One pass over the stored records gives both the verdict and who may see it
+            # (from the records themselves: a tampered history may no longer replay).
+            verdict, parties = verification.verify_chain(self.recorder, uuid)
+        if principal.org not in parties:
+            raise ContractNotFound(f"no contract {contract_id}")
+        if not snapshots or not verdict.valid or self.snapshots is None:
+            return verdict
+        with self._store_errors():
+            checked, broken = verification.check_snapshot_seals(
+                self.snapshots.recorder, uuid, self._snapshot_key, Contract.STATE_VERSION
+            )
+        if not broken:
+            return verdict.model_copy(update={"snapshots_checked": checked})
+        return verdict.model_copy(
+            update={
+                "valid": False,
+                "snapshots_checked": checked,
+                "first_invalid_version": broken[0],
+                "reason": f"the snapshot at version {broken[0]} fails its seal (altered, moved or "
+                "written under another key); reads skip it",
+            }
+        )
+
+    def list_contracts(self, principal: Principal, query: SummaryFilter) -> list[ContractSummary]:
+        store = self._read_models()
+        self._catch_up()
+        with self._store_errors():
+            return store.summaries(
+                SummaryFilter(
+                    visible_to=principal.org,
+                    status=query.status,
+                    text=query.text,
+                    after=query.after,
+                    limit=query.limit,
+                )
+            )
+
+    def indicator_dashboard(
+        self, principal: Principal, contract_id: str
+    ) -> Viewed[list[IndicatorRow]]:
+        """The dashboard rows, and the contract version they answer for (one load)."""
+        contract = self._visible(principal, contract_id)
+        store = self._read_models()
+        self._catch_up()
+        with self._store_errors():
+            rows = store.indicators(contract.id.hex)
+        return Viewed(contract.version, contract.head_digest, rows)
+
+    def _require_auditor(self, principal: Principal) -> None:
+        if not principal.can_audit():
+            raise NotPermitted("history, diff and verification need the auditor role")

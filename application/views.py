@@ -1,0 +1,260 @@
+"""Views: the plain data use cases return (response DTOs), never the aggregate itself.
+
+Field names are snake_case in Python and lowerCamelCase on the wire (`by_alias=True`); money is
+`Decimal` (a decimal string in JSON), dates are `date`, times timezone-aware.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+from domain.values import Actor
+
+D = TypeVar("D")
+
+
+class Data(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class ActorData(Data):
+    sub: str
+    name: str
+    org: str
+    role: str
+
+    @classmethod
+    def of(cls, actor: Actor) -> ActorData:
+        return cls(sub=actor.subject, name=actor.name, org=actor.org, role=actor.role)
+
+
+class PeriodData(Data):
+    start: date
+    end: date
+
+
+class OrgRef(Data):
+    org: str
+
+
+class ProviderData(Data):
+    org: str
+    name: str
+    status: str
+    rationale: str
+    admitted_on: date
+
+
+class StakeholderData(Data):
+    stakeholder_id: str
+    name: str
+    kind: str
+    contact: str
+
+
+class AllocationData(Data):
+    org: str
+    amount: Decimal
+
+
+class ValuedChangeData(Data):
+    proposal_id: str
+    effective_on: date
+    value: Decimal
+    cumulative: Decimal
+    possibly_substantial_change: bool
+
+
+class FrameworkData(Data):
+    ceiling: Decimal
+    period: PeriodData
+    allocations: list[AllocationData]
+    allocated: Decimal
+    initial_value: Decimal
+    #: the EU threshold that applied when the contract was opened (None: opened before it was
+    #: recorded; the limit is then 10% of the initial value alone)
+    threshold: Decimal | None
+    change_limit: Decimal
+    cumulative_change_value: Decimal
+    change_limit_exceeded: bool
+    #: the agreed changes that make up the cumulative change value, each valued from the change
+    changes: list[ValuedChangeData]
+
+
+class ParticipantData(Data):
+    name: str
+    org: str
+    role: str
+    external: bool
+
+
+class SessionData(Data):
+    session_id: str
+    held_on: date
+    kind: str
+    participants: list[ParticipantData]
+    minutes_ref: str
+    summary: str
+
+
+class GoalData(Data):
+    node_id: str
+    level: str
+    parent_id: str | None
+    text: str
+    delivered_by: str | None
+    status: str
+
+
+class BaselineData(Data):
+    value: Decimal
+    measured_on: date
+    source: str
+
+
+class TargetData(Data):
+    value: Decimal
+    due_on: date
+
+
+class IndicatorData(Data):
+    indicator_id: str
+    version: int
+    name: str
+    definition: str
+    unit: str
+    direction: str
+    baseline: BaselineData | None
+    target: TargetData | None
+    frequency: str
+    data_source: str
+    result_id: str | None
+    status: str
+
+
+class MeasurementData(Data):
+    measurement_id: str
+    indicator_id: str
+    indicator_version: int
+    period: PeriodData
+    value: Decimal
+    source: str
+
+
+class ProposalData(Data):
+    proposal_id: str
+    kind: str
+    status: str
+    session_id: str
+    rationale: str
+    change: dict[str, Any]
+    proposed_by: ActorData
+    submitted_at: datetime
+    consents: list[str]
+    awaiting: list[str]
+    closed_by: ActorData | None
+    closing_reason: str | None
+    #: ids an addition creates (nodeId / indicatorId), known from submission, in force once agreed
+    created_ids: dict[str, str]
+
+
+class PublicationData(Data):
+    publication_id: str
+    issued_on: date
+    audience: str
+    channel: str
+    summary: str
+
+
+class ContractData(Data):
+    id: str
+    reference: str
+    title: str
+    status: str
+    version: int
+    procedure: str
+    assignment: str
+    commissioner: OrgRef
+    providers: list[ProviderData]
+    stakeholders: list[StakeholderData]
+    term: PeriodData
+    financial_framework: FrameworkData
+    goals: list[GoalData]
+    indicators: list[IndicatorData]
+    measurements: list[MeasurementData]
+    sessions: list[SessionData]
+    proposals: list[ProposalData]
+    publications: list[PublicationData]
+    possibly_substantial_change: bool
+    created_at: datetime
+    updated_at: datetime
+    head_digest: str
+
+
+@dataclass(frozen=True)
+class Viewed(Generic[D]):
+    """A piece of the contract as the caller should see it, and the version it was seen at."""
+
+    version: int
+    head_digest: str
+    body: D
+
+
+class View(StrEnum):
+    """What a caller asks to see after a command: the contract, or the record the command
+    created or acted on."""
+
+    CONTRACT = "contract"
+    SESSION = "session"
+    PROPOSAL = "proposal"
+    MEASUREMENT = "measurement"
+    STAKEHOLDER = "stakeholder"
+    PUBLICATION = "publication"
+
+
+class HistoryEntry(Data):
+    version: int
+    type: str
+    recorded_at: datetime
+    effective_on: date
+    actor: ActorData
+    session_id: str | None
+    decision_ref: str | None
+    reason: str
+    data: dict[str, Any]
+    digest: str
+    prior_digest: str
+
+
+class HistoryPage(Data):
+    items: list[HistoryEntry]
+    next_cursor: int | None
+
+
+class ChangeData(Data):
+    path: str
+    before: Any
+    after: Any
+    summary: str
+
+
+class DiffData(Data):
+    from_version: int
+    to_version: int
+    changes: list[ChangeData]
+
+
+class VerificationData(Data):
+    valid: bool
+    versions_checked: int
+    snapshots_checked: int = 0
+    head_digest: str | None
+    first_invalid_version: int | None
+    reason: str | None
