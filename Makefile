@@ -70,15 +70,15 @@ lint-openapi: install $(SPECTRAL_STAMP)
 	  $(BIN)/python tests/tools/dump_openapi.py "$$out/openapi.json"; \
 	  $(SPECTRAL) lint -r $(ADR_RULESET) "$$out/openapi.json" --fail-severity error
 
-# A throwaway cluster in a temp dir runs for the pytest session only; tests/pgcluster.py stops
-# it even when tests fail, and fails the run if PostgreSQL cannot start.
+# A throwaway cluster in a temp dir runs for the pytest session only; tests/support/pgcluster.py
+# stops it even when tests fail, and fails the run if PostgreSQL cannot start.
 test: install postgres-binaries lint lint-openapi
-	$(BIN)/python tests/pgcluster.py run -- $(BIN)/pytest -n 2 -m "not soak"
+	$(BIN)/python tests/support/pgcluster.py run -- $(BIN)/pytest -n 2 -m "not soak"
 
 # Tests longer than a minute (marked `soak`, issue 6's reliability tests: tests/reliability/),
 # never part of `make test`: e.g. schemathesis' ≥ 1,000 requests against the live server.
 soak: install postgres-binaries
-	$(BIN)/python tests/pgcluster.py run -- $(BIN)/pytest -m soak tests/reliability
+	$(BIN)/python tests/support/pgcluster.py run -- $(BIN)/pytest -m soak tests/reliability
 
 # Benchmarks (issue 6), never part of `make test`: each run starts its own throwaway PostgreSQL
 # cluster and SQLite file and measures every figure against ceilings taken in the same run.

@@ -15,7 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from app_support import (
+
+from application.errors import ReferenceTaken, StoreUnavailable
+from application.service import ContractService
+from infrastructure.settings import Settings
+from tests.support.app import (
     AUDITOR,
     COMMISSIONER,
     PROVIDER,
@@ -26,10 +30,6 @@ from app_support import (
     open_contract,
     service_for,
 )
-
-from application.errors import ReferenceTaken, StoreUnavailable
-from application.service import ContractService
-from infrastructure.settings import Settings
 
 LIVENESS_SECONDS = 5
 

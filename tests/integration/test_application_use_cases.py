@@ -7,7 +7,17 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from app_support import (
+
+from application.errors import ContractNotFound, NotPermitted, ReferenceTaken
+from application.service import ContractService
+from domain.errors import CeilingExceeded, CommissionerOnly, NotProposer, ProposalNotOpen
+from domain.goals import ChangeAction, GoalChange, GoalLevel
+from domain.indicators import IndicatorChange, Target
+from domain.money import Adjustment
+from domain.proposals import ScopeRefinement
+from domain.values import Allocation, Period
+from infrastructure.settings import Settings
+from tests.support.app import (
     AUDITOR,
     COMMISSIONER,
     OTHER_COMMISSIONER,
@@ -22,16 +32,6 @@ from app_support import (
     open_contract,
     service_for,
 )
-
-from application.errors import ContractNotFound, NotPermitted, ReferenceTaken
-from application.service import ContractService
-from domain.errors import CeilingExceeded, CommissionerOnly, NotProposer, ProposalNotOpen
-from domain.goals import ChangeAction, GoalChange, GoalLevel
-from domain.indicators import IndicatorChange, Target
-from domain.money import Adjustment
-from domain.proposals import ScopeRefinement
-from domain.values import Allocation, Period
-from infrastructure.settings import Settings
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ import threading
 from uuid import UUID, uuid4
 
 import pytest
-from app_support import AUDITOR, COMMISSIONER, active_contract, service_for
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from infrastructure.postgres import GroupCommitApplicationRecorder
 from infrastructure.settings import Settings
+from tests.support.app import AUDITOR, COMMISSIONER, active_contract, service_for
 
 THREADS = 16
 

@@ -8,7 +8,11 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from unit.domain.builders import (
+
+from domain import errors
+from domain.events import ConsentGiven, ProposalAgreed, ProposalSubmitted
+from domain.values import Period
+from tests.support.builders import (
     CEILING,
     CHANGE_LIMIT,
     COMMISSIONER,
@@ -26,10 +30,6 @@ from unit.domain.builders import (
     then_events,
     withdrew,
 )
-
-from domain import errors
-from domain.events import ConsentGiven, ProposalAgreed, ProposalSubmitted
-from domain.values import Period
 
 
 def _submit(scene, change, by=COMMISSIONER):

@@ -7,7 +7,20 @@ from decimal import Decimal
 from uuid import UUID
 
 import pytest
-from unit.domain.builders import (
+
+from domain import errors
+from domain.chain import GENESIS_DIGEST
+from domain.contract import Contract
+from domain.events import (
+    ContractOpened,
+    ProposalAgreed,
+    ProviderAdmitted,
+    ProviderWithdrew,
+    StakeholderRegistered,
+)
+from domain.proposals import ScopeRefinement
+from domain.values import ContractStatus, Period, ProviderStatus, local_date
+from tests.support.builders import (
     BUDGET_PERIOD,
     CEILING,
     COMMISSIONER,
@@ -27,19 +40,6 @@ from unit.domain.builders import (
     terminated,
     then_events,
 )
-
-from domain import errors
-from domain.chain import GENESIS_DIGEST
-from domain.contract import Contract
-from domain.events import (
-    ContractOpened,
-    ProposalAgreed,
-    ProviderAdmitted,
-    ProviderWithdrew,
-    StakeholderRegistered,
-)
-from domain.proposals import ScopeRefinement
-from domain.values import ContractStatus, Period, ProviderStatus, local_date
 
 # open -------------------------------------------------------------------------------------
 
