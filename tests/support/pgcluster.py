@@ -50,6 +50,7 @@ def find_bindir() -> Path:
 
 
 def free_port() -> int:
+    # Not servers.free_port: this file also runs as a script, with only the standard library.
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
