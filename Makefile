@@ -95,16 +95,16 @@ lint-openapi:
 	$(call skip-shared,NLGov Logius ruleset,$(ADR_RULESET))
 endif
 
-# A throwaway cluster in a temp dir runs for the pytest session only; tests/pgcluster.py stops
-# it even when tests fail, and fails the run if PostgreSQL cannot start.
+# A throwaway cluster in a temp dir runs for the pytest session only; tests/support/pgcluster.py
+# stops it even when tests fail, and fails the run if PostgreSQL cannot start.
 test: install postgres-binaries lint lint-openapi
-	$(BIN)/python tests/pgcluster.py run -- $(BIN)/pytest -n 2 -m "not soak"
+	$(BIN)/python tests/support/pgcluster.py run -- $(BIN)/pytest -n 2 -m "not soak"
 
 # Tests longer than a minute (marked `soak`, wherever they live), never part of `make test`:
 # schemathesis' ≥ 3,000 requests against the live server, and a fresh clone of HEAD (without
 # ../shared) running `make run` and `make test` (tests/e2e/test_fresh_clone.py).
 soak: install postgres-binaries
-	$(BIN)/python tests/pgcluster.py run -- $(BIN)/pytest -m soak
+	$(BIN)/python tests/support/pgcluster.py run -- $(BIN)/pytest -m soak
 
 # Benchmarks (issue 6), never part of `make test`: each run starts its own throwaway PostgreSQL
 # cluster and SQLite file and measures every figure against ceilings taken in the same run.

@@ -10,6 +10,7 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -17,12 +18,19 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import OriginatorIDError, OriginatorVersionError
 from eventsourcing.persistence import EventStore, IntegrityError, JSONTranscoder, PersistenceError
 
-from application.errors import ContractNotFound, HistoryCorrupt, InvalidQuery, StoreUnavailable
+from application.errors import (
+    ContractNotFound,
+    HistoryCorrupt,
+    InvalidQuery,
+    NotPermitted,
+    StoreUnavailable,
+)
 from application.principal import Principal
 from application.read_models import Projection, ReadModelStore
 from application.snapshots import SealedSnapshotStore
 from application.transcodings import register_domain_transcodings
 from domain.contract import Contract
+from domain.values import AccessRole, local_date
 
 log = logging.getLogger(__name__)
 
@@ -93,14 +101,33 @@ class ContractStore(Application[UUID]):
             self.recorder.max_notification_id()
 
     def _visible(
-        self, principal: Principal, contract_id: str, version: int | None = None
+        self,
+        principal: Principal,
+        contract_id: str,
+        version: int | None = None,
+        *,
+        audit: bool = False,
     ) -> Contract:
-        """The contract (at a version), if the caller's organisation is party to it (else it does
-        not exist). Visible to its parties: the commissioner and the active providers (the
-        contract list applies the same rule); a provider that withdrew no longer sees it."""
-        contract = self._load(contract_uuid(contract_id), version)
-        if principal.org not in contract.parties:
+        """The contract (at a version), if the caller's organisation may see it (else it does not
+        exist). Visible to its members — the commissioner, the active providers and the
+        providers invited to it (the contract list applies the same rule); a provider that
+        withdrew or declined no longer sees it — and to an outside organisation while an access
+        grant of the commissioner holds (with `audit`: a grant for auditors)."""
+        uuid = contract_uuid(contract_id)
+        contract = self._load(uuid, version)
+        if principal.org in contract.members:
+            return contract
+        # Who may see a past version is decided by the contract as it stands now.
+        head = contract if version is None else self._load(uuid)
+        if principal.org in head.members:
+            return contract
+        role = head.access_of(principal.org, local_date(datetime.now(UTC)))
+        if role is None:
             raise ContractNotFound(f"no contract {contract_id}")
+        if audit and role != AccessRole.AUDITOR:
+            raise NotPermitted(
+                "this organisation's access grant lets it read the contract, not audit it"
+            )
         return contract
 
     def _load(self, contract_id: UUID, version: int | None = None) -> Contract:

@@ -23,7 +23,7 @@ from domain.chain import (
     digest_of,
     split_fields,
 )
-from domain.events import ContractOpened, ProviderAdmitted, ProviderWithdrew
+from domain.events import ContractOpened, ProviderAdmitted, ProviderDeclined, ProviderWithdrew
 
 VERIFY_PAGE = 1000
 
@@ -46,7 +46,7 @@ def verify_chain(
             state = _read_state(stored)
             if state is not None and stored.topic in PARTY_TOPICS:
                 party = str(state.get("commissioner") or state.get("org") or "")
-                if stored.topic == WITHDREW_TOPIC:
+                if stored.topic in LEAVING_TOPICS:
                     parties.discard(party)
                 else:
                     parties.add(party)
@@ -80,9 +80,9 @@ def verify_chain(
     return verdict, parties - {""}
 
 
-#: Events that name a party, matched exactly by the topic the library stores for their class.
-WITHDREW_TOPIC = get_topic(ProviderWithdrew)
-PARTY_TOPICS = frozenset({get_topic(ContractOpened), get_topic(ProviderAdmitted), WITHDREW_TOPIC})
+#: Events that name a member, matched exactly by the topic the library stores for their class.
+LEAVING_TOPICS = frozenset({get_topic(ProviderWithdrew), get_topic(ProviderDeclined)})
+PARTY_TOPICS = frozenset({get_topic(ContractOpened), get_topic(ProviderAdmitted), *LEAVING_TOPICS})
 
 
 def check_snapshot_seals(

@@ -2,8 +2,9 @@
 
 Load comes from Debian's `wrk` when it is installed (one thread: it must leave the two cores to
 the server and PostgreSQL) and otherwise from a bounded Python generator (threads with
-keep-alive `http.client` connections, stopped by a request count and a deadline).
-Imported by bench/run.py only.
+keep-alive `http.client` connections, stopped by a request count and a deadline). The servers
+are started the one way tests start them (tests/support/servers.py).
+Imported by bench/run.py and bench/profile.py.
 """
 
 from __future__ import annotations
@@ -13,28 +14,20 @@ import http.client
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jwt
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = ROOT / ".venv" / "bin"
+from tests.support.servers import HOST, Server, free_port, running, served
+
 WRK_SCRIPT = Path(__file__).resolve().parent / "wrk_paths.lua"
-HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
 
 
 def token(secret: str, *, sub: str, org: str, roles: list[str], ttl: int = 3600) -> str:
@@ -46,38 +39,6 @@ def token(secret: str, *, sub: str, org: str, roles: list[str], ttl: int = 3600)
 # Servers -------------------------------------------------------------------------------------
 
 
-@dataclass
-class Server:
-    """A server subprocess on 127.0.0.1:port; `pids()` are the process and its workers."""
-
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    def pids(self) -> list[int]:
-        found = [self.process.pid]
-        frontier = [self.process.pid]
-        while frontier:
-            parent = frontier.pop()
-            path = Path(f"/proc/{parent}/task/{parent}/children")
-            with contextlib.suppress(OSError):
-                for child in path.read_text().split():
-                    found.append(int(child))
-                    frontier.append(int(child))
-        return found
-
-    def worker_pids(self) -> list[int]:
-        """The processes that serve requests: the children under a supervisor, else itself."""
-        pids = self.pids()
-        return [p for p in pids if p != self.process.pid and _is_python(p)] or [self.process.pid]
-
-
-def _is_python(pid: int) -> bool:
-    with contextlib.suppress(OSError):
-        return "python" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-    return False
-
-
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -85,59 +46,22 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-@contextlib.contextmanager
-def run_server(command: list[str], env: dict[str, str], port: int, log: Path) -> Iterator[Server]:
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            command, env=env, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
-    server = Server(process, port, log)
-    try:
-        _wait_until_up(server)
-        yield server
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            for pid in reversed(server.pids()):
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGKILL)
-            process.wait(timeout=10)
-
-
-def _wait_until_up(server: Server, timeout: float = 45) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"server exited:\n{server.log.read_text()[-3000:]}")
-        with contextlib.suppress(OSError, http.client.HTTPException):
-            connection = http.client.HTTPConnection(HOST, server.port, timeout=2)
-            connection.request("GET", "/healthz")
-            if connection.getresponse().status == 200:
-                connection.close()
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"server not up in {timeout} s:\n{server.log.read_text()[-3000:]}")
-
-
 def dialoog_server(
     database_url: str, *, workers: int, secret: str, data_dir: Path, log: Path
 ) -> contextlib.AbstractContextManager[Server]:
-    """`dialoog serve` exactly as shipped: its own TCP_NODELAY listener, `workers` processes,
-    default pool size, timeouts and INFO access log (written to a file here)."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DIALOOG_DATABASE_URL": database_url,
-        "DIALOOG_JWT_SECRET": secret,
-        "DIALOOG_DATA_DIR": str(data_dir),
-    }
-    command = [
-        str(BIN / "dialoog"), "serve",
-        "--host", HOST, "--port", str(port), "--workers", str(workers),
-    ]  # fmt: skip
-    return run_server(command, env, port, log)
+    """`dialoog serve` exactly as shipped, started the tests' way (tests/support/servers.py):
+    its own TCP_NODELAY listener, `workers` processes, default pool size, timeouts and INFO
+    access log (written to a file here), and the caller's DIALOOG_* settings, which the seeding
+    in this process shares."""
+    return served(
+        database_url,
+        data_dir,
+        workers=workers,
+        secret=secret,
+        log_level=None,
+        log=log,
+        ambient=True,
+    )
 
 
 def bare_server(
@@ -146,10 +70,10 @@ def bare_server(
     """Ceiling (b): a bare FastAPI GET under the same server configuration (bench/bare_app.py)."""
     port = free_port()
     command = [
-        str(BIN / "python"), str(Path(__file__).with_name("bare_app.py")),
+        sys.executable, str(Path(__file__).with_name("bare_app.py")),
         "--port", str(port), "--workers", str(workers), "--payload", str(payload),
     ]  # fmt: skip
-    return run_server(command, dict(os.environ), port, log)
+    return running(command, port=port, env=os.environ, log=log, workers=workers)
 
 
 # Clients -------------------------------------------------------------------------------------

@@ -22,14 +22,14 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT)]
 
 import http_bench as hb
 import store_bench as sb
-from pgcluster import PgCluster
 
 from infrastructure.event_store import contract_service
 from infrastructure.settings import Settings
+from tests.support.pgcluster import PgCluster
 
 PY_SPY = ROOT / ".venv" / "bin" / "py-spy"
 
@@ -149,7 +149,7 @@ def main() -> int:
                     driver.start()
                     time.sleep(1)
                     spies = []
-                    for pid in server.worker_pids():
+                    for pid in server.serving_pids():
                         out = scratch / f"{args.target}-{pid}.txt"
                         outputs.append(out)
                         spies.append(record(pid, args.seconds - 1, out, args.idle))

@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/run.py [--quick] [--workers N] [--no-http]
 
-Starts a throwaway PostgreSQL cluster (tests/pgcluster.py, default fsync and synchronous_commit)
-and an SQLite file in a temp dir, measures every ceiling and every figure P1–P8 in the same run,
+Starts a throwaway PostgreSQL cluster (tests/support/pgcluster.py, default fsync and
+synchronous_commit) and an SQLite file in a temp dir, measures every ceiling and every figure
+P1–P8 in the same run,
 prints a table, writes bench/results/latest.json and the table in docs/BENCHMARKS.md.
 Every figure is a ratio against a ceiling measured minutes earlier on the same machine.
 """
@@ -29,14 +30,14 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT)]
 
 import http_bench as hb
 import store_bench as sb
-from pgcluster import PgCluster
 
 from infrastructure.event_store import contract_service
 from infrastructure.settings import Settings
+from tests.support.pgcluster import PgCluster
 
 RESULTS = HERE / "results" / "latest.json"
 DOC = ROOT / "docs" / "BENCHMARKS.md"
@@ -472,7 +473,7 @@ def http_figures(
             for cid in created:
                 client.json("GET", f"/api/v1/contracts/{cid}")
             client.json("GET", "/api/v1/contracts?limit=200")
-            peaks = {pid: hb.peak_rss_mb(pid) for pid in server.worker_pids()}
+            peaks = {pid: hb.peak_rss_mb(pid) for pid in server.serving_pids()}
         peak = max(peaks.values())
         report.figure(
             "P8",

@@ -63,7 +63,7 @@ def postgres_admin_url() -> str:
     if not url:
         pytest.fail(
             f"{TEST_DATABASE_URL_VAR} is not set: postgres tests need a cluster. "
-            "Run `make test`, or `python tests/pgcluster.py run -- pytest`.",
+            "Run `make test`, or `python tests/support/pgcluster.py run -- pytest`.",
             pytrace=False,
         )
     return url

@@ -1,6 +1,6 @@
 """Fixtures of the HTTP API tests: an app and TestClient per backend (memory, SQLite,
 PostgreSQL; see tests/conftest.py), tokens for every role and organisation and the bad ones
-(tests/api_support.py), and an active contract built through the API.
+(tests/support/api.py), and an active contract built through the API.
 
 `raise_server_exceptions=False`: a server error reaches the test as the 500 a client would see,
 so a status assertion names the bug instead of a traceback from inside the app."""
@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-import api_support as s
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from infrastructure.settings import Settings
+from tests.support import api as s
 
 
 @pytest.fixture

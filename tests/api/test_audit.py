@@ -5,9 +5,10 @@ from __future__ import annotations
 import itertools
 import re
 
-import api_support as s
-from api_support import ActiveContract
 from fastapi.testclient import TestClient
+
+from tests.support import api as s
+from tests.support.api import ActiveContract
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 

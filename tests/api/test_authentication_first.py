@@ -3,9 +3,10 @@ body first, so the problem handler checks the token before reporting a malformed
 
 from __future__ import annotations
 
-import api_support as s
 import pytest
 from fastapi.testclient import TestClient
+
+from tests.support import api as s
 
 
 @pytest.mark.parametrize("credentials", ["none", "wrong-signature", "expired"])

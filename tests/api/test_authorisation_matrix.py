@@ -12,10 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import api_support as s
 import pytest
-from api_support import API, Headers
 from fastapi.testclient import TestClient
+
+from tests.support import api as s
+from tests.support.api import API, Headers
 
 Context = dict[str, str]
 Setup = Callable[[TestClient], Context]

@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-import api_support as s
-from api_support import API, ActiveContract
 from fastapi.testclient import TestClient
+
+from tests.support import api as s
+from tests.support.api import API, ActiveContract
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 ID32 = re.compile(r"^[0-9a-f]{32}$")

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 
-import api_support as s
-from api_support import ActiveContract
 from fastapi.testclient import TestClient
+
+from tests.support import api as s
+from tests.support.api import ActiveContract
 
 
 def test_hold_session(client: TestClient, active: ActiveContract) -> None:

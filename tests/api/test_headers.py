@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import re
 
-import api_support as s
 import pytest
-from api_support import API, ActiveContract
 from fastapi.testclient import TestClient
+
+from tests.support import api as s
+from tests.support.api import API, ActiveContract
 
 SECURITY_HEADERS = {
     "cache-control": "no-store",

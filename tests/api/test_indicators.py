@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import api_support as s
-from api_support import ActiveContract
 from fastapi.testclient import TestClient
+
+from tests.support import api as s
+from tests.support.api import ActiveContract
 
 
 def test_dashboard_is_empty_before_any_indicator(

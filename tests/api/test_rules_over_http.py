@@ -10,14 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import api_support as s
 import pytest
-from api_support import API, ActiveContract
 from fastapi.testclient import TestClient
 from httpx import Response
 
 from api.problems import ERROR_STATUS, _status_for
 from domain.errors import ALL_DOMAIN_ERRORS, DomainError
+from tests.support import api as s
+from tests.support.api import API, ActiveContract
 
 
 @dataclass(frozen=True)

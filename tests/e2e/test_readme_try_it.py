@@ -3,15 +3,14 @@ section's bash block against it (only BASE and the data directory differ), check
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from server_support import free_port, wait_until_healthy
+
+from tests.support.servers import served
 
 pytestmark = pytest.mark.slow
 
@@ -26,24 +25,11 @@ def try_it_block() -> str:
 
 
 def test_the_readme_try_it_section_runs_as_written(tmp_path: Path) -> None:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIALOOG_")}
-    env |= {
-        "DIALOOG_DATABASE_URL": f"sqlite:///{tmp_path / 'dialoog.sqlite'}",
-        "DIALOOG_DATA_DIR": str(tmp_path),
-        "DIALOOG_LOG_LEVEL": "WARNING",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        wait_until_healthy(port, server)
-        shell_env = env | {"BASE": f"http://127.0.0.1:{port}/api/v1"}
+    # No token secret: the README's reader has none, so server and CLI share the generated one.
+    database_url = f"sqlite:///{tmp_path / 'dialoog.sqlite'}"
+    with served(database_url, tmp_path, secret=None) as server:
+        env = server.env
+        shell_env = env | {"BASE": f"{server.base_url}/api/v1"}
         shell_env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
         run = subprocess.run(
             ["bash", "-euo", "pipefail", "-c", try_it_block()],
@@ -54,9 +40,6 @@ def test_the_readme_try_it_section_runs_as_written(tmp_path: Path) -> None:
             timeout=120,
             check=False,
         )
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=20)
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
     assert lines[0] == "agreed"

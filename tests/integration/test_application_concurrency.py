@@ -9,7 +9,12 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import pytest
-from app_support import (
+
+from application.commands import IssuePublication, OpenContract, RegisterStakeholder
+from application.errors import IdempotencyKeyReused, VersionMismatch
+from application.service import CommandResult, ContractService
+from infrastructure.settings import Settings
+from tests.support.app import (
     AUDITOR,
     CEILING,
     COMMISSIONER,
@@ -21,11 +26,6 @@ from app_support import (
     open_contract,
     service_for,
 )
-
-from application.commands import IssuePublication, OpenContract, RegisterStakeholder
-from application.errors import IdempotencyKeyReused, VersionMismatch
-from application.service import CommandResult, ContractService
-from infrastructure.settings import Settings
 
 THREADS = 16
 COMMANDS_PER_THREAD = 8  # 132 versions: past the snapshot interval (50) too

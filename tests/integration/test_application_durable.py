@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from app_support import (
+
+from application.commands import IssuePublication, RegisterStakeholder
+from application.errors import ReferenceTaken, StoreUnavailable
+from application.service import ContractService
+from infrastructure.settings import Settings
+from tests.support.app import (
     AUDITOR,
     COMMISSIONER,
     PROVIDER,
@@ -26,11 +31,6 @@ from app_support import (
     open_contract,
     service_for,
 )
-
-from application.commands import IssuePublication, RegisterStakeholder
-from application.errors import ReferenceTaken, StoreUnavailable
-from application.service import ContractService
-from infrastructure.settings import Settings
 
 LIVENESS_SECONDS = 5
 

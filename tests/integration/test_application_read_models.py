@@ -5,7 +5,11 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from app_support import (
+from application.commands import RecordMeasurement
+from application.read_models import SummaryFilter
+from domain.values import Period
+from infrastructure.settings import Settings
+from tests.support.app import (
     COMMISSIONER,
     OUTSIDER,
     PROVIDER,
@@ -14,11 +18,6 @@ from app_support import (
     indicator_addition,
     service_for,
 )
-
-from application.commands import RecordMeasurement
-from application.read_models import SummaryFilter
-from domain.values import Period
-from infrastructure.settings import Settings
 
 
 def test_summaries_and_dashboard_read_their_own_writes_and_survive_a_restart(

@@ -7,7 +7,16 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from app_support import (
+
+from application.commands import IssuePublication, lifecycle_step
+from application.errors import InvalidQuery
+from application.service import ContractService
+from domain.goals import ChangeAction
+from domain.indicators import IndicatorChange, Target
+from domain.money import Adjustment
+from domain.values import Allocation
+from infrastructure.settings import Settings
+from tests.support.app import (
     AUDITOR,
     COMMISSIONER,
     READER,
@@ -18,15 +27,6 @@ from app_support import (
     indicator_addition,
     service_for,
 )
-
-from application.commands import IssuePublication, lifecycle_step
-from application.errors import InvalidQuery
-from application.service import ContractService
-from domain.goals import ChangeAction
-from domain.indicators import IndicatorChange, Target
-from domain.money import Adjustment
-from domain.values import Allocation
-from infrastructure.settings import Settings
 
 
 @pytest.fixture

@@ -7,21 +7,6 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from app_support import (
-    AUDITOR,
-    COMMISSIONER,
-    OTHER_COMMISSIONER,
-    OUTSIDER,
-    PROVIDER,
-    READER,
-    Scene,
-    active_contract,
-    agree,
-    all_versions,
-    indicator_addition,
-    open_contract,
-    service_for,
-)
 
 from application.commands import (
     AdmitProvider,
@@ -50,6 +35,21 @@ from domain.money import Adjustment
 from domain.proposals import ScopeRefinement
 from domain.values import Allocation, Period
 from infrastructure.settings import Settings
+from tests.support.app import (
+    AUDITOR,
+    COMMISSIONER,
+    OTHER_COMMISSIONER,
+    OUTSIDER,
+    PROVIDER,
+    READER,
+    Scene,
+    active_contract,
+    agree,
+    all_versions,
+    indicator_addition,
+    open_contract,
+    service_for,
+)
 
 
 @pytest.fixture

@@ -8,13 +8,13 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from app_support import AUDITOR, COMMISSIONER, PROVIDER, RawEvents, active_contract
 
 from application.commands import GiveConsent, SubmitProposal
 from domain.money import Adjustment
 from domain.values import Allocation
 from infrastructure.event_store import contract_service
 from infrastructure.settings import Settings
+from tests.support.app import AUDITOR, COMMISSIONER, PROVIDER, RawEvents, active_contract
 
 
 def test_a_back_dated_adjustment_is_in_force_from_its_effective_date(settings: Settings) -> None:

@@ -8,12 +8,12 @@ import threading
 from uuid import UUID, uuid4
 
 import pytest
-from app_support import AUDITOR, COMMISSIONER, active_contract, service_for
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from application.commands import IssuePublication
 from infrastructure.postgres import GroupCommitApplicationRecorder
 from infrastructure.settings import Settings
+from tests.support.app import AUDITOR, COMMISSIONER, active_contract, service_for
 
 THREADS = 16
 

@@ -19,7 +19,6 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from pgcluster import PASSWORD, PgCluster
 
 from application.errors import StoreUnavailable
 from application.read_models import (
@@ -30,6 +29,7 @@ from application.read_models import (
 )
 from infrastructure.read_models import MemoryReadModels, PostgresReadModels, SqliteReadModels
 from infrastructure.settings import Settings
+from tests.support.pgcluster import PASSWORD, PgCluster
 
 T0 = datetime(2025, 5, 12, 9, 30, tzinfo=UTC)
 

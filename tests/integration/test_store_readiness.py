@@ -7,11 +7,11 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
-from pgcluster import PgCluster
 
 from api.app import create_app
 from api.problems import PROBLEM_BASE
 from infrastructure.settings import Settings
+from tests.support.pgcluster import PgCluster
 
 pytestmark = pytest.mark.postgres
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from app_support import AUDITOR, COMMISSIONER, PROVIDER, RawEvents, active_contract
 
 from application.commands import AdmitProvider, IssuePublication, WithdrawProvider
 from application.errors import ContractNotFound
 from application.read_models import SummaryFilter
 from infrastructure.event_store import contract_service
 from infrastructure.settings import Settings
+from tests.support.app import AUDITOR, COMMISSIONER, PROVIDER, RawEvents, active_contract
 
 
 def test_a_provider_that_withdrew_no_longer_sees_the_contract(settings: Settings) -> None:

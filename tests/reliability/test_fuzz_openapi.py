@@ -16,14 +16,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import api_support as s
 import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from reliability.support import Server, served
 from schemathesis import GenerationMode
+
+from tests.support import api as s
+from tests.support.servers import Server, served
 
 PROBLEM_KEYS = ("type", "title", "status", "detail")
 

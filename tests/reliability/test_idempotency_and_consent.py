@@ -23,21 +23,20 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import api_support as s
 import httpx
 import jwt
 import pytest
-from reliability.support import (
+
+from tests.support import api as s
+from tests.support.reliability import (
     API,
-    CLIENT_TIMEOUT,
-    Server,
     full_history,
     publication,
     publish_path,
-    served,
     setup_contracts,
     verification,
 )
+from tests.support.servers import CLIENT_TIMEOUT, Server, served
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -132,7 +131,7 @@ def test_r7_one_idempotency_key_sent_ten_times_at_once_stores_one_event(
 # --------------------------------------------------------------------------- R8
 
 A, B, COMMISSIONER = s.PROVIDER_A_ORG, s.PROVIDER_B_ORG, s.COMMISSIONER_ORG
-B_SUBJECT = "bea"  # api_support.provider_b()
+B_SUBJECT = "bea"  # tests.support.people.BEA, as in api.provider_b()
 
 
 def _b64(data: dict[str, Any]) -> str:

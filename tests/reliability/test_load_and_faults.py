@@ -20,10 +20,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import api_support as s
 import pytest
-from pgcluster import PgCluster
-from reliability.support import (
+
+from tests.support import api as s
+from tests.support.pgcluster import PgCluster
+from tests.support.reliability import (
     LIVENESS_SECONDS,
     Ledger,
     Outcome,
@@ -33,10 +34,9 @@ from reliability.support import (
     restart_cluster,
     run_writers,
     send,
-    served,
     setup_contracts,
-    wait_for,
 )
+from tests.support.servers import served, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import api_support as s
 import pytest
-from app_support import RawEvents
-from reliability.support import served, verification
 
 from infrastructure.settings import Settings
+from tests.support import api as s
+from tests.support.app import RawEvents
+from tests.support.reliability import verification
+from tests.support.servers import served
 
 pytestmark = pytest.mark.slow
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from unit.application.use_cases import Checks, World, build_world
 
 from application.service import ContractService
+from tests.support.use_cases import Checks, World, build_world
 
 
 @pytest.fixture

@@ -7,8 +7,6 @@ from datetime import date
 from uuid import UUID
 
 import pytest
-from app_support import COMMISSIONER, PROVIDER
-from unit.application.use_cases import SECOND_PROVIDER, Case, Checks, World
 
 from application.commands import (
     GiveConsent,
@@ -29,6 +27,8 @@ from domain.errors import (
 )
 from domain.proposals import ScopeRefinement
 from domain.values import Participant
+from tests.support.app import COMMISSIONER, PROVIDER
+from tests.support.use_cases import SECOND_PROVIDER, Case, Checks, World
 
 PEOPLE = (
     Participant("Ann de Vries", "gemeente-utrecht", "contract manager"),

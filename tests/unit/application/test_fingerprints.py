@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 
 from application.commands import (
+    AcceptInvitation,
     ActivateContract,
     AdmitProvider,
     Command,
@@ -18,7 +19,9 @@ from application.commands import (
     ConsultResidents,
     ContractCommand,
     CorrectRecord,
+    DeclineInvitation,
     GiveConsent,
+    GrantAccess,
     HoldSession,
     IssuePublication,
     OpenContract,
@@ -27,6 +30,7 @@ from application.commands import (
     RegisterStakeholder,
     RejectProposal,
     ResumeContract,
+    RevokeAccess,
     SubmitProposal,
     SuspendContract,
     TerminateContract,
@@ -104,6 +108,18 @@ CASES: dict[str, Command] = {
     "correct": CorrectRecord(
         C, corrects_version=3, corrections={"summary": "fixed"}, reason="typo"
     ),
+    # Commands added since (pinned from their first release on):
+    "accept_invitation": AcceptInvitation(C),
+    "decline_invitation": DeclineInvitation(C, reason="no capacity"),
+    "grant_access": GrantAccess(
+        C, org="rekenkamer-utrecht", role="auditor", reason="onderzoek", until=date(2027, 1, 1)
+    ),
+    "revoke_access": RevokeAccess(C, grant_id="g1", reason="klaar"),
+    # A session named on a rejection or withdrawal is an argument added later: it joins the
+    # fingerprint only when given, so the pins above still hold.
+    "reject_proposal in a session": RejectProposal(
+        C, proposal_id="p1", reason="no", session_id="s2"
+    ),
 }
 
 PINNED = {
@@ -127,6 +143,13 @@ PINNED = {
     "complete": "4b10cbb11ff7ada73bcc4af6bf4fd6782c619d86315ee7e7c1e350aab0b6ac22",
     "record_evaluation": "5407f954023747d449e7ba55d5640b4fd01f74d7ced1b78ac8cb4c0dbad3a720",
     "correct": "49e3c10b56d05736984efbb687bd38302b7dcc3087d795d3f1c2c8a4c5d6f476",
+    "accept_invitation": "5c980a5c25e3423d77ea70ceaa2f199af563c37a1fae4d2caff8e9990ba2f292",
+    "decline_invitation": "9ab4817c7eaa82f549d8064f51988f68782555b66556adeca8829564177bfb86",
+    "grant_access": "740204c5990c983e8800a7d832c2b6667ec89d748461956933156f3c30ec64a9",
+    "revoke_access": "cfa946eda7a5c3d56b87df1d8a139680f0bc40a093c4c6b098d2e31e849aa0e6",
+    "reject_proposal in a session": (
+        "a80978a86fe525c23e2c7dad59ef0e99cc2f2bb34d8eba7e5d4f7e57a54e5163"
+    ),
 }
 
 

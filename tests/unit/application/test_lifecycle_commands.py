@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from app_support import COMMISSIONER, PROVIDER, open_contract
-from unit.application.use_cases import Case, Checks, World, build_world
 
 from application.commands import (
+    AcceptInvitation,
     ActivateContract,
     AdmitProvider,
     CompleteContract,
@@ -23,6 +22,8 @@ from application.errors import InvalidQuery
 from application.service import ContractService
 from application.views import View
 from domain.errors import CommissionerOnly, InvalidTransition, InvalidValue, NoProviders
+from tests.support.app import COMMISSIONER, PROVIDER, open_contract
+from tests.support.use_cases import Case, Checks, World, build_world
 
 #: the state each step starts from, and the step
 STEPS = [
@@ -92,6 +93,7 @@ def world_in(state: str, service: ContractService) -> World:
         service.handle(
             COMMISSIONER, AdmitProvider(contract_id, org="zorg-a", name="Zorg A", rationale="fit")
         )
+        service.handle(PROVIDER, AcceptInvitation(contract_id))
         return World(service, contract_id, "", "", 0, "")
     world = build_world(service)
     if state == "suspended":

@@ -7,8 +7,6 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from app_support import AUDITOR, COMMISSIONER, PROVIDER
-from unit.application.use_cases import Case, Checks, World
 
 from application.commands import (
     ConsultResidents,
@@ -20,6 +18,8 @@ from application.commands import (
 from application.views import MeasurementData, PublicationData, View
 from domain.errors import InvalidCorrection, InvalidValue, UnknownIndicator
 from domain.values import Period
+from tests.support.app import AUDITOR, COMMISSIONER, PROVIDER
+from tests.support.use_cases import Case, Checks, World
 
 Q2 = Period(date(2025, 4, 1), date(2025, 6, 30))
 

@@ -7,20 +7,25 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from app_support import COMMISSIONER, OUTSIDER, PROVIDER, READER
-from unit.application.use_cases import SECOND_PROVIDER, Case, Checks, World, stored
 
 from application.commands import (
+    AcceptInvitation,
     AdmitProvider,
+    DeclineInvitation,
+    GrantAccess,
     OpenContract,
     RegisterStakeholder,
+    RevokeAccess,
     WithdrawProvider,
 )
-from application.errors import NotPermitted, ReferenceTaken
+from application.errors import ContractNotFound, NotPermitted, ReferenceTaken
 from application.service import ContractService
 from application.views import ContractData, StakeholderData, View
 from domain.errors import InvalidValue, UnknownProvider
 from domain.values import Period
+from tests.support import people
+from tests.support.app import COMMISSIONER, OUTSIDER, PROVIDER, READER
+from tests.support.use_cases import SECOND_PROVIDER, Case, Checks, World, stored
 
 TERM = Period(date(2025, 1, 1), date(2028, 12, 31))
 
@@ -108,14 +113,62 @@ def test_only_a_contract_manager_opens_a_contract(service: ContractService) -> N
     assert stored(service) == []
 
 
-def test_an_admitted_provider_becomes_a_party_that_sees_the_contract(world: World) -> None:
+def test_an_admitted_provider_is_invited_and_becomes_a_party_when_it_accepts(
+    world: World,
+) -> None:
     outsider_org = OUTSIDER.org
     world.service.handle(
         COMMISSIONER,
         AdmitProvider(world.contract_id, org=outsider_org, name="Verzekeraar", rationale="r"),
     )
     contract = world.service.get_contract(OUTSIDER, world.contract_id)
+    assert outsider_org in {p.org for p in contract.providers if p.status == "invited"}
+    world.service.handle(OUTSIDER, AcceptInvitation(world.contract_id))
+    contract = world.service.get_contract(OUTSIDER, world.contract_id)
     assert outsider_org in {p.org for p in contract.providers if p.status == "active"}
+
+
+def test_an_invitation_declined_leaves_the_contract_out_of_sight(world: World) -> None:
+    world.service.handle(
+        COMMISSIONER,
+        AdmitProvider(world.contract_id, org=OUTSIDER.org, name="Verzekeraar", rationale="r"),
+    )
+    world.service.handle(OUTSIDER, DeclineInvitation(world.contract_id, reason="no capacity"))
+    with pytest.raises(ContractNotFound):
+        world.service.get_contract(OUTSIDER, world.contract_id)
+
+
+def test_an_outside_auditor_reads_through_a_grant_until_it_is_revoked(world: World) -> None:
+    auditor = people.RIA.principal
+    with pytest.raises(ContractNotFound):
+        world.service.get_contract(auditor, world.contract_id)
+    grant = world.service.handle(
+        COMMISSIONER,
+        GrantAccess(world.contract_id, org=auditor.org, role="auditor", reason="onderzoek inkoop"),
+    )
+    assert world.service.get_contract(auditor, world.contract_id).reference
+    assert world.service.history(auditor, world.contract_id).items
+    assert world.service.verify(auditor, world.contract_id).valid
+    with pytest.raises(NotPermitted):
+        world.service.handle(
+            auditor, RegisterStakeholder(world.contract_id, name="GGD", kind="health")
+        )
+    world.service.handle(
+        COMMISSIONER, RevokeAccess(world.contract_id, grant_id=grant.created_id, reason="klaar")
+    )
+    with pytest.raises(ContractNotFound):
+        world.service.get_contract(auditor, world.contract_id)
+
+
+def test_a_reader_grant_reads_the_contract_but_not_its_history(world: World) -> None:
+    reader = people.ROB.principal
+    world.service.handle(
+        COMMISSIONER,
+        GrantAccess(world.contract_id, org=reader.org, role="reader", reason="raadsinformatie"),
+    )
+    assert world.service.get_contract(reader, world.contract_id).reference
+    with pytest.raises(NotPermitted):
+        world.service.history(reader, world.contract_id)
 
 
 def test_a_withdrawn_provider_no_longer_counts_as_a_party(world: World) -> None:

@@ -13,7 +13,17 @@ from uuid import UUID
 import pytest
 import rfc8785
 from eventsourcing.utils import get_topic
-from unit.domain.builders import (
+
+from domain.chain import (
+    GENESIS_DIGEST,
+    canonical,
+    digest_of_event_fields,
+)
+from domain.contract import Contract
+from domain.goals import GoalLevel
+from domain.proposals import ScopeRefinement
+from domain.values import Actor, Participant, Period
+from tests.support.builders import (
     COMMISSIONER,
     PROVIDER_A,
     Scene,
@@ -27,16 +37,6 @@ from unit.domain.builders import (
     proposed,
     terminated,
 )
-
-from domain.chain import (
-    GENESIS_DIGEST,
-    canonical,
-    digest_of_event_fields,
-)
-from domain.contract import Contract
-from domain.goals import GoalLevel
-from domain.proposals import ScopeRefinement
-from domain.values import Actor, Participant, Period
 
 GOLDEN_CONTRACT_ID = UUID("12345678-1234-5678-1234-567812345678")
 GOLDEN_PRIOR = "ab" * 32

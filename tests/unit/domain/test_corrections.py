@@ -6,7 +6,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from unit.domain.builders import (
+
+from domain import errors
+from domain.events import RecordCorrected
+from tests.support.builders import (
     COMMISSIONER,
     OUTSIDER,
     PROVIDER_A,
@@ -17,9 +20,6 @@ from unit.domain.builders import (
     measured,
     then_events,
 )
-
-from domain import errors
-from domain.events import RecordCorrected
 
 SESSION_VERSION = 5  # opened, admitted, accepted, activated, session s1
 

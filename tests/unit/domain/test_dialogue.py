@@ -6,7 +6,21 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from unit.domain.builders import (
+
+from domain import errors
+from domain.events import (
+    ConsentGiven,
+    ProposalAgreed,
+    ProposalRejected,
+    ProposalSubmitted,
+    ProposalWithdrawn,
+    PublicationIssued,
+    ResidentsConsulted,
+    SessionHeld,
+)
+from domain.proposals import ProposalKind, ProposalStatus, ScopeRefinement
+from domain.values import Participant
+from tests.support.builders import (
     COMMISSIONER,
     COMMISSIONER_AUDITOR,
     OUTSIDER,
@@ -27,20 +41,6 @@ from unit.domain.builders import (
     terminated,
     then_events,
 )
-
-from domain import errors
-from domain.events import (
-    ConsentGiven,
-    ProposalAgreed,
-    ProposalRejected,
-    ProposalSubmitted,
-    ProposalWithdrawn,
-    PublicationIssued,
-    ResidentsConsulted,
-    SessionHeld,
-)
-from domain.proposals import ProposalKind, ProposalStatus, ScopeRefinement
-from domain.values import Participant
 
 SHARPER = ScopeRefinement("Residents of Overvecht manage better, with their network, by 2027.")
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from unit.domain.builders import (
+
+from domain import errors
+from domain.events import ConsentGiven, ProposalAgreed, ProposalSubmitted
+from domain.goals import ChangeAction, DeliveredBy, GoalChange, GoalLevel
+from tests.support.builders import (
     COMMISSIONER,
     PROVIDER_A,
     active_contract,
@@ -15,10 +19,6 @@ from unit.domain.builders import (
     proposed,
     then_events,
 )
-
-from domain import errors
-from domain.events import ConsentGiven, ProposalAgreed, ProposalSubmitted
-from domain.goals import ChangeAction, DeliveredBy, GoalChange, GoalLevel
 
 
 def _submit(scene, change, by=COMMISSIONER):

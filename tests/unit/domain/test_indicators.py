@@ -7,7 +7,13 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from unit.domain.builders import (
+
+from domain import errors
+from domain.events import ConsentGiven, MeasurementRecorded, ProposalAgreed, ProposalSubmitted
+from domain.goals import ChangeAction
+from domain.indicators import Baseline, Direction, IndicatorChange, Target
+from domain.values import Period
+from tests.support.builders import (
     COMMISSIONER,
     OUTSIDER,
     PROVIDER_A,
@@ -22,12 +28,6 @@ from unit.domain.builders import (
     terminated,
     then_events,
 )
-
-from domain import errors
-from domain.events import ConsentGiven, MeasurementRecorded, ProposalAgreed, ProposalSubmitted
-from domain.goals import ChangeAction
-from domain.indicators import Baseline, Direction, IndicatorChange, Target
-from domain.values import Period
 
 Q2 = Period(date(2025, 4, 1), date(2025, 6, 30))
 

@@ -6,7 +6,21 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from unit.domain.builders import (
+
+from domain import errors
+from domain.events import (
+    ContractActivated,
+    ContractCompleted,
+    ContractResumed,
+    ContractSuspended,
+    ContractTerminated,
+    EvaluationRecorded,
+    PublicationIssued,
+    RecordCorrected,
+)
+from domain.proposals import ScopeRefinement
+from domain.values import ContractStatus
+from tests.support.builders import (
     COMMISSIONER,
     OUTSIDER,
     PROVIDER_A,
@@ -23,20 +37,6 @@ from unit.domain.builders import (
     terminated,
     then_events,
 )
-
-from domain import errors
-from domain.events import (
-    ContractActivated,
-    ContractCompleted,
-    ContractResumed,
-    ContractSuspended,
-    ContractTerminated,
-    EvaluationRecorded,
-    PublicationIssued,
-    RecordCorrected,
-)
-from domain.proposals import ScopeRefinement
-from domain.values import ContractStatus
 
 
 def test_activate_starts_delivery_and_dialogue():

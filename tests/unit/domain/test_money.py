@@ -10,7 +10,12 @@ from decimal import Decimal
 import pytest
 from hypothesis import given as given_hypothesis
 from hypothesis import strategies as st
-from unit.domain.builders import (
+
+from domain import errors
+from domain.events import ConsentGiven, ContractOpened, ProposalAgreed, ProposalSubmitted
+from domain.money import FinancialFramework, add_months, months_between
+from domain.values import Period
+from tests.support.builders import (
     CEILING,
     CHANGE_LIMIT,
     COMMISSIONER,
@@ -29,11 +34,6 @@ from unit.domain.builders import (
     then_events,
     withdrew,
 )
-
-from domain import errors
-from domain.events import ConsentGiven, ContractOpened, ProposalAgreed, ProposalSubmitted
-from domain.money import FinancialFramework, add_months, months_between
-from domain.values import Period
 
 
 def _submit(scene, change, by=COMMISSIONER):

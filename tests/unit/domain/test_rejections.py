@@ -11,7 +11,13 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from unit.domain.builders import (
+
+from domain import errors
+from domain.goals import ChangeAction, GoalChange, GoalLevel
+from domain.indicators import IndicatorChange
+from domain.proposals import ScopeRefinement
+from domain.values import Period
+from tests.support.builders import (
     COMMISSIONER,
     OUTSIDER,
     PROVIDER_A,
@@ -34,12 +40,6 @@ from unit.domain.builders import (
     session_held,
     terminated,
 )
-
-from domain import errors
-from domain.goals import ChangeAction, GoalChange, GoalLevel
-from domain.indicators import IndicatorChange
-from domain.proposals import ScopeRefinement
-from domain.values import Period
 
 Q2 = Period(date(2025, 4, 1), date(2025, 6, 30))
 

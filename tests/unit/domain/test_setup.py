@@ -7,7 +7,23 @@ from decimal import Decimal
 from uuid import UUID
 
 import pytest
-from unit.domain.builders import (
+
+from domain import errors
+from domain.chain import GENESIS_DIGEST
+from domain.contract import Contract
+from domain.events import (
+    AccessGranted,
+    ContractOpened,
+    ProposalAgreed,
+    ProviderAccepted,
+    ProviderAdmitted,
+    ProviderDeclined,
+    ProviderWithdrew,
+    StakeholderRegistered,
+)
+from domain.proposals import ScopeRefinement
+from domain.values import Actor, ContractStatus, Participant, Period, ProviderStatus
+from tests.support.builders import (
     BUDGET_PERIOD,
     CEILING,
     COMMISSIONER,
@@ -31,22 +47,6 @@ from unit.domain.builders import (
     terminated,
     then_events,
 )
-
-from domain import errors
-from domain.chain import GENESIS_DIGEST
-from domain.contract import Contract
-from domain.events import (
-    AccessGranted,
-    ContractOpened,
-    ProposalAgreed,
-    ProviderAccepted,
-    ProviderAdmitted,
-    ProviderDeclined,
-    ProviderWithdrew,
-    StakeholderRegistered,
-)
-from domain.proposals import ScopeRefinement
-from domain.values import Actor, ContractStatus, Participant, Period, ProviderStatus
 
 # open -------------------------------------------------------------------------------------
 

@@ -1,9 +1,11 @@
-"""Shared helpers of the HTTP API tests (tests/api/): tokens for each role and organisation,
-bad tokens of every kind, request bodies, and checks of problem+json answers.
+"""HTTP helpers of the API, end-to-end and reliability tests: tokens for each role and
+organisation, bad tokens of every kind, request bodies, steps over HTTP, and checks of
+problem+json answers.
 
-The parties: the commissioner `gemeente-utrecht` (a manager, an auditor and a reader), the
-providers `zorg-a` and `zorg-b` (a manager each), and an outsider `elders` (a manager) that is
-party to nothing. Tokens are made per call, so a long test run never meets an expired one.
+The parties come from the one cast (tests/support/people.py): the commissioner
+`gemeente-utrecht` (Ann the manager, Carla the auditor, Rik the reader), the providers `zorg-a`
+(Bob) and `zorg-b` (Bea), and Frank of `verzekeraar-x`, party to nothing. Tokens are made per
+call, so a long test run never meets an expired one.
 """
 
 from __future__ import annotations
@@ -17,15 +19,17 @@ import jwt
 from httpx import Response
 
 from api.security import issue_token
+from tests.support import people
+from tests.support.people import Person
 
 API = "/api/v1"
 JWT_SECRET = "test-secret-with-enough-length-for-hs256"  # tests/conftest.py's settings
 OTHER_SECRET = "another-secret-that-nobody-configured-anywhere"
 
-COMMISSIONER_ORG = "gemeente-utrecht"
-PROVIDER_A_ORG = "zorg-a"
-PROVIDER_B_ORG = "zorg-b"
-OUTSIDER_ORG = "elders"
+COMMISSIONER_ORG = people.GEMEENTE_UTRECHT.id
+PROVIDER_A_ORG = people.ZORG_A.id
+PROVIDER_B_ORG = people.ZORG_B.id
+OUTSIDER_ORG = people.VERZEKERAAR_X.id
 
 PROBLEM_BASE = "https://dialoog.example/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -52,28 +56,35 @@ def token_for(
     )
 
 
+def headers_of(person: Person, *, ttl: int = 3600, secret: str = JWT_SECRET) -> Headers:
+    """The bearer token this person of the cast would present."""
+    return token_for(
+        person.org, person.role, sub=person.subject, name=person.name, ttl=ttl, secret=secret
+    )
+
+
 def commissioner() -> Headers:
-    return token_for(COMMISSIONER_ORG, sub="ann", name="Ann de Vries")
+    return headers_of(people.ANN)
 
 
 def provider_a() -> Headers:
-    return token_for(PROVIDER_A_ORG, sub="bob", name="Bob Bakker")
+    return headers_of(people.BOB)
 
 
 def provider_b() -> Headers:
-    return token_for(PROVIDER_B_ORG, sub="bea", name="Bea Boer")
+    return headers_of(people.BEA)
 
 
 def auditor() -> Headers:
-    return token_for(COMMISSIONER_ORG, "auditor", sub="carla", name="Carla Jansen")
+    return headers_of(people.CARLA)
 
 
 def reader() -> Headers:
-    return token_for(COMMISSIONER_ORG, "reader", sub="rik", name="Rik Reader")
+    return headers_of(people.RIK)
 
 
 def outsider() -> Headers:
-    return token_for(OUTSIDER_ORG, sub="frank", name="Frank de Boer")
+    return headers_of(people.FRANK)
 
 
 # Bad credentials: each must be a 401 with WWW-Authenticate: Bearer.
@@ -86,21 +97,21 @@ def malformed_token() -> Headers:
 
 
 def wrong_signature() -> Headers:
-    return token_for(COMMISSIONER_ORG, sub="ann", secret=OTHER_SECRET)
+    return headers_of(people.ANN, secret=OTHER_SECRET)
 
 
 def expired_token() -> Headers:
     # Well past the verifier's 30 s leeway.
-    return token_for(COMMISSIONER_ORG, sub="ann", ttl=-3600)
+    return headers_of(people.ANN, ttl=-3600)
 
 
 def missing_claims_token() -> Headers:
-    claims = {"sub": "ann", "exp": int(time.time()) + 3600}  # no name, org or roles
+    claims = {"sub": people.ANN.subject, "exp": int(time.time()) + 3600}  # no name, org or roles
     return bearer(jwt.encode(claims, JWT_SECRET, algorithm="HS256"))
 
 
 def unknown_role_token() -> Headers:
-    return token_for(COMMISSIONER_ORG, "admin", sub="ann")
+    return token_for(COMMISSIONER_ORG, "admin", sub=people.ANN.subject)
 
 
 def basic_auth() -> Headers:
@@ -149,8 +160,8 @@ def session_body(held_on: str = "2025-02-03") -> dict[str, Any]:
         "heldOn": held_on,
         "kind": "dialogue",
         "participants": [
-            {"name": "Ann de Vries", "org": COMMISSIONER_ORG, "role": "contract manager"},
-            {"name": "Bob Bakker", "org": PROVIDER_A_ORG, "role": "director"},
+            {"name": people.ANN.name, "org": people.ANN.org, "role": "contract manager"},
+            {"name": people.BOB.name, "org": people.BOB.org, "role": "director"},
         ],
         "minutesRef": "NOT-2025-02",
         "summary": "Kick-off of the dialogue",

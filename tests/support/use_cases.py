@@ -17,9 +17,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from app_support import COMMISSIONER, PROVIDER, active_contract, agree, indicator_addition
 
 from application.commands import (
+    AcceptInvitation,
     AdmitProvider,
     CommandResult,
     ContractCommand,
@@ -33,6 +33,8 @@ from application.service import ContractService
 from application.views import View
 from domain.proposals import ScopeRefinement
 from domain.values import Period
+from tests.support import people
+from tests.support.app import COMMISSIONER, PROVIDER, active_contract, agree, indicator_addition
 
 SECOND_PROVIDER = "zorg-b"
 
@@ -70,6 +72,7 @@ def build_world(service: ContractService) -> World:
         COMMISSIONER,
         AdmitProvider(scene.contract_id, org=SECOND_PROVIDER, name="Zorg B", rationale="reach"),
     )
+    service.handle(people.BEA.principal, AcceptInvitation(scene.contract_id))
     proposal = service.handle(
         PROVIDER,
         SubmitProposal(

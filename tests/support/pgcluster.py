@@ -1,6 +1,6 @@
 """A throwaway PostgreSQL cluster in a temp dir, for tests.
 
-    python tests/pgcluster.py run -- pytest -n 2
+    python tests/support/pgcluster.py run -- pytest -n 2
 
 starts a cluster on a free 127.0.0.1 port, runs the command with DIALOOG_TEST_DATABASE_URL
 pointing at it, and stops the cluster and deletes its files whatever the command's outcome.
@@ -50,6 +50,7 @@ def find_bindir() -> Path:
 
 
 def free_port() -> int:
+    # Not servers.free_port: this file also runs as a script, with only the standard library.
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])

@@ -1,138 +1,31 @@
-"""Helpers of the reliability tests (tests/reliability/): a real `dialoog serve` subprocess on
-127.0.0.1, its worker processes, bounded client loops, marker-carrying commands, and reading a
-contract's whole history back over HTTP.
+"""Helpers of the reliability tests (tests/reliability/): faults of the PostgreSQL cluster,
+bounded client loops, marker-carrying commands, and reading a contract's whole history back over
+HTTP. The servers themselves come from tests/support/servers.py.
 
-Every wait here is bounded in time; every loop in count. `served()` stops its server (the whole
-process group) whatever happens in the block."""
+Every wait here is bounded in time; every loop in count."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import api_support as s
 import httpx
-from pgcluster import PgCluster
-from server_support import free_port, wait_until_healthy
+
+from tests.support import api as s
+from tests.support.pgcluster import PgCluster
+from tests.support.servers import CLIENT_TIMEOUT, Server, wait_for
 
 API = s.API
-ROOT = Path(__file__).resolve().parents[2]
 
 #: The liveness bound the issue names: during an outage every request is answered within it.
 LIVENESS_SECONDS = 5.0
-#: A client never waits longer than this for any one answer (a hang shows up as a timeout).
-CLIENT_TIMEOUT = 15.0
-
-
-# --------------------------------------------------------------------------- the server
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def worker_pids(self) -> set[int]:
-        """The supervisor's worker processes (multiprocessing spawn children, not its helpers)."""
-        pids: set[int] = set()
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        with contextlib.suppress(OSError):
-            for child in children.read_text().split():
-                with contextlib.suppress(OSError):
-                    cmdline = Path(f"/proc/{child}/cmdline").read_bytes().decode(errors="replace")
-                    if "spawn_main" in cmdline and "resource_tracker" not in cmdline:
-                        pids.add(int(child))
-        return pids
-
-    def log_tail(self, lines: int = 40) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        return ""
-
-    def client(self, **options: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=CLIENT_TIMEOUT, **options)
-
-
-def server_env(database_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIALOOG_")}
-    env |= {
-        "DIALOOG_DATABASE_URL": database_url,
-        "DIALOOG_JWT_SECRET": s.JWT_SECRET,
-        "DIALOOG_DATA_DIR": str(data_dir),
-        "DIALOOG_LOG_LEVEL": "WARNING",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env |= extra
-    return env
-
-
-@contextlib.contextmanager
-def served(
-    database_url: str, tmp_path: Path, *, workers: int = 1, **extra_env: str
-) -> Iterator[Server]:
-    """`dialoog serve --workers N` on a free 127.0.0.1 port, healthy, for the block's duration."""
-    port = free_port()
-    log = tmp_path / f"server-{port}.log"
-    command = [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--workers", str(workers)]
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=server_env(database_url, tmp_path, **extra_env),
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: we stop supervisor and workers
-        )
-    server = Server(process, port, log)
-    try:
-        try:
-            wait_until_healthy(port, process, seconds=45)
-            if workers > 1:
-                wait_for(lambda: len(server.worker_pids()) == workers, 30, "workers up")
-        except AssertionError as error:
-            raise AssertionError(f"{error}\n{server.log_tail()}") from None
-        yield server
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-        # Workers that outlived the supervisor (they share its process group).
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-
-
-def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> float:
-    """Poll until `condition()`; the seconds it took. Fails after `seconds`."""
-    started = time.monotonic()
-    deadline = started + seconds
-    while time.monotonic() < deadline:
-        with contextlib.suppress(Exception):
-            if condition():
-                return time.monotonic() - started
-        time.sleep(0.05)
-    raise AssertionError(f"{what}: not within {seconds:g} s")
 
 
 # --------------------------------------------------------------------------- PostgreSQL

@@ -4,6 +4,9 @@
 events they triggered, so that a test's `when` (one command) is followed by a `then` that sees
 only the events that command triggered. Steps remember the ids they create under a name
 (`scene["s1"]`), so a test can refer to "the session held earlier" without plumbing ids.
+
+The term, budget period, ceiling and session day are shared with the application helpers
+(tests/support/app.py).
 """
 
 from __future__ import annotations
@@ -23,15 +26,17 @@ from domain.indicators import Baseline, Direction, IndicatorChange, Target
 from domain.money import Adjustment
 from domain.proposals import Change
 from domain.values import Actor, Allocation, Participant, Period
+from tests.support import people
 
-COMMISSIONER = Actor("ann", "Ann de Vries", "gemeente-utrecht", "contract_manager")
-COMMISSIONER_AUDITOR = Actor("carla", "Carla Jansen", "gemeente-utrecht", "auditor")
-PROVIDER_A = Actor("bob", "Bob Bakker", "zorg-a", "contract_manager")
-PROVIDER_B = Actor("dirk", "Dirk Smit", "welzijn-b", "contract_manager")
-PROVIDER_C = Actor("eva", "Eva Visser", "buurtwerk-c", "contract_manager")
-OUTSIDER = Actor("frank", "Frank de Boer", "verzekeraar-x", "contract_manager")
+# The domain's actors, from the one cast (tests/support/people.py).
+COMMISSIONER = people.ANN.actor
+COMMISSIONER_AUDITOR = people.CARLA.actor
+PROVIDER_A = people.BOB.actor
+PROVIDER_B = people.DIRK.actor
+PROVIDER_C = people.EVA.actor
+OUTSIDER = people.FRANK.actor
 
-PROVIDER_NAMES = {"zorg-a": "Zorg A", "welzijn-b": "Welzijn B", "buurtwerk-c": "Buurtwerk C"}
+PROVIDER_NAMES = {o.id: o.name for o in (people.ZORG_A, people.WELZIJN_B, people.BUURTWERK_C)}
 
 TERM = Period(date(2025, 1, 1), date(2028, 12, 31))
 BUDGET_PERIOD = Period(date(2025, 1, 1), date(2028, 12, 31))
@@ -182,8 +187,8 @@ def session_held(name: str = "s1", actor: Actor = COMMISSIONER) -> Step:
             held_on=SESSION_DAY,
             kind="dialogue",
             participants=[
-                Participant("Ann de Vries", "gemeente-utrecht", "contract_manager"),
-                Participant("Bob Bakker", "zorg-a", "contract_manager"),
+                Participant(people.ANN.name, people.ANN.org, "contract_manager"),
+                Participant(people.BOB.name, people.BOB.org, "contract_manager"),
             ],
             minutes_ref=f"minutes/{name}.pdf",
             summary=f"session {name}",

@@ -1,9 +1,9 @@
-"""Shared helpers of the application test suite (tests/integration/test_application*.py).
+"""Service helpers of the application tests (tests/integration/, tests/unit/application/).
 
-Principals of two organisations' contract managers, an auditor, a reader and an outsider; a
-service built from a test's `Settings`; a contract opened, with a provider, active and with one
-dialogue session held; and raw access to the stored events (`dialoog_events`) on SQLite and
-PostgreSQL for the tampering and upcasting tests.
+Principals of two organisations' contract managers, an auditor, a reader and an outsider (from
+the one cast, tests/support/people.py); a service built from a test's `Settings`; a contract
+opened, with a provider, active and with one dialogue session held; and raw access to the
+stored events (`dialoog_events`) on SQLite and PostgreSQL for the tampering and upcasting tests.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 from uuid import UUID
 
 from application.commands import (
+    AcceptInvitation,
     ActivateContract,
     AdmitProvider,
     GiveConsent,
@@ -29,23 +30,18 @@ from application.commands import (
 from application.service import ContractService, Principal
 from domain.goals import ChangeAction
 from domain.indicators import Baseline, Direction, IndicatorChange, Target
-from domain.values import Participant, Period
+from domain.values import Participant
 from infrastructure.event_store import contract_service
 from infrastructure.settings import Settings
+from tests.support import people
+from tests.support.builders import BUDGET_PERIOD, CEILING, SESSION_DAY, TERM
 
-COMMISSIONER = Principal("ann", "Ann de Vries", "gemeente-utrecht", frozenset({"contract_manager"}))
-PROVIDER = Principal("bob", "Bob Bakker", "zorg-a", frozenset({"contract_manager"}))
-AUDITOR = Principal("carla", "Carla Jansen", "gemeente-utrecht", frozenset({"auditor"}))
-READER = Principal("rik", "Rik Reader", "gemeente-utrecht", frozenset({"reader"}))
-OUTSIDER = Principal("frank", "Frank de Boer", "verzekeraar-x", frozenset({"contract_manager"}))
-OTHER_COMMISSIONER = Principal(
-    "gert", "Gert Groen", "gemeente-amersfoort", frozenset({"contract_manager"})
-)
-
-TERM = Period(date(2025, 1, 1), date(2028, 12, 31))
-BUDGET_PERIOD = Period(date(2025, 1, 1), date(2028, 12, 31))
-CEILING = Decimal("1000000.00")
-SESSION_DAY = date(2025, 2, 3)
+COMMISSIONER = people.ANN.principal
+PROVIDER = people.BOB.principal
+AUDITOR = people.CARLA.principal
+READER = people.RIK.principal
+OUTSIDER = people.FRANK.principal
+OTHER_COMMISSIONER = people.GERT.principal
 
 
 def service_for(settings: Settings, *, read_models: bool = False) -> ContractService:
@@ -83,11 +79,13 @@ class Scene:
 
 
 def active_contract(service: ContractService, reference: str = "WMO-2025-01") -> Scene:
-    """Opened (v1), provider admitted (v2), activated (v3), one session held (v4)."""
+    """Opened (v1), provider invited (v2) and accepting (v3), activated (v4), one session
+    held (v5)."""
     contract_id = open_contract(service, reference)
     service.handle(
         COMMISSIONER, AdmitProvider(contract_id, org="zorg-a", name="Zorg A", rationale="fit")
     )
+    service.handle(PROVIDER, AcceptInvitation(contract_id))
     service.handle(COMMISSIONER, ActivateContract(contract_id))
     session = service.handle(
         COMMISSIONER,
@@ -96,14 +94,14 @@ def active_contract(service: ContractService, reference: str = "WMO-2025-01") ->
             held_on=SESSION_DAY,
             kind="dialogue",
             participants=(
-                Participant("Ann de Vries", "gemeente-utrecht", "contract manager"),
-                Participant("Bob Bakker", "zorg-a", "contract manager"),
+                Participant(people.ANN.name, people.ANN.org, "contract manager"),
+                Participant(people.BOB.name, people.BOB.org, "contract manager"),
             ),
             minutes_ref="MIN-1",
             summary="first dialogue",
         ),
     )
-    assert session.version == 4 and session.created_id
+    assert session.version == 5 and session.created_id
     return Scene(contract_id, session.created_id)
 
 
