@@ -18,6 +18,7 @@ from api.logs import RequestContextMiddleware
 from api.openapi import API_PREFIX, build_openapi
 from api.problems import install_problem_handlers
 from api.routes import (
+    access,
     audit,
     contracts,
     indicators,
@@ -49,6 +50,7 @@ def include_routers(app: FastAPI) -> None:
     for module in (
         contracts,
         parties,
+        access,
         publications,
         lifecycle,
         sessions,

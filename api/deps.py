@@ -45,6 +45,19 @@ ProposalId = Annotated[
 IndicatorId = Annotated[
     str, Path(alias="indicatorId", description="The indicator's id", min_length=1, max_length=64)
 ]
+OrgId = Annotated[
+    str,
+    Path(
+        alias="org",
+        description="An organisation id (lowercase words joined by hyphens)",
+        min_length=3,
+        max_length=64,
+        pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$",
+    ),
+]
+GrantId = Annotated[
+    str, Path(alias="grantId", description="The access grant's id", min_length=1, max_length=64)
+]
 IfMatch = Annotated[
     str | None,
     Header(

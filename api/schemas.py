@@ -280,6 +280,26 @@ class ReasonBody(Body):
     reason: LongText
 
 
+class ProposalClosing(Body):
+    """Why a proposal is rejected or withdrawn, and in which session (if in one)."""
+
+    reason: LongText
+    session_id: Annotated[str, Field(max_length=64)] | None = Field(
+        default=None, description="The dialogue session this was decided in, if any"
+    )
+
+
+class AcceptanceBody(Body):
+    """Accepting an invitation needs no fields; the caller's organisation accepts."""
+
+
+class AccessGrantCreate(Body):
+    org: Org
+    role: Annotated[str, Field(description="auditor or reader", max_length=20)]
+    until: date | None = Field(default=None, description="The last day the grant holds")
+    reason: LongText
+
+
 class OptionalReasonBody(Body):
     reason: Annotated[str, Field(max_length=10_000)] = ""
     decision_ref: Annotated[str, Field(max_length=200)] | None = None

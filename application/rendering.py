@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic.alias_generators import to_camel
 
 from application.views import (
+    AccessGrantData,
     ActorData,
     AllocationData,
     BaselineData,
@@ -36,7 +38,8 @@ from domain.goals import GoalChange
 from domain.indicators import IndicatorChange, Measurement
 from domain.money import Adjustment
 from domain.proposals import Proposal, ScopeRefinement
-from domain.records import Publication, Session, Stakeholder
+from domain.records import AccessGrant, Publication, Session, Stakeholder
+from domain.values import local_date
 
 
 def change_data(
@@ -169,6 +172,7 @@ def contract_data(contract: Contract) -> ContractData:
         sessions=[session_data(s) for s in contract.sessions.values()],
         proposals=[proposal_data(contract, p) for p in contract.proposals.values()],
         publications=[publication_data(p) for p in contract.publications],
+        access_grants=[access_grant_data(g) for g in contract.access_grants.values()],
         possibly_substantial_change=framework.change_limit_exceeded,
         created_at=contract.created_on,
         updated_at=contract.modified_on,
@@ -235,4 +239,18 @@ _RENDER: dict[View, Callable[[Contract, str], Data]] = {
     View.MEASUREMENT: lambda c, m_id: measurement_data(c.measurements[m_id]),
     View.STAKEHOLDER: lambda c, s_id: stakeholder_data(c.stakeholders[s_id]),
     View.PUBLICATION: _publication,
+    View.ACCESS_GRANT: lambda c, grant_id: access_grant_data(c.access_grants[grant_id]),
 }
+
+
+def access_grant_data(grant: AccessGrant) -> AccessGrantData:
+    return AccessGrantData(
+        grant_id=grant.grant_id,
+        org=grant.org,
+        role=grant.role,
+        until=grant.until,
+        reason=grant.reason,
+        granted_on=grant.granted_on,
+        revoked_on=grant.revoked_on,
+        in_force=grant.holds_on(local_date(datetime.now(UTC))),
+    )

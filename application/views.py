@@ -173,6 +173,18 @@ class PublicationData(Data):
     summary: str
 
 
+class AccessGrantData(Data):
+    grant_id: str
+    org: str
+    role: str
+    until: date | None
+    reason: str
+    granted_on: date
+    revoked_on: date | None
+    #: whether the grant lets its organisation read the contract today
+    in_force: bool
+
+
 class ContractData(Data):
     id: str
     reference: str
@@ -192,6 +204,8 @@ class ContractData(Data):
     sessions: list[SessionData]
     proposals: list[ProposalData]
     publications: list[PublicationData]
+    #: outside organisations given read access by the commissioner, with revoked ones
+    access_grants: list[AccessGrantData]
     possibly_substantial_change: bool
     created_at: datetime
     updated_at: datetime
@@ -217,6 +231,7 @@ class View(StrEnum):
     MEASUREMENT = "measurement"
     STAKEHOLDER = "stakeholder"
     PUBLICATION = "publication"
+    ACCESS_GRANT = "access_grant"
 
 
 class HistoryEntry(Data):

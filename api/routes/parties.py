@@ -1,14 +1,22 @@
-"""The parties to a contract: providers admitted by the commissioner, and stakeholders."""
+"""The parties to a contract: providers invited by the commissioner, who accept or decline
+through their own people and may withdraw later, and stakeholders."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from api.deps import Command, ContractId
+from api.deps import Command, ContractId, OrgId
 from api.responses import COMMAND_ERRORS
-from api.schemas import ProviderCreate, StakeholderCreate
-from application.commands import AdmitProvider, RegisterStakeholder
+from api.schemas import AcceptanceBody, ProviderCreate, ReasonBody, StakeholderCreate
+from application.commands import (
+    AcceptInvitation,
+    AdmitProvider,
+    DeclineInvitation,
+    RegisterStakeholder,
+    WithdrawProvider,
+)
+from application.errors import NotPermitted
 from application.views import ContractData, StakeholderData, View
 
 router = APIRouter(prefix="/contracts/{contractId}", tags=["contracts"])
@@ -18,12 +26,57 @@ router = APIRouter(prefix="/contracts/{contractId}", tags=["contracts"])
     "/providers",
     status_code=201,
     response_model=ContractData,
-    summary="Admit a preselected provider (commissioner)",
+    summary="Invite a preselected provider (commissioner); it becomes a party when it accepts",
     responses=COMMAND_ERRORS,
 )
 def admit_provider(contract_id: ContractId, body: ProviderCreate, command: Command) -> Response:
     admit = AdmitProvider(contract_id, org=body.org, name=body.name, rationale=body.rationale)
     return command.run(admit, View.CONTRACT, status=201)
+
+
+def _own(command: Command, org: str) -> None:
+    if org != command.principal.org:
+        raise NotPermitted(
+            f"only {org}'s own people answer its invitation; you act for {command.principal.org}"
+        )
+
+
+@router.post(
+    "/providers/{org}/acceptance",
+    response_model=ContractData,
+    summary="Accept your organisation's invitation to the contract (the invited provider)",
+    responses=COMMAND_ERRORS,
+)
+def accept_invitation(
+    contract_id: ContractId, org: OrgId, body: AcceptanceBody, command: Command
+) -> Response:
+    _own(command, org)
+    return command.run(AcceptInvitation(contract_id), View.CONTRACT)
+
+
+@router.post(
+    "/providers/{org}/refusal",
+    response_model=ContractData,
+    summary="Decline your organisation's invitation to the contract, saying why",
+    responses=COMMAND_ERRORS,
+)
+def decline_invitation(
+    contract_id: ContractId, org: OrgId, body: ReasonBody, command: Command
+) -> Response:
+    _own(command, org)
+    return command.run(DeclineInvitation(contract_id, reason=body.reason), View.CONTRACT)
+
+
+@router.post(
+    "/providers/{org}/withdrawal",
+    response_model=ContractData,
+    summary="A provider withdraws (itself, or the commissioner withdraws it or its invitation)",
+    responses=COMMAND_ERRORS,
+)
+def withdraw_provider(
+    contract_id: ContractId, org: OrgId, body: ReasonBody, command: Command
+) -> Response:
+    return command.run(WithdrawProvider(contract_id, org=org, reason=body.reason), View.CONTRACT)
 
 
 @router.post(

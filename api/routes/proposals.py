@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from api.deps import Command, ContractId, ContractsDep, CurrentPrincipal, ProposalId
 from api.http import respond
 from api.responses import COMMAND_ERRORS, READ_ERRORS
-from api.schemas import ConsentCreate, ProposalCreate, ReasonBody, change_of
+from api.schemas import ConsentCreate, ProposalClosing, ProposalCreate, change_of
 from application.commands import GiveConsent, RejectProposal, SubmitProposal, WithdrawProposal
 from application.views import ProposalData, View
 
@@ -73,9 +73,11 @@ def give_consent(
     responses=COMMAND_ERRORS,
 )
 def reject_proposal(
-    contract_id: ContractId, proposal_id: ProposalId, body: ReasonBody, command: Command
+    contract_id: ContractId, proposal_id: ProposalId, body: ProposalClosing, command: Command
 ) -> Response:
-    reject = RejectProposal(contract_id, proposal_id=proposal_id, reason=body.reason)
+    reject = RejectProposal(
+        contract_id, proposal_id=proposal_id, reason=body.reason, session_id=body.session_id
+    )
     return command.run(reject, View.PROPOSAL)
 
 
@@ -86,7 +88,9 @@ def reject_proposal(
     responses=COMMAND_ERRORS,
 )
 def withdraw_proposal(
-    contract_id: ContractId, proposal_id: ProposalId, body: ReasonBody, command: Command
+    contract_id: ContractId, proposal_id: ProposalId, body: ProposalClosing, command: Command
 ) -> Response:
-    withdraw = WithdrawProposal(contract_id, proposal_id=proposal_id, reason=body.reason)
+    withdraw = WithdrawProposal(
+        contract_id, proposal_id=proposal_id, reason=body.reason, session_id=body.session_id
+    )
     return command.run(withdraw, View.PROPOSAL)

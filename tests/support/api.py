@@ -254,7 +254,8 @@ def contract_version(response: Response) -> int:
 
 @dataclass(frozen=True)
 class ActiveContract:
-    """A contract opened by gemeente-utrecht, zorg-a and zorg-b admitted, active, one session."""
+    """A contract opened by gemeente-utrecht, zorg-a and zorg-b invited and accepting, active,
+    one session."""
 
     id: str
     session_id: str
@@ -305,10 +306,20 @@ def hold_session(client: Any, contract_id: str, headers: Headers | None = None) 
     return session_id
 
 
+def accept(client: Any, contract_id: str, org: str, headers: Headers) -> None:
+    """The invited provider's own people accept the invitation."""
+    response = client.post(
+        f"{API}/contracts/{contract_id}/providers/{org}/acceptance", headers=headers, json={}
+    )
+    assert response.status_code == 200, response.text
+
+
 def active_contract(client: Any, reference: str = "WMO-2025-017") -> ActiveContract:
     contract_id = open_contract(client, reference)
     admit(client, contract_id, PROVIDER_A_ORG)
     admit(client, contract_id, PROVIDER_B_ORG)
+    accept(client, contract_id, PROVIDER_A_ORG, provider_a())
+    accept(client, contract_id, PROVIDER_B_ORG, provider_b())
     activate(client, contract_id)
     return ActiveContract(contract_id, hold_session(client, contract_id))
 
