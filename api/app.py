@@ -17,7 +17,9 @@ from api.headers import StandardHeadersMiddleware
 from api.logs import RequestContextMiddleware
 from api.openapi import API_PREFIX, build_openapi
 from api.problems import install_problem_handlers
+from api.routes import access_log
 from api.security import TokenVerifier
+from api.telemetry import TelemetryMiddleware, configure_tracing, flush_traces, metrics_router
 from infrastructure.bootstrap import bootstrap
 from infrastructure.secrets import jwt_secret
 from infrastructure.settings import Settings
@@ -36,7 +38,7 @@ def include_routers(app: FastAPI) -> None:
     """Every router the service exposes. Probes sit at the root; the API under API_PREFIX."""
     app.include_router(health.router, include_in_schema=False)
     v1 = APIRouter(prefix=API_PREFIX)
-    for module in (contracts, dialogue, monitoring, audit):
+    for module in (contracts, dialogue, monitoring, audit, access_log):
         v1.include_router(module.router)
     v1.include_router(_meta_router(app))
     app.include_router(v1)
@@ -76,6 +78,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             services.close()
+            flush_traces()
 
     app = FastAPI(
         title="dialoog",
@@ -85,9 +88,15 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        # FastAPI's own OpenTelemetry spans (the request's SERVER span, dependencies, endpoint);
+        # series come from prometheus-client (api/telemetry.py), logs from api/logs.py.
+        telemetry={"tracing": True, "operation_spans": True, "metrics": False, "logs": False},
     )
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(StandardHeadersMiddleware, api_version=service_version())
+    configure_tracing(settings, service_version())
+    app.add_middleware(TelemetryMiddleware, fastapi_app=app)  # outermost: sees every response
     install_problem_handlers(app)
     include_routers(app)
+    app.include_router(metrics_router(settings))
     return app
