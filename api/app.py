@@ -19,6 +19,7 @@ from api.openapi import API_PREFIX, build_openapi
 from api.problems import install_problem_handlers
 from api.routes import (
     access,
+    access_log,
     audit,
     contracts,
     indicators,
@@ -29,6 +30,7 @@ from api.routes import (
     sessions,
 )
 from api.security import TokenVerifier
+from api.telemetry import TelemetryMiddleware, configure_tracing, flush_traces, metrics_router
 from infrastructure.bootstrap import bootstrap
 from infrastructure.secrets import jwt_secret
 from infrastructure.settings import Settings
@@ -57,6 +59,7 @@ def include_routers(app: FastAPI) -> None:
         proposals,
         indicators,
         audit,
+        access_log,
     ):
         v1.include_router(module.router)
     v1.include_router(_meta_router(app))
@@ -97,6 +100,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             services.close()
+            flush_traces()
 
     app = FastAPI(
         title="dialoog",
@@ -106,9 +110,15 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        # FastAPI's own OpenTelemetry spans (the request's SERVER span, dependencies, endpoint);
+        # series come from prometheus-client (api/telemetry.py), logs from api/logs.py.
+        telemetry={"tracing": True, "operation_spans": True, "metrics": False, "logs": False},
     )
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(StandardHeadersMiddleware, api_version=service_version())
+    configure_tracing(settings, service_version())
+    app.add_middleware(TelemetryMiddleware, fastapi_app=app)  # outermost: sees every response
     install_problem_handlers(app)
     include_routers(app)
+    app.include_router(metrics_router(settings))
     return app

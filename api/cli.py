@@ -5,7 +5,10 @@ A bad setting ends the command with one readable line on stderr and exit code 2.
 from __future__ import annotations
 
 import functools
+import os
+import shutil
 import socket
+import tempfile
 import time
 from typing import Annotated, Any, NoReturn
 
@@ -15,6 +18,7 @@ from pydantic import ValidationError
 from api.app import create_app, service_version
 from api.logs import logging_config
 from api.serving import bind_listener
+from api.telemetry import MULTIPROC_DIR_VAR
 from application.errors import StoreUnavailable
 from infrastructure.bootstrap import bootstrap
 from infrastructure.settings import Settings
@@ -79,8 +83,15 @@ def _run_server(settings: Settings, listener: socket.socket) -> None:
     }
     config = uvicorn.Config(**options)
     if settings.workers > 1:
-        # `listener` only reserves the port; each worker listens on its own SO_REUSEPORT socket.
-        run_workers(config)
+        # Workers share their Prometheus series through files in a private folder, fresh for
+        # each run (series of an earlier run must not add up with this one's).
+        metrics_dir = tempfile.mkdtemp(prefix="dialoog-metrics-")  # mode 0700
+        os.environ[MULTIPROC_DIR_VAR] = metrics_dir
+        try:
+            # `listener` only reserves the port; each worker listens on its own socket.
+            run_workers(config)
+        finally:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     else:
         uvicorn.Server(config).run(sockets=[listener])
 

@@ -1,5 +1,8 @@
 """Structured logs: one JSON object per line, a request id on every request.
 
+The request id is the trace id of the request's span (api/telemetry.py), so a log line leads
+to its trace; a client's own X-Request-ID is still echoed (and logged beside the trace id).
+
 Only what is listed in `ACCESS_FIELDS` reaches the access log: no headers (so never an
 Authorization header), no query strings, no bodies."""
 
@@ -16,11 +19,13 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.telemetry import current_trace_id
+
 REQUEST_ID_HEADER = "X-Request-ID"
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 # A client-supplied id is echoed only if it is short and harmless in a log line.
 _ACCEPTABLE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
-ACCESS_FIELDS = ("request_id", "method", "path", "status", "duration_ms")
+ACCESS_FIELDS = ("request_id", "trace_id", "method", "path", "status", "duration_ms")
 
 access_logger = logging.getLogger("dialoog.access")
 
@@ -86,7 +91,8 @@ class RequestContextMiddleware:
             return
         supplied = _header(scope, b"x-request-id")
         request_id = supplied if supplied and _ACCEPTABLE_ID.fullmatch(supplied) else None
-        request_id = request_id or uuid.uuid4().hex
+        trace_id = current_trace_id()
+        request_id = request_id or trace_id or uuid.uuid4().hex
         _request_id.set(request_id)
         started = time.perf_counter()
         status = 500
@@ -112,6 +118,7 @@ class RequestContextMiddleware:
                 status,
                 extra={
                     "request_id": request_id,
+                    "trace_id": trace_id,
                     "method": scope["method"],
                     "path": scope["path"],
                     "status": status,

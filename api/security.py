@@ -134,7 +134,9 @@ def current_principal(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated("send 'Authorization: Bearer <token>'")
     verifier: TokenVerifier = request.app.state.token_verifier
-    return verifier.principal(credentials.credentials)
+    principal = verifier.principal(credentials.credentials)
+    request.state.principal = principal  # for the access log (api/telemetry.py)
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

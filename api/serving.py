@@ -11,6 +11,7 @@ TCP_NODELAY, so keep-alive responses do not wait on delayed ACKs (uvicorn issue 
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 from typing import Any
@@ -42,6 +43,14 @@ class ReusePortProcess(multiprocess.Process):
         own = bind_listener(self.config.host, self.config.port, reuse_port=True)
         threading.Thread(target=self.always_pong, daemon=True).start()
         self.server.run([own])
+
+    def join(self) -> None:
+        super().join()
+        if self.process.pid is not None and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # Its live gauges no longer count (prometheus-client's multiprocess mode).
+            from prometheus_client import multiprocess as prometheus_multiprocess
+
+            prometheus_multiprocess.mark_process_dead(self.process.pid)  # type: ignore[no-untyped-call]
 
 
 def run_workers(config: Any) -> None:

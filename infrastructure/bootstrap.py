@@ -15,6 +15,7 @@ from typing import Protocol
 
 from application.errors import StoreUnavailable
 from application.service import ContractService
+from infrastructure.access_log import BufferedAccessLog, access_log_store
 from infrastructure.event_store import contract_service
 from infrastructure.settings import DatabaseParts, Settings
 
@@ -120,6 +121,7 @@ class Services:
     probe: StoreProbe
     _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
     _contracts: ContractService | None = field(default=None, repr=False)
+    _access_log: BufferedAccessLog | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -131,6 +133,15 @@ class Services:
                 self._contracts = contract_service(self.settings)
                 self._closers.append(self._contracts.close)
             return self._contracts
+
+    @property
+    def access_log(self) -> BufferedAccessLog:
+        """Who read or wrote which contract; flushed and closed with the services."""
+        with self._lock:
+            if self._access_log is None:
+                self._access_log = BufferedAccessLog(access_log_store(self.settings))
+                self._closers.append(self._access_log.close)
+            return self._access_log
 
     def ready(self) -> None:
         """Return if the event store answers; raise StoreUnavailable within ~5 s otherwise."""

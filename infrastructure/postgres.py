@@ -24,6 +24,8 @@ from eventsourcing.postgres import (
 )
 from eventsourcing.utils import Environment
 
+from infrastructure import metrics
+
 
 def _once(method: Any) -> Any:
     """The recorder method without the library's retry decorator."""
@@ -35,9 +37,17 @@ class FailFastAggregateRecorder(PostgresAggregateRecorder):
     select_events = _once(PostgresAggregateRecorder.select_events)
 
 
+def _timed_select(select: Any) -> Any:
+    def select_events(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with metrics.store_call("select"):
+            return select(self, *args, **kwargs)
+
+    return select_events
+
+
 class FailFastApplicationRecorder(PostgresApplicationRecorder):
     insert_events = _once(PostgresApplicationRecorder.insert_events)
-    select_events = _once(PostgresApplicationRecorder.select_events)
+    select_events = _timed_select(_once(PostgresApplicationRecorder.select_events))
     select_notifications = _once(PostgresApplicationRecorder.select_notifications)
     max_notification_id = _once(PostgresApplicationRecorder.max_notification_id)
 
@@ -100,6 +110,10 @@ class GroupCommitApplicationRecorder(FailFastApplicationRecorder):
             # Tracking records and the like belong to one transaction of their own.
             alone: Sequence[int] | None = _stock_insert(self, stored_events, **kwargs)
             return alone
+        with metrics.store_call("insert", len(stored_events)):
+            return self._insert_in_group(stored_events)
+
+    def _insert_in_group(self, stored_events: Sequence[StoredEvent]) -> Sequence[int] | None:
         save = _Save(stored_events)
         with self._queue_lock:
             self._queue.append(save)
@@ -138,6 +152,7 @@ class GroupCommitApplicationRecorder(FailFastApplicationRecorder):
     def _commit(self, batch: list[_Save]) -> None:
         """All saves in one pipelined transaction; if any conflicts, each in its own savepoint."""
         events = [event for save in batch for event in save.events]
+        metrics.group_committed(len(batch), len(events))
         try:
             notification_ids = list(_stock_insert(self, events) or [])
         except IntegrityError:

@@ -112,6 +112,14 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
     data_dir: Path = Path("./var")
+    metrics_enabled: bool = Field(default=True, description="serve GET /metrics")
+    metrics_token: SecretStr | None = Field(
+        default=None, description="bearer token for /metrics; without one, loopback callers only"
+    )
+    # The OpenTelemetry variable itself (no DIALOOG_ prefix): spans are exported only if set.
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
 
     @field_validator("database_url")
     @classmethod

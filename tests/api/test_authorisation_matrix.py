@@ -74,6 +74,7 @@ def _indicator(client: TestClient) -> Context:
 # --------------------------------------------------------------------------- the table
 
 PUBLIC, LIST, CREATE, READ, AUDIT, WRITE = "public", "list", "create", "read", "audit", "write"
+AUDITORS = "auditors"  # the auditor role only, not a contract's parties (the access log)
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,7 @@ ENDPOINTS: dict[str, Endpoint] = {
         AUDIT, 200, params={"from": 1, "to": 2}, right=s.auditor
     ),
     "GET /contracts/{contractId}/verification": Endpoint(AUDIT, 200, right=s.auditor),
+    "GET /access-log": Endpoint(AUDITORS, 200, right=s.auditor),
 }
 
 
@@ -208,6 +210,9 @@ def test_authorisation_matrix(client: TestClient, key: str) -> None:
     elif endpoint.kind in (READ, LIST):
         for headers in (s.reader(), s.auditor(), s.provider_b()):
             assert call(headers).status_code == 200
+    elif endpoint.kind == AUDITORS:
+        for headers in (s.reader(), s.commissioner(), s.provider_a()):
+            s.assert_problem(call(headers), 403, "not-permitted")
 
     # 3. Another organisation, with the role that would otherwise do: 404, never 403.
     if contract_scoped:
@@ -219,6 +224,11 @@ def test_authorisation_matrix(client: TestClient, key: str) -> None:
         s.assert_problem(response, 404, "contract-not-found")
     elif endpoint.kind == LIST:
         response = call(_other_org_with_the_role(LIST))
+        assert response.status_code == 200
+        assert response.json() == {"items": [], "nextCursor": None}
+    elif endpoint.kind == AUDITORS:
+        # Another organisation's auditor sees nothing of what these parties did.
+        response = call(_other_org_with_the_role(AUDIT))
         assert response.status_code == 200
         assert response.json() == {"items": [], "nextCursor": None}
 
