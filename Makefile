@@ -23,8 +23,11 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# The server checks `iss` and `aud` of the tokens `dialoog token issue` and `dialoog demo` make
+# (their defaults: dialoog-local, dialoog-api); settings already in the environment win.
 run: install
-	$(BIN)/dialoog serve
+	DIALOOG_JWT_ISSUER="$${DIALOOG_JWT_ISSUER:-dialoog-local}" \
+	DIALOOG_JWT_AUDIENCE="$${DIALOOG_JWT_AUDIENCE:-dialoog-api}" $(BIN)/dialoog serve
 
 lint: install
 	$(BIN)/ruff check .
