@@ -10,6 +10,7 @@ a request either. Durability settings (fsync, synchronous_commit) are left at th
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
 from collections.abc import Sequence
@@ -23,6 +24,11 @@ from eventsourcing.postgres import (
     PostgresFactory,
 )
 from eventsourcing.utils import Environment
+from psycopg import sql
+
+from application.errors import CommitOutcomeUnknown, NotStored
+
+log = logging.getLogger("dialoog.store")
 
 
 def _once(method: Any) -> Any:
@@ -69,6 +75,20 @@ def _own_copy(error: Exception) -> Exception:
         copy = RuntimeError(str(error))
     copy.__cause__ = error
     return copy
+
+
+def _never_connected(error: BaseException) -> bool:
+    """True if the failure was getting a connection from the pool: nothing reached the server."""
+    from psycopg_pool import PoolClosed, PoolTimeout
+
+    seen: BaseException | None = error
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, PoolTimeout | PoolClosed):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class GroupCommitApplicationRecorder(FailFastApplicationRecorder):
@@ -118,11 +138,13 @@ class GroupCommitApplicationRecorder(FailFastApplicationRecorder):
             batch = [self._queue.popleft() for _ in range(min(len(self._queue), self.MAX_BATCH))]
         try:
             self._commit(batch)
-        except Exception as error:  # the whole batch shares the fate of its commit
+        except IntegrityError as error:  # a conflict of a batch of one: that save fails
             for save in batch:
                 if save.error is None:
                     save.error = _own_copy(error)
                     save.notification_ids = None
+        except Exception as error:  # the connection failed: what did the store keep?
+            self._resolve(batch, error)
         finally:
             for save in batch:
                 save.finished = True
@@ -150,6 +172,92 @@ class GroupCommitApplicationRecorder(FailFastApplicationRecorder):
                 notification_ids[: len(save.events)],
                 notification_ids[len(save.events) :],
             )
+
+    #: Asking whether an uncertain commit stored a batch stays within the 5 s a client waits.
+    RESOLVE_CONNECT_TIMEOUT = 2
+    RESOLVE_LOCK_TIMEOUT_MS = 1500
+
+    def _resolve(self, batch: list[_Save], error: Exception) -> None:
+        """Answer each caller of a failed commit with what really happened.
+
+        When the connection breaks after COMMIT was sent, the rows may be durable although the
+        commit raised. Each save's (originator_id, originator_version) rows are looked up on a
+        fresh connection: all there → the save succeeded; none there → not stored, safe to
+        retry; no answer in time → the outcome is unknown, and the caller is told so. A failure
+        to get a connection at all means nothing was sent: not stored.
+        """
+        if _never_connected(error):
+            found: list[Sequence[int] | None] | None = [None] * len(batch)
+        else:
+            try:
+                found = self._stored(batch)
+            except Exception as lookup_error:
+                log.warning(
+                    "commit outcome unknown for %d saves: %s (lookup: %s)",
+                    len(batch),
+                    type(error).__name__,
+                    type(lookup_error).__name__,
+                )
+                found = None
+        for index, save in enumerate(batch):
+            if save.error is not None:
+                continue
+            ids = found[index] if found is not None else None
+            if ids is not None:
+                save.notification_ids = ids  # durable: the caller succeeded
+                continue
+            save.notification_ids = None
+            failure: Exception = (
+                NotStored("the change was not stored; it is safe to send it again")
+                if found is not None
+                else CommitOutcomeUnknown(
+                    "the connection to the event store broke during the commit and the store "
+                    "could not be asked in time whether the change was stored; check the "
+                    "contract's history before sending it again, or resend it with the same "
+                    "Idempotency-Key"
+                )
+            )
+            failure.__cause__ = error
+            save.error = failure
+        if found is not None:
+            log.warning(
+                "commit failed (%s); %d of %d saves were stored nonetheless",
+                type(error).__name__,
+                sum(ids is not None for ids in found),
+                len(batch),
+            )
+
+    def _stored(self, batch: list[_Save]) -> list[Sequence[int] | None]:
+        """Per save, its notification ids if all its rows are stored, else None. A SHARE lock
+        waits (bounded) for a commit still in flight on the old connection to end either way."""
+        kwargs = dict(self.datastore.pool.kwargs or {})
+        kwargs.pop("row_factory", None)
+        kwargs["connect_timeout"] = self.RESOLVE_CONNECT_TIMEOUT
+        table = sql.SQL("{}.{}").format(
+            sql.Identifier(self.datastore.schema), sql.Identifier(self.events_table_name)
+        )
+        keys = [(str(e.originator_id), e.originator_version) for s in batch for e in s.events]
+        with psycopg.connect(**kwargs) as connection, connection.transaction():
+            connection.execute(
+                sql.SQL("SET LOCAL lock_timeout = {}").format(
+                    sql.Literal(f"{self.RESOLVE_LOCK_TIMEOUT_MS}ms")
+                )
+            )
+            connection.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(table))
+            rows = connection.execute(
+                sql.SQL(
+                    "SELECT originator_id::text, originator_version, notification_id FROM {} "
+                    "WHERE (originator_id::text, originator_version) IN "
+                    "(SELECT * FROM unnest(%s::text[], %s::bigint[]))"
+                ).format(table),
+                ([k[0] for k in keys], [k[1] for k in keys]),
+            ).fetchall()
+        stored = {(str(row[0]), int(row[1])): int(row[2]) for row in rows}
+        found: list[Sequence[int] | None] = []
+        for save in batch:
+            ids = [stored.get((str(e.originator_id), e.originator_version)) for e in save.events]
+            found.append([i for i in ids if i is not None] if None not in ids else None)
+        return found
 
     def _commit_one_by_one(self, batch: list[_Save]) -> None:
         with (
