@@ -230,7 +230,8 @@ class GroupCommitApplicationRecorder(FailFastApplicationRecorder):
     def _stored(self, batch: list[_Save]) -> list[Sequence[int] | None]:
         """Per save, its notification ids if all its rows are stored, else None. A SHARE lock
         waits (bounded) for a commit still in flight on the old connection to end either way."""
-        kwargs = dict(self.datastore.pool.kwargs or {})
+        pool_kwargs = self.datastore.pool.kwargs
+        kwargs = dict((pool_kwargs() if callable(pool_kwargs) else pool_kwargs) or {})
         kwargs.pop("row_factory", None)
         kwargs["connect_timeout"] = self.RESOLVE_CONNECT_TIMEOUT
         table = sql.SQL("{}.{}").format(
