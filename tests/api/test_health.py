@@ -106,17 +106,21 @@ def test_unhandled_errors_become_500_problems_without_internals(memory_app: Fast
     assert "hunter2" not in response.text
 
 
-def test_store_unavailable_becomes_503_problem(memory_app: FastAPI) -> None:
-    with TestClient(memory_app) as client:
-        response = client.get("/unavailable")
+def test_store_unavailable_becomes_503_problem(
+    memory_app: FastAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="dialoog.errors"), TestClient(memory_app) as c:
+        response = c.get("/unavailable")
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
+    # The store's own words (they may name a host, port or file) go to the log, not the client.
     assert response.json() == {
         "type": PROBLEM_BASE + "store-unavailable",
         "title": "Event store unavailable",
         "status": 503,
-        "detail": "the store went away",
+        "detail": "The event store did not answer in time; try again shortly.",
     }
+    assert "the store went away" in caplog.text
 
 
 def test_invalid_parameters_become_400_with_invalid_params(memory_app: FastAPI) -> None:
