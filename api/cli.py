@@ -64,7 +64,7 @@ def main(
 def _run_server(settings: Settings, listener: socket.socket) -> None:
     import uvicorn
 
-    from api.serving import run_workers
+    from api.serving import GuardedH11Protocol, guard_config, run_workers
 
     options: dict[str, Any] = {
         # A picklable factory: each worker process builds its own app from the same settings.
@@ -76,8 +76,15 @@ def _run_server(settings: Settings, listener: socket.socket) -> None:
         "log_config": logging_config(settings.log_level),
         "access_log": False,  # api.logs writes the access log, with request ids
         "server_header": False,
+        # Slow and idle clients, and how many connections a worker holds (api/serving.py).
+        "http": GuardedH11Protocol,
+        "timeout_keep_alive": settings.keep_alive_timeout,
+        # uvicorn answers 503 from this many requests in progress; connections stop at the
+        # bound GuardedH11Protocol keeps, one below.
+        "limit_concurrency": settings.max_connections + 1,
     }
     config = uvicorn.Config(**options)
+    guard_config(config, settings)
     if settings.workers > 1:
         # `listener` only reserves the port; each worker listens on its own SO_REUSEPORT socket.
         run_workers(config)

@@ -130,6 +130,15 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
     data_dir: Path = Path("./var")
+    header_timeout: float = Field(
+        default=10, gt=0, le=300, description="seconds a client has to send a request's headers"
+    )
+    keep_alive_timeout: float = Field(
+        default=5, gt=0, le=300, description="seconds an idle keep-alive connection stays open"
+    )
+    max_connections: int = Field(
+        default=1000, ge=1, le=100_000, description="open connections per worker (more: closed)"
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -83,7 +83,12 @@ def server_env(database_url: str, data_dir: Path, **extra: str) -> dict[str, str
 
 @contextlib.contextmanager
 def served(
-    database_url: str, tmp_path: Path, *, workers: int = 1, **extra_env: str
+    database_url: str,
+    tmp_path: Path,
+    *,
+    workers: int = 1,
+    preexec: Callable[[], None] | None = None,
+    **extra_env: str,
 ) -> Iterator[Server]:
     """`dialoog serve --workers N` on a free 127.0.0.1 port, healthy, for the block's duration."""
     port = free_port()
@@ -99,6 +104,7 @@ def served(
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: we stop supervisor and workers
+            preexec_fn=preexec,  # e.g. a lower file-descriptor limit
         )
     server = Server(process, port, log)
     try:
