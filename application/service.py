@@ -62,6 +62,7 @@ from application.read_models import (
 from application.receipts import CommandReceipt, ReferenceClaim, claim_id, receipt_id
 from application.snapshots import SealedSnapshotStore
 from application.transcodings import register_domain_transcodings
+from application.visibility import PartyGate
 from domain.chain import canonical
 from domain.contract import Contract
 from domain.errors import DomainError
@@ -210,6 +211,7 @@ class ContractService(Application[UUID]):
         with self._store_errors():
             super().__init__(env)
         self._contract_locks = KeyedLocks(timeout=COMMAND_QUEUE_SECONDS)
+        self._party_gate = PartyGate(self._head_version)
         self.projection: Projection | None = None
         if read_models is not None:
             self.projection = Projection(
@@ -905,12 +907,21 @@ class ContractService(Application[UUID]):
 
     def _visible(self, principal: Principal, contract_id: str) -> Contract:
         """The contract, if the caller's organisation is party to it (else it does not exist)."""
-        contract = self._load(_contract_uuid(contract_id))
+        uuid = _contract_uuid(contract_id)
+        if self._party_gate.surely_hidden(uuid, principal.org):  # costs what a missing id costs
+            raise ContractNotFound(f"no contract {contract_id}")
+        contract = self._load(uuid)
+        self._party_gate.remember(uuid, contract.version, contract.parties)
         # Visible to its parties now: the commissioner and the active providers (the contract
         # list applies the same rule); a provider that withdrew no longer sees it.
         if principal.org not in contract.parties:
             raise ContractNotFound(f"no contract {contract_id}")
         return contract
+
+    def _head_version(self, contract_id: UUID) -> int | None:
+        with self._store_errors():
+            last = self.recorder.select_events(contract_id, desc=True, limit=1)
+        return last[0].originator_version if last else None
 
     def _load(self, contract_id: UUID, version: int | None = None) -> Contract:
         try:
