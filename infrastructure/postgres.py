@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
+import psycopg_pool.pool
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.postgres import (
     PostgresAggregateRecorder,
@@ -25,10 +26,29 @@ from eventsourcing.postgres import (
 )
 from eventsourcing.utils import Environment
 from psycopg import sql
+from psycopg_pool.base import AttemptWithBackoff
 
 from application.errors import CommitOutcomeUnknown, NotStored
 
 log = logging.getLogger("dialoog.store")
+
+
+class _CappedBackoff(AttemptWithBackoff):
+    """psycopg_pool retries a lost connection with a delay that doubles each time (1, 2, 4,
+    8 … s, for up to 5 minutes): after an outage of ten seconds its pools stayed empty for up to
+    another ten while the database was back and /readyz said so, and each request waiting on
+    them failed. Retrying every second at most lets the pools refill within a second of the
+    database's return; one attempt a second per missing connection costs the server nothing."""
+
+    MAX_DELAY = 1.0
+
+    def update_delay(self, now: float) -> None:
+        super().update_delay(now)
+        self.delay = min(self.delay, self.MAX_DELAY)
+
+
+# Every pool of this process (event store and read models) refills on the capped schedule.
+psycopg_pool.pool.AttemptWithBackoff = _CappedBackoff  # type: ignore[attr-defined]
 
 
 def _once(method: Any) -> Any:
