@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 # The install is redone only when pyproject.toml or constraints.txt change (content, not mtime).
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
 
-.PHONY: run test soak lint lint-openapi install postgres-binaries clean bench bench-quick wrk
+.PHONY: run test soak lint lint-openapi lint-owasp install postgres-binaries clean bench bench-quick wrk
 
 $(STAMP): pyproject.toml constraints.txt
 	@# Debian's own python3 needs python3-venv for `-m venv`; install it when we can.
@@ -73,9 +73,28 @@ lint-openapi: install $(SPECTRAL_STAMP)
 	  $(BIN)/python tests/tools/dump_openapi.py "$$out/openapi.json"; \
 	  $(SPECTRAL) lint -r $(ADR_RULESET) "$$out/openapi.json" --fail-severity error
 
+# The OWASP API Security ruleset (pinned, from npm into .tools/) over the same document, with
+# the Spectral above; no ../shared needed. Errors fail the build; the warnings it leaves are
+# explained in docs/SECURITY.md.
+OWASP_RULESET_VERSION := 2.0.1
+OWASP_DIR := .tools/spectral-owasp
+OWASP_STAMP := $(OWASP_DIR)/.installed-$(OWASP_RULESET_VERSION)
+
+$(OWASP_STAMP): $(SPECTRAL_STAMP)
+	rm -rf $(OWASP_DIR)
+	npm install --prefix $(OWASP_DIR) --save-exact --no-audit --no-fund --loglevel=error \
+	  @stoplight/spectral-owasp-ruleset@$(OWASP_RULESET_VERSION)
+	@touch $@
+
+lint-owasp: install $(SPECTRAL_STAMP) $(OWASP_STAMP)
+	@out=$$(mktemp -d); trap 'rm -rf "$$out"' EXIT; \
+	  $(BIN)/python tests/tools/dump_openapi.py "$$out/openapi.json"; \
+	  $(SPECTRAL) lint -r tests/tools/owasp-ruleset.yaml "$$out/openapi.json" --fail-severity error \
+	  --display-only-failures
+
 # A throwaway cluster in a temp dir runs for the pytest session only; tests/pgcluster.py stops
 # it even when tests fail, and fails the run if PostgreSQL cannot start.
-test: install postgres-binaries lint lint-openapi
+test: install postgres-binaries lint lint-openapi lint-owasp
 	$(BIN)/python tests/pgcluster.py run -- $(BIN)/pytest -n 2 -m "not soak"
 
 # Tests longer than a minute (marked `soak`, issue 6's reliability tests: tests/reliability/),

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.openapi import SERVER_DESCRIPTION
 from api.problems import PROBLEM_BASE
 from application.errors import StoreUnavailable
 from infrastructure.settings import Settings
@@ -33,7 +34,9 @@ def test_readyz_answers_ready_when_the_store_answers(client: TestClient) -> None
 def test_openapi_docs_are_served(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
     document = client.get("/api/v1/openapi.json").json()
-    assert document["servers"] == [{"url": "/api/v1", "description": "This server"}]
+    assert document["servers"] == [
+        {"url": "/api/v1", "description": SERVER_DESCRIPTION, "x-internal": False}
+    ]
     assert "/contracts" in document["paths"]
 
 
