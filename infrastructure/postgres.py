@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
@@ -75,10 +76,11 @@ _stock_insert = _once(PostgresApplicationRecorder.insert_events)
 class _Save:
     """One caller's events, waiting to be committed with others."""
 
-    __slots__ = ("error", "events", "finished", "lead", "notification_ids", "wake")
+    __slots__ = ("error", "events", "finished", "lead", "notification_ids", "queued_at", "wake")
 
     def __init__(self, events: Sequence[StoredEvent]) -> None:
         self.events = events
+        self.queued_at = time.monotonic()
         self.wake = threading.Event()
         self.finished = False
         self.lead = False
@@ -95,6 +97,30 @@ def _own_copy(error: Exception) -> Exception:
         copy = RuntimeError(str(error))
     copy.__cause__ = error
     return copy
+
+
+def _within(lookup: Any, seconds: float) -> Any:
+    """`lookup()` in a helper thread, given up after `seconds` (TimeoutError); the abandoned
+    thread ends on its own connect, lock and statement timeouts."""
+    if seconds <= 0.1:
+        raise TimeoutError("no time left to ask")
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, lookup()))
+        except BaseException as error:  # handed to the caller's thread below
+            outcome.append((False, error))
+
+    helper = threading.Thread(target=run, name="commit-outcome-lookup", daemon=True)
+    helper.start()
+    helper.join(seconds)
+    if not outcome:
+        raise TimeoutError(f"no answer within {seconds:.1f} s")
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
 
 
 def _never_connected(error: BaseException) -> bool:
@@ -194,6 +220,7 @@ class GroupCommitApplicationRecorder(FailFastApplicationRecorder):
             )
 
     #: Asking whether an uncertain commit stored a batch stays within the 5 s a client waits.
+    DEADLINE = 4.5
     RESOLVE_CONNECT_TIMEOUT = 2
     RESOLVE_LOCK_TIMEOUT_MS = 1500
 
@@ -206,11 +233,14 @@ class GroupCommitApplicationRecorder(FailFastApplicationRecorder):
         retry; no answer in time → the outcome is unknown, and the caller is told so. A failure
         to get a connection at all means nothing was sent: not stored.
         """
+        # The lookup gets what is left of the first caller's deadline, no more: a client is
+        # answered within its 5 s either way, "unknown" when the store could not say in time.
+        remaining = min(save.queued_at for save in batch) + self.DEADLINE - time.monotonic()
         if _never_connected(error):
             found: list[Sequence[int] | None] | None = [None] * len(batch)
         else:
             try:
-                found = self._stored(batch)
+                found = _within(lambda: self._stored(batch), remaining)
             except Exception as lookup_error:
                 log.warning(
                     "commit outcome unknown for %d saves: %s (lookup: %s)",
