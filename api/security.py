@@ -114,7 +114,7 @@ class TokenVerifier:
         expires, issued = claims.get("exp"), claims.get("iat", time.time())
         if not _is_number(expires) or not _is_number(issued):
             raise NotAuthenticated("the token's 'exp' and 'iat' must be numbers")
-        if expires - max(issued, time.time() - LEEWAY_SECONDS) > self.max_lifetime + LEEWAY_SECONDS:
+        if expires - issued > self.max_lifetime + LEEWAY_SECONDS:
             raise NotAuthenticated(
                 f"the token lives longer than the {self.max_lifetime} s this service accepts"
             )

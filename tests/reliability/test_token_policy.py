@@ -153,6 +153,9 @@ def test_the_maximum_lifetime_is_a_setting() -> None:
     assert verifier.principal(signed()).subject == "ann"
     with pytest.raises(NotAuthenticated, match="longer"):
         verifier.principal(signed(exp=int(time.time()) + 2 * 3600))
+    # Counted from `iat`: a token issued long ago for long is refused even near its end.
+    with pytest.raises(NotAuthenticated, match="longer"):
+        verifier.principal(signed(iat=int(time.time()) - 3 * 3600, exp=int(time.time()) + 60))
     # Without `iat` the lifetime counts from now.
     with pytest.raises(NotAuthenticated, match="longer"):
         verifier.principal(signed(iat=_DROP, exp=int(time.time()) + 2 * 3600))
