@@ -9,8 +9,8 @@ BIN := $(VENV)/bin
 # The install is redone only when pyproject.toml or constraints.txt change (content, not mtime).
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
 
-.PHONY: run test soak lint lint-openapi spectral openapi-json install postgres-binaries clean bench \
-	bench-quick wrk
+.PHONY: run test soak lint lint-openapi lint-owasp spectral openapi-json install postgres-binaries \
+	clean bench bench-quick wrk
 
 $(STAMP): pyproject.toml constraints.txt
 	@# Debian's own python3 needs python3-venv for `-m venv`; install it when we can.
@@ -24,8 +24,11 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# The server checks `iss` and `aud` of the tokens `dialoog token issue` and `dialoog demo` make
+# (their defaults: dialoog-local, dialoog-api); settings already in the environment win.
 run: install
-	$(BIN)/dialoog serve
+	DIALOOG_JWT_ISSUER="$${DIALOOG_JWT_ISSUER:-dialoog-local}" \
+	DIALOOG_JWT_AUDIENCE="$${DIALOOG_JWT_AUDIENCE:-dialoog-api}" $(BIN)/dialoog serve
 
 lint: install
 	$(BIN)/ruff check .
@@ -95,9 +98,26 @@ lint-openapi:
 	$(call skip-shared,NLGov Logius ruleset,$(ADR_RULESET))
 endif
 
+# The OWASP API Security ruleset (pinned, from npm into .tools/) over the same document, with
+# the Spectral above; no ../shared needed. Errors fail the build; the warnings it leaves are
+# explained in docs/SECURITY.md.
+OWASP_RULESET_VERSION := 2.0.1
+OWASP_DIR := .tools/spectral-owasp
+OWASP_STAMP := $(OWASP_DIR)/.installed-$(OWASP_RULESET_VERSION)
+
+$(OWASP_STAMP): $(SPECTRAL_STAMP)
+	rm -rf $(OWASP_DIR)
+	npm install --prefix $(OWASP_DIR) --save-exact --no-audit --no-fund --loglevel=error \
+	  @stoplight/spectral-owasp-ruleset@$(OWASP_RULESET_VERSION)
+	@touch $@
+
+lint-owasp: spectral $(OWASP_STAMP) openapi-json
+	$(SPECTRAL) lint -r tests/tools/owasp-ruleset.yaml $(OPENAPI_JSON) --fail-severity error \
+	  --display-only-failures
+
 # A throwaway cluster in a temp dir runs for the pytest session only; tests/support/pgcluster.py
 # stops it even when tests fail, and fails the run if PostgreSQL cannot start.
-test: install postgres-binaries lint lint-openapi
+test: install postgres-binaries lint lint-openapi lint-owasp
 	$(BIN)/python tests/support/pgcluster.py run -- $(BIN)/pytest -n 2 -m "not soak"
 
 # Tests longer than a minute (marked `soak`, wherever they live), never part of `make test`:

@@ -93,9 +93,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = bootstrap(settings)
         app.state.services = services
-        app.state.token_verifier = TokenVerifier.from_files(
-            jwt_secret(settings), settings.jwt_public_key_file
-        )
+        app.state.token_verifier = TokenVerifier.from_settings(settings, jwt_secret(settings))
         try:
             yield
         finally:

@@ -68,7 +68,7 @@ def main(
 def _run_server(settings: Settings, listener: socket.socket) -> None:
     import uvicorn
 
-    from api.serving import run_workers
+    from api.serving import GuardedH11Protocol, guard_config, run_workers
 
     options: dict[str, Any] = {
         # A picklable factory: each worker process builds its own app from the same settings.
@@ -80,8 +80,15 @@ def _run_server(settings: Settings, listener: socket.socket) -> None:
         "log_config": logging_config(settings.log_level),
         "access_log": False,  # api.logs writes the access log, with request ids
         "server_header": False,
+        # Slow and idle clients, and how many connections a worker holds (api/serving.py).
+        "http": GuardedH11Protocol,
+        "timeout_keep_alive": settings.keep_alive_timeout,
+        # uvicorn answers 503 from this many requests in progress; connections stop at the
+        # bound GuardedH11Protocol keeps, one below.
+        "limit_concurrency": settings.max_connections + 1,
     }
     config = uvicorn.Config(**options)
+    guard_config(config, settings)
     if settings.workers > 1:
         # Workers share their Prometheus series through files in a private folder, fresh for
         # each run (series of an earlier run must not add up with this one's).
@@ -94,6 +101,19 @@ def _run_server(settings: Settings, listener: socket.socket) -> None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
     else:
         uvicorn.Server(config).run(sockets=[listener])
+
+
+def _check_token_policy(settings: Settings) -> None:
+    """Refuse to serve with a token policy that cannot be safe (a short HS256 secret)."""
+    from api.security import TokenVerifier, UnsafeTokenPolicy
+    from infrastructure.secrets import jwt_secret
+
+    try:
+        TokenVerifier.from_settings(settings, jwt_secret(settings))
+    except UnsafeTokenPolicy as error:
+        _fail(str(error))
+    except (OSError, ValueError) as error:
+        _fail(f"no usable token keys: {type(error).__name__}: {error}")
 
 
 @app.command()
@@ -113,6 +133,7 @@ def serve(
     except ValidationError as error:
         _fail(_describe(error))
 
+    _check_token_policy(settings)
     try:
         services = bootstrap(settings)
         try:
@@ -201,7 +222,7 @@ def issue(
     ttl: Annotated[str, typer.Option(help="Lifetime, e.g. 30m, 8h, 7d")] = "8h",
 ) -> None:
     """Print a signed token for the same settings `dialoog serve` uses."""
-    from api.security import ROLES, issue_token
+    from api.security import ROLES
     from infrastructure.secrets import jwt_secret
 
     unknown = sorted(set(role) - ROLES)
@@ -215,14 +236,37 @@ def issue(
         _fail(_describe(error))
     except (OSError, ValueError) as error:
         _fail(f"no signing secret: {error}")
-    typer.echo(issue_token(secret, sub=sub, name=name, org=org, roles=role, ttl=seconds))
+    if seconds > settings.jwt_max_lifetime:
+        _fail(
+            f"--ttl {ttl} is longer than the {settings.jwt_max_lifetime} s the service accepts "
+            "(DIALOOG_JWT_MAX_LIFETIME)"
+        )
+    typer.echo(_local_token(settings, secret, sub=sub, name=name, org=org, roles=role, ttl=seconds))
+
+
+def _local_token(
+    settings: Settings, secret: str, *, sub: str, name: str, org: str, roles: list[str], ttl: int
+) -> str:
+    """A token as `make run`'s server expects it: `iss` and `aud` are the configured ones, or
+    the local defaults (which `make run` configures), so the server checks them."""
+    from api.security import LOCAL_AUDIENCE, LOCAL_ISSUER, issue_token
+
+    return issue_token(
+        secret,
+        sub=sub,
+        name=name,
+        org=org,
+        roles=roles,
+        ttl=ttl,
+        issuer=settings.jwt_issuer or LOCAL_ISSUER,
+        audience=settings.jwt_audience or LOCAL_AUDIENCE,
+    )
 
 
 @app.command()
 def demo() -> None:
     """Load a realistic demo contract and print tokens for each party and an auditor."""
     from api.demo import AUDITOR, PEOPLE, REFERENCE, Demo
-    from api.security import issue_token
     from application.errors import ReferenceTaken
     from infrastructure.secrets import jwt_secret
 
@@ -239,13 +283,14 @@ def demo() -> None:
             typer.echo(f"the demo contract {REFERENCE} is already loaded")
         secret = jwt_secret(settings)
         for person in [*PEOPLE.values(), AUDITOR]:
-            token = issue_token(
+            token = _local_token(
+                settings,
                 secret,
                 sub=person.subject,
                 name=person.name,
                 org=person.org,
                 roles=sorted(person.roles),
-                ttl=8 * 3600,
+                ttl=min(8 * 3600, settings.jwt_max_lifetime),
             )
             typer.echo(f"\n{person.name} ({person.org}, {', '.join(sorted(person.roles))}):")
             typer.echo(token)

@@ -33,20 +33,29 @@ send `If-Match` to write only at a known version and `Idempotency-Key` to make a
 repeat. Errors are RFC 9457 problem details whose `type` ends in a stable code.
 """
 
+#: OWASP API9 asks each server to name its environment: this document describes whichever
+#: deployment serves it (production, test or a local `make run`), relative to itself.
+SERVER_DESCRIPTION = "This server (production, test or local: the one serving this document)"
+
 _HEADERS = {
     "API-Version": {
         "description": "The full version of this API",
-        "schema": {"type": "string", "example": "1.0.0"},
+        "schema": {"type": "string", "maxLength": 32, "example": "1.0.0"},
     },
 }
 _CONTRACT_HEADERS = {
     "ETag": {
         "description": 'The contract version this response reflects, e.g. `"7"`',
-        "schema": {"type": "string"},
+        "schema": {"type": "string", "maxLength": 24, "pattern": '^"[0-9]+"$'},
     },
     "Contract-Digest": {
         "description": "The head digest of the contract's hash chain: a receipt to keep",
-        "schema": {"type": "string", "example": "sha-256=3a7bd3e2360a3d29eea436fcfb7e44c7"},
+        "schema": {
+            "type": "string",
+            "maxLength": 80,
+            "pattern": "^sha-256=[0-9a-f]{64}$",
+            "example": "sha-256=3a7bd3e2360a3d29eea436fcfb7e44c73a7bd3e2360a3d29eea436fcfb7e44c7",
+        },
     },
 }
 
@@ -59,7 +68,7 @@ def build_openapi(app: FastAPI, version: str) -> dict[str, Any]:
         description=DESCRIPTION,
         routes=app.routes,
         contact=CONTACT,
-        servers=[{"url": API_PREFIX, "description": "This server"}],
+        servers=[{"url": API_PREFIX, "description": SERVER_DESCRIPTION}],
         tags=[
             {"name": "contracts", "description": "Open, read and steer contracts"},
             {"name": "dialogue", "description": "Sessions, proposals and consent"},
@@ -81,7 +90,24 @@ def build_openapi(app: FastAPI, version: str) -> dict[str, Any]:
     schemas = document.get("components", {}).get("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
+    _typed_integers(document)
+    # OWASP API9 (inventory): say which environment a server is and that it is public.
+    for server in document.get("servers", []):
+        server["x-internal"] = False
     return document
+
+
+def _typed_integers(node: Any) -> None:
+    """Every integer is a 64-bit one (versions, counts, cursors: PostgreSQL bigint); OWASP
+    API4 asks the document to say so."""
+    if isinstance(node, dict):
+        if node.get("type") == "integer":
+            node.setdefault("format", "int64")
+        for value in node.values():
+            _typed_integers(value)
+    elif isinstance(node, list):
+        for value in node:
+            _typed_integers(value)
 
 
 def _shape_operation(path: str, method: str, operation: dict[str, Any]) -> None:
@@ -92,6 +118,10 @@ def _shape_operation(path: str, method: str, operation: dict[str, Any]) -> None:
         responses["422"] = _problem("The Idempotency-Key was used before with a different body")
     if takes_input and "400" not in responses:
         responses["400"] = _problem("Invalid input; see invalidParams")
+    if operation.get("security") and "401" not in responses:
+        responses["401"] = _problem("No valid bearer token")
+    # Anything unforeseen is a problem+json 500 with a request id (never a stack trace).
+    responses.setdefault("500", _problem("Internal error; the operators have been told"))
     for code, response in responses.items():
         if code.startswith(("2", "3")):
             headers = response.setdefault("headers", {})
@@ -101,7 +131,7 @@ def _shape_operation(path: str, method: str, operation: dict[str, Any]) -> None:
             if code == "201" and path == "/contracts":
                 headers["Location"] = {
                     "description": "Where the new contract can be read",
-                    "schema": {"type": "string"},
+                    "schema": {"type": "string", "format": "uri-reference", "maxLength": 2048},
                 }
         elif code.startswith(("4", "5")):
             content: dict[str, Any] = response.get("content") or {}

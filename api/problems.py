@@ -20,11 +20,13 @@ from api.logs import current_request_id
 from api.security import NotAuthenticated
 from application.errors import (
     ApplicationError,
+    CommitOutcomeUnknown,
     ContractNotFound,
     HistoryCorrupt,
     IdempotencyKeyReused,
     InvalidQuery,
     NotPermitted,
+    NotStored,
     ReferenceTaken,
     StoreUnavailable,
     TooMuchContention,
@@ -99,18 +101,43 @@ def _code_of(error: Exception) -> str:
     return code if isinstance(code, str) and code else "error"
 
 
+#: What a client is told for a 5xx: never the message itself, which may name a host, a port, a
+#: database, a file or the library's own words. Operators find those in the log line, under the
+#: same request id. Errors whose text this service wrote for clients are listed in PUBLIC_5XX.
+GENERIC_DETAIL = {
+    503: "The event store did not answer in time; try again shortly.",
+    500: "The request could not be carried out; the operators have been told.",
+}
+HISTORY_CORRUPT_DETAIL = (
+    "The stored history of this contract does not replay; the operators have been told. "
+    "Ask for its verification to see where it breaks."
+)
+PUBLIC_5XX: tuple[type[Exception], ...] = (NotStored, CommitOutcomeUnknown, TooMuchContention)
+
+
+def public_detail(error: Exception, status: int) -> str | None:
+    """The detail a client may read for `error` answered with `status`."""
+    if status < 500 or isinstance(error, PUBLIC_5XX):
+        return str(error) or None
+    if isinstance(error, HistoryCorrupt):
+        return HISTORY_CORRUPT_DETAIL
+    return GENERIC_DETAIL.get(status, GENERIC_DETAIL[500])
+
+
 def error_problem(error: Exception) -> JSONResponse:
     """The response for an application or domain error listed in ERROR_STATUS."""
     status, title = _status_for(error) or (500, "Internal server error")
     title = getattr(error, "title", None) or title
     if status >= 500 and status != 503:
         logger.error("error mapped to %s", status, exc_info=error)
+    elif status == 503:
+        logger.warning("%s: %s", _code_of(error), error)
     extensions: dict[str, Any] = {}
     if status == 400:
         extensions["invalidParams"] = [{"name": "body", "reason": str(error)}]
     if isinstance(error, VersionMismatch):
         extensions.update(expectedVersion=error.expected, actualVersion=error.actual)
-    return problem(status, _code_of(error), title, str(error) or None, **extensions)
+    return problem(status, _code_of(error), title, public_detail(error, status), **extensions)
 
 
 async def _not_authenticated(_: Request, error: Exception) -> Response:

@@ -142,18 +142,21 @@ class AcceptInvitation(ContractCommand):
     """The invited provider's own people accept: the provider becomes a party."""
 
     fingerprint_name = "accept_invitation"
+    #: the invited organisation (the caller's own)
+    org: str
 
     def execute(self, contract: Contract, actor: Actor) -> None:
-        contract.accept_invitation(actor=actor)
+        contract.accept_invitation(actor=actor, org=self.org)
 
 
 @dataclass(frozen=True, kw_only=True)
 class DeclineInvitation(ContractCommand):
     fingerprint_name = "decline_invitation"
+    org: str
     reason: str
 
     def execute(self, contract: Contract, actor: Actor) -> None:
-        contract.decline_invitation(actor=actor, reason=self.reason)
+        contract.decline_invitation(actor=actor, reason=self.reason, org=self.org)
 
 
 @dataclass(frozen=True, kw_only=True)

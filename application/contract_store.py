@@ -29,6 +29,7 @@ from application.principal import Principal
 from application.read_models import Projection, ReadModelStore
 from application.snapshots import SealedSnapshotStore
 from application.transcodings import register_domain_transcodings
+from application.visibility import PartyGate
 from domain.contract import Contract
 from domain.values import AccessRole, local_date
 
@@ -59,6 +60,7 @@ class ContractStore(Application[UUID]):
         )
         with self._store_errors():
             super().__init__(env)
+        self._party_gate = PartyGate(self._head_version)
         self.projection: Projection | None = None
         if read_models is not None:
             self.projection = Projection(
@@ -114,7 +116,11 @@ class ContractStore(Application[UUID]):
         withdrew or declined no longer sees it — and to an outside organisation while an access
         grant of the commissioner holds (with `audit`: a grant for auditors)."""
         uuid = contract_uuid(contract_id)
+        if self._party_gate.surely_hidden(uuid, principal.org):  # costs what a missing id costs
+            raise ContractNotFound(f"no contract {contract_id}")
         contract = self._load(uuid, version)
+        if version is None:
+            self._party_gate.remember(uuid, contract.version, _may_see(contract))
         if principal.org in contract.members:
             return contract
         # Who may see a past version is decided by the contract as it stands now.
@@ -129,6 +135,11 @@ class ContractStore(Application[UUID]):
                 "this organisation's access grant lets it read the contract, not audit it"
             )
         return contract
+
+    def _head_version(self, contract_id: UUID) -> int | None:
+        with self._store_errors():
+            last = self.recorder.select_events(contract_id, desc=True, limit=1)
+        return last[0].originator_version if last else None
 
     def _load(self, contract_id: UUID, version: int | None = None) -> Contract:
         try:
@@ -155,11 +166,10 @@ class ContractStore(Application[UUID]):
         writes. Commands do not wait for this: a command costs one commit, not two."""
         if self.projection is None:
             return
-        try:
-            with self._store_errors():
-                self.projection.catch_up()
-        except StoreUnavailable:
-            log.warning("read models not caught up: store unavailable")
+        # A store that fails here fails the read too: answering now keeps the whole request
+        # within the 5 s deadline instead of waiting for the read models' own timeout after it.
+        with self._store_errors():
+            self.projection.catch_up()
 
     def _read_notifications(self, start: int, limit: int) -> list[tuple[int, str, str]]:
         notifications = self.recorder.select_notifications(start=start, limit=limit)
@@ -197,3 +207,11 @@ def contract_uuid(contract_id: str) -> UUID:
 def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
+
+
+def _may_see(contract: Contract) -> set[str]:
+    """Every organisation that may see the contract at this version, and then some: its members
+    and every organisation holding an unrevoked grant (expired or not). The party gate only
+    ever answers "hidden" outside this set, so a superset is safe."""
+    grantees = {g.org for g in contract.access_grants.values() if g.revoked_on is None}
+    return contract.members | grantees

@@ -62,3 +62,16 @@ class HistoryCorrupt(ApplicationError):
     """The stored events of a contract no longer replay: someone altered the store."""
 
     code = "history-corrupt"
+
+
+class NotStored(StoreUnavailable):
+    """The store failed before the change was durable: nothing was stored, a retry is safe."""
+
+    code = "store-unavailable"
+
+
+class CommitOutcomeUnknown(StoreUnavailable):
+    """The connection broke while the change was being committed and the store could not be
+    asked in time whether it was stored: a retry without an Idempotency-Key may store it twice."""
+
+    code = "commit-outcome-unknown"

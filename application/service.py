@@ -17,8 +17,9 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError
 
 from application.commands import CommandResult, ContractCommand, OpenContract
-from application.contract_store import ContractStore
+from application.contract_store import ContractStore, contract_uuid
 from application.errors import (
+    HistoryCorrupt,
     NotPermitted,
     ReferenceTaken,
     StoreUnavailable,
@@ -175,7 +176,16 @@ class ContractService(ContractQueries):
         contract at the version that run left."""
         with self._store_errors():
             result = recorded_result(self.repository, principal, key, print_)
-        if result is None or view is None:
+        if result is None:
+            return result
+        head = self._head_version(contract_uuid(result.contract_id))
+        if head is None or result.version > head:
+            # A receipt names a version the stored history no longer reaches: rows were removed.
+            raise HistoryCorrupt(
+                f"a command receipt names version {result.version} of contract "
+                f"{result.contract_id}, past its stored head {head}; ask for its verification"
+            )
+        if view is None:
             return result
         contract = self._visible(principal, result.contract_id, result.version)
         return self._viewed(result, contract, view)

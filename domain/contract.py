@@ -257,19 +257,25 @@ class Contract(ChainedAggregate):
             effective_on=effective_on,
         )
 
-    def accept_invitation(self, *, actor: Actor, effective_on: date | None = None) -> None:
+    def accept_invitation(
+        self, *, actor: Actor, org: str | None = None, effective_on: date | None = None
+    ) -> None:
         """The invited provider's own people accept: the provider becomes a party."""
-        self._check_invited(actor)
+        self._check_invited(actor, org)
         self.trigger_event(ProviderAccepted, actor=actor, org=actor.org, effective_on=effective_on)
 
-    def decline_invitation(self, *, actor: Actor, reason: str) -> None:
+    def decline_invitation(self, *, actor: Actor, reason: str, org: str | None = None) -> None:
         """The invited provider's own people decline, saying why."""
-        self._check_invited(actor)
+        self._check_invited(actor, org)
         self.trigger_event(
             ProviderDeclined, actor=actor, org=actor.org, reason=required_text(reason, "a reason")
         )
 
-    def _check_invited(self, actor: Actor) -> None:
+    def _check_invited(self, actor: Actor, org: str | None) -> None:
+        if org is not None and org != actor.org:
+            raise errors.ConsentNotYours(
+                f"{actor.name} acts for {actor.org!r} and cannot answer {org!r}'s invitation"
+            )
         self._check_not_closed()
         if actor.org not in self.invited_providers:
             raise errors.NotInvited(f"{actor.org!r} has no open invitation to this contract")

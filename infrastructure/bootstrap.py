@@ -6,6 +6,7 @@ settings. Nothing here connects at import time."""
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -33,19 +34,51 @@ class MemoryProbe:
         return None
 
 
+#: The columns the library's event tables have: a table of that name without them is a schema
+#: this service does not recognise.
+EVENT_COLUMNS = ("originator_id", "originator_version", "topic", "state")
+SQLITE_EVENTS_TABLE = "stored_events"
+POSTGRES_EVENTS_TABLE = "dialoog_events"
+
+
+class StoreUnusable(StoreUnavailable):
+    """The store answers but is not one this service can use: not a database, or a schema it
+    does not recognise. `serve` refuses to start on it; `/readyz` is a 503."""
+
+
 @dataclass(frozen=True)
 class SQLiteProbe:
     path: Path
 
     def check(self) -> None:
+        """The events table can be read (or does not exist yet, in an empty database)."""
         try:
             connection = sqlite3.connect(self.path, timeout=2)
             try:
-                connection.execute("SELECT 1").fetchone()
+                tables = {
+                    row[0]
+                    for row in connection.execute(
+                        "SELECT name FROM sqlite_master WHERE type = 'table'"
+                    )
+                }
+                if SQLITE_EVENTS_TABLE in tables:
+                    columns = ", ".join(EVENT_COLUMNS)
+                    connection.execute(
+                        f"SELECT {columns} FROM {SQLITE_EVENTS_TABLE} LIMIT 1"  # noqa: S608
+                    ).fetchall()
             finally:
                 connection.close()
+        except sqlite3.OperationalError as error:
+            if "locked" in str(error) or "busy" in str(error):
+                raise StoreUnavailable(f"SQLite file {self.path} is locked: {error}") from None
+            raise _unusable(f"SQLite file {self.path}", error) from None
         except sqlite3.Error as error:
-            raise StoreUnavailable(f"SQLite file {self.path} unusable: {error}") from None
+            # "file is not a database", a damaged file, a schema the library never made.
+            raise _unusable(f"SQLite file {self.path}", error) from None
+
+
+def _unusable(what: str, error: BaseException) -> StoreUnusable:
+    return StoreUnusable(f"{what} is not an event store this service recognises: {error}")
 
 
 @dataclass(frozen=True)
@@ -54,9 +87,13 @@ class PostgresProbe:
     connect_timeout: float
 
     def check(self) -> None:
+        """The events table can be read within the deadline (a lock held elsewhere, e.g. an
+        ACCESS EXCLUSIVE lock of a migration or a VACUUM FULL, makes it unready)."""
         import psycopg  # deferred: SQLite-only installs never need libpq
+        from psycopg import errors as pg_errors
 
         timeout_ms = int(READY_DEADLINE_SECONDS * 1000 / 2)
+        lock_ms = int(READY_DEADLINE_SECONDS * 1000 / 4)
         try:
             with psycopg.connect(
                 host=self.database.host,
@@ -66,16 +103,25 @@ class PostgresProbe:
                 dbname=self.database.dbname,
                 # libpq takes whole seconds and treats values below 2 as 2.
                 connect_timeout=max(2, min(int(self.connect_timeout), 4)),
-                options=f"-c statement_timeout={timeout_ms}",
+                options=f"-c statement_timeout={timeout_ms} -c lock_timeout={lock_ms}",
                 autocommit=True,
             ) as connection:
-                connection.execute("SELECT 1").fetchone()
+                exists = connection.execute(
+                    "SELECT to_regclass(%s) IS NOT NULL", (f"public.{POSTGRES_EVENTS_TABLE}",)
+                ).fetchone()
+                if exists and exists[0]:
+                    columns = ", ".join(EVENT_COLUMNS)
+                    connection.execute(
+                        f"SELECT {columns} FROM {POSTGRES_EVENTS_TABLE} LIMIT 1"  # noqa: S608
+                    ).fetchall()
+        except (pg_errors.UndefinedColumn, pg_errors.WrongObjectType) as error:
+            raise _unusable(f"PostgreSQL table {POSTGRES_EVENTS_TABLE}", error) from None
         except psycopg.Error as error:
             # libpq nests "connection to server at ... failed: <reason>"; the reason is what counts.
             lines = str(error).strip().splitlines()
             reason = lines[0].rsplit("failed: ", 1)[-1].strip() if lines else ""
             raise StoreUnavailable(
-                f"PostgreSQL at {self.database.host}:{self.database.port} unreachable: "
+                f"PostgreSQL at {self.database.host}:{self.database.port} not ready: "
                 f"{reason or type(error).__name__}"
             ) from None
 
@@ -158,5 +204,20 @@ def bootstrap(settings: Settings) -> Services:
         # SQLite creates the file but not its folder. If the folder cannot be made, ready()
         # reports the store as unavailable; the process itself still starts.
         with contextlib.suppress(OSError):
-            database.path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(database.path)
     return Services(settings=settings, probe=probe_for(settings))
+
+
+def private_folder(path: Path) -> None:
+    """Make `path` (and missing parents) readable by this user only (0700) when it is new."""
+    if not path.exists():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def private_file(path: Path) -> None:
+    """Create `path` empty with mode 0600 (in a 0700 folder) unless it exists, so the data
+    never sits world-readable, not even for a moment. SQLite gives its -wal and -shm files the
+    mode of the database file."""
+    private_folder(path.parent)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))

@@ -40,6 +40,10 @@ def library_env(settings: Settings) -> dict[str, str]:
         "POSTGRES_LOCK_TIMEOUT": str(max(1, math.ceil(settings.lock_timeout))),
         "POSTGRES_POOL_SIZE": str(settings.pool_size),
         "POSTGRES_MAX_OVERFLOW": "0",
+        # A pooled connection is checked (one empty query) before use and replaced if the
+        # server closed it: once the database is back after an outage or a restart, no request
+        # fails on a connection opened before it.
+        "POSTGRES_PRE_PING": "y",
         # Database functions skip the table lock, so notification ids could commit out of order
         # and a reader tracking its position could skip an event: never, whatever the
         # environment says (the library also reads os.environ).

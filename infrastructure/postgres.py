@@ -10,12 +10,15 @@ a request either. Durability settings (fsync, synchronous_commit) are left at th
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
 import psycopg
+import psycopg_pool.pool
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.postgres import (
     PostgresAggregateRecorder,
@@ -23,8 +26,31 @@ from eventsourcing.postgres import (
     PostgresFactory,
 )
 from eventsourcing.utils import Environment
+from psycopg import sql
+from psycopg_pool.base import AttemptWithBackoff
 
+from application.errors import CommitOutcomeUnknown, NotStored
 from infrastructure import metrics
+
+log = logging.getLogger("dialoog.store")
+
+
+class _CappedBackoff(AttemptWithBackoff):
+    """psycopg_pool retries a lost connection with a delay that doubles each time (1, 2, 4,
+    8 … s, for up to 5 minutes): after an outage of ten seconds its pools stayed empty for up to
+    another ten while the database was back and /readyz said so, and each request waiting on
+    them failed. Retrying every second at most lets the pools refill within a second of the
+    database's return; one attempt a second per missing connection costs the server nothing."""
+
+    MAX_DELAY = 1.0
+
+    def update_delay(self, now: float) -> None:
+        super().update_delay(now)
+        self.delay = min(self.delay, self.MAX_DELAY)
+
+
+# Every pool of this process (event store and read models) refills on the capped schedule.
+psycopg_pool.pool.AttemptWithBackoff = _CappedBackoff  # type: ignore[attr-defined]
 
 
 def _once(method: Any) -> Any:
@@ -59,10 +85,11 @@ _stock_insert = _once(PostgresApplicationRecorder.insert_events)
 class _Save:
     """One caller's events, waiting to be committed with others."""
 
-    __slots__ = ("error", "events", "finished", "lead", "notification_ids", "wake")
+    __slots__ = ("error", "events", "finished", "lead", "notification_ids", "queued_at", "wake")
 
     def __init__(self, events: Sequence[StoredEvent]) -> None:
         self.events = events
+        self.queued_at = time.monotonic()
         self.wake = threading.Event()
         self.finished = False
         self.lead = False
@@ -79,6 +106,44 @@ def _own_copy(error: Exception) -> Exception:
         copy = RuntimeError(str(error))
     copy.__cause__ = error
     return copy
+
+
+def _within(lookup: Any, seconds: float) -> Any:
+    """`lookup()` in a helper thread, given up after `seconds` (TimeoutError); the abandoned
+    thread ends on its own connect, lock and statement timeouts."""
+    if seconds <= 0.1:
+        raise TimeoutError("no time left to ask")
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, lookup()))
+        except BaseException as error:  # handed to the caller's thread below
+            outcome.append((False, error))
+
+    helper = threading.Thread(target=run, name="commit-outcome-lookup", daemon=True)
+    helper.start()
+    helper.join(seconds)
+    if not outcome:
+        raise TimeoutError(f"no answer within {seconds:.1f} s")
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
+
+
+def _never_connected(error: BaseException) -> bool:
+    """True if the failure was getting a connection from the pool: nothing reached the server."""
+    from psycopg_pool import PoolClosed, PoolTimeout
+
+    seen: BaseException | None = error
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, PoolTimeout | PoolClosed):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class GroupCommitApplicationRecorder(FailFastApplicationRecorder):
@@ -132,11 +197,13 @@ class GroupCommitApplicationRecorder(FailFastApplicationRecorder):
             batch = [self._queue.popleft() for _ in range(min(len(self._queue), self.MAX_BATCH))]
         try:
             self._commit(batch)
-        except Exception as error:  # the whole batch shares the fate of its commit
+        except IntegrityError as error:  # a conflict of a batch of one: that save fails
             for save in batch:
                 if save.error is None:
                     save.error = _own_copy(error)
                     save.notification_ids = None
+        except Exception as error:  # the connection failed: what did the store keep?
+            self._resolve(batch, error)
         finally:
             for save in batch:
                 save.finished = True
@@ -165,6 +232,97 @@ class GroupCommitApplicationRecorder(FailFastApplicationRecorder):
                 notification_ids[: len(save.events)],
                 notification_ids[len(save.events) :],
             )
+
+    #: Asking whether an uncertain commit stored a batch stays within the 5 s a client waits.
+    DEADLINE = 4.5
+    RESOLVE_CONNECT_TIMEOUT = 2
+    RESOLVE_LOCK_TIMEOUT_MS = 1500
+
+    def _resolve(self, batch: list[_Save], error: Exception) -> None:
+        """Answer each caller of a failed commit with what really happened.
+
+        When the connection breaks after COMMIT was sent, the rows may be durable although the
+        commit raised. Each save's (originator_id, originator_version) rows are looked up on a
+        fresh connection: all there → the save succeeded; none there → not stored, safe to
+        retry; no answer in time → the outcome is unknown, and the caller is told so. A failure
+        to get a connection at all means nothing was sent: not stored.
+        """
+        # The lookup gets what is left of the first caller's deadline, no more: a client is
+        # answered within its 5 s either way, "unknown" when the store could not say in time.
+        remaining = min(save.queued_at for save in batch) + self.DEADLINE - time.monotonic()
+        if _never_connected(error):
+            found: list[Sequence[int] | None] | None = [None] * len(batch)
+        else:
+            try:
+                found = _within(lambda: self._stored(batch), remaining)
+            except Exception as lookup_error:
+                log.warning(
+                    "commit outcome unknown for %d saves: %s (lookup: %s)",
+                    len(batch),
+                    type(error).__name__,
+                    type(lookup_error).__name__,
+                )
+                found = None
+        for index, save in enumerate(batch):
+            if save.error is not None:
+                continue
+            ids = found[index] if found is not None else None
+            if ids is not None:
+                save.notification_ids = ids  # durable: the caller succeeded
+                continue
+            save.notification_ids = None
+            failure: Exception = (
+                NotStored("the change was not stored; it is safe to send it again")
+                if found is not None
+                else CommitOutcomeUnknown(
+                    "the connection to the event store broke during the commit and the store "
+                    "could not be asked in time whether the change was stored; check the "
+                    "contract's history before sending it again, or resend it with the same "
+                    "Idempotency-Key"
+                )
+            )
+            failure.__cause__ = error
+            save.error = failure
+        if found is not None:
+            log.warning(
+                "commit failed (%s); %d of %d saves were stored nonetheless",
+                type(error).__name__,
+                sum(ids is not None for ids in found),
+                len(batch),
+            )
+
+    def _stored(self, batch: list[_Save]) -> list[Sequence[int] | None]:
+        """Per save, its notification ids if all its rows are stored, else None. A SHARE lock
+        waits (bounded) for a commit still in flight on the old connection to end either way."""
+        pool_kwargs = self.datastore.pool.kwargs
+        kwargs = dict((pool_kwargs() if callable(pool_kwargs) else pool_kwargs) or {})
+        kwargs.pop("row_factory", None)
+        kwargs["connect_timeout"] = self.RESOLVE_CONNECT_TIMEOUT
+        table = sql.SQL("{}.{}").format(
+            sql.Identifier(self.datastore.schema), sql.Identifier(self.events_table_name)
+        )
+        keys = [(str(e.originator_id), e.originator_version) for s in batch for e in s.events]
+        with psycopg.connect(**kwargs) as connection, connection.transaction():
+            connection.execute(
+                sql.SQL("SET LOCAL lock_timeout = {}").format(
+                    sql.Literal(f"{self.RESOLVE_LOCK_TIMEOUT_MS}ms")
+                )
+            )
+            connection.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(table))
+            rows = connection.execute(
+                sql.SQL(
+                    "SELECT originator_id::text, originator_version, notification_id FROM {} "
+                    "WHERE (originator_id::text, originator_version) IN "
+                    "(SELECT * FROM unnest(%s::text[], %s::bigint[]))"
+                ).format(table),
+                ([k[0] for k in keys], [k[1] for k in keys]),
+            ).fetchall()
+        stored = {(str(row[0]), int(row[1])): int(row[2]) for row in rows}
+        found: list[Sequence[int] | None] = []
+        for save in batch:
+            ids = [stored.get((str(e.originator_id), e.originator_version)) for e in save.events]
+            found.append([i for i in ids if i is not None] if None not in ids else None)
+        return found
 
     def _commit_one_by_one(self, batch: list[_Save]) -> None:
         with (

@@ -7,11 +7,11 @@ import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 StoreKind = Literal["memory", "sqlite", "postgres"]
 
@@ -25,6 +25,12 @@ _URL_HELP = (
     "expected sqlite:///relative/path.sqlite, sqlite:////absolute/path.sqlite, "
     "postgresql://user:password@host:port/dbname or memory://"
 )
+
+
+#: Every JWT algorithm the service can verify; HS256 is the only symmetric one.
+JWT_ALGORITHMS = ("HS256", "RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "EdDSA")
+#: RFC 7518 §3.2: an HS256 key of at least the hash size (256 bits).
+MIN_SECRET_BYTES = 32
 
 
 @dataclass(frozen=True)
@@ -99,7 +105,19 @@ class Settings(BaseSettings):
         description="sqlite:///path.sqlite, postgresql://user:pass@host:port/db or memory://",
     )
     jwt_secret: SecretStr | None = Field(default=None, description="HS256 signing secret")
-    jwt_public_key_file: Path | None = Field(default=None, description="PEM public key (RS/ES)")
+    jwt_public_key_file: Path | None = Field(
+        default=None, description="PEM public key or JWKS file (RS/ES/PS/EdDSA)"
+    )
+    jwt_algorithms: Annotated[tuple[str, ...] | None, NoDecode] = Field(
+        default=None,
+        description="accepted JWT algorithms, comma-separated (default: HS256 alone, or only the "
+        "public-key algorithms once a public key or JWKS is configured)",
+    )
+    jwt_issuer: str | None = Field(default=None, description="required `iss` (checked when set)")
+    jwt_audience: str | None = Field(default=None, description="required `aud` (checked when set)")
+    jwt_max_lifetime: int = Field(
+        default=12 * 3600, ge=60, le=31 * 86400, description="longest `exp - iat` accepted, s"
+    )
     snapshot_key: SecretStr | None = Field(
         default=None, description="HMAC key sealing snapshots (else generated under data_dir)"
     )
@@ -120,12 +138,39 @@ class Settings(BaseSettings):
     otel_exporter_otlp_endpoint: str | None = Field(
         default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
     )
+    header_timeout: float = Field(
+        default=10, gt=0, le=300, description="seconds a client has to send a request's headers"
+    )
+    keep_alive_timeout: float = Field(
+        default=5, gt=0, le=300, description="seconds an idle keep-alive connection stays open"
+    )
+    max_connections: int = Field(
+        default=1000, ge=1, le=100_000, description="open connections per worker (more: closed)"
+    )
 
     @field_validator("database_url")
     @classmethod
     def _database_url_is_usable(cls, value: str) -> str:
         parse_database_url(value)
         return value.strip()
+
+    @field_validator("jwt_algorithms", mode="before")
+    @classmethod
+    def _split_algorithms(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(part.strip() for part in value.split(",") if part.strip())
+        if isinstance(value, list | tuple):
+            unknown = sorted(set(value) - set(JWT_ALGORITHMS))
+            if unknown or not value:
+                raise ValueError(f"choose algorithms from {', '.join(JWT_ALGORITHMS)}")
+        return value
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_enough_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"the HS256 secret must be at least {MIN_SECRET_BYTES} bytes")
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -135,6 +180,16 @@ class Settings(BaseSettings):
     @property
     def database(self) -> DatabaseParts:
         return parse_database_url(self.database_url)
+
+    @property
+    def accepted_jwt_algorithms(self) -> tuple[str, ...]:
+        """HS256 alone by default; once a public key (or JWKS) is configured, only public-key
+        algorithms unless DIALOOG_JWT_ALGORITHMS names HS256 as well."""
+        if self.jwt_algorithms:
+            return self.jwt_algorithms
+        if self.jwt_public_key_file is not None:
+            return tuple(a for a in JWT_ALGORITHMS if a != "HS256")
+        return ("HS256",)
 
     @property
     def log_level_number(self) -> int:

@@ -14,7 +14,7 @@ HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def test_history_pages_follow_next_cursor(client: TestClient, active: ActiveContract) -> None:
-    # Opened, two providers, activated, session: five events.
+    # Opened, two providers invited, both accepting, activated, session: seven events.
     items: list[dict[str, object]] = []
     after = 0
     cursors: list[int | None] = []
@@ -29,11 +29,11 @@ def test_history_pages_follow_next_cursor(client: TestClient, active: ActiveCont
         if page["nextCursor"] is None:
             break
         after = page["nextCursor"]
-    assert cursors == [2, 4, None]
-    assert [item["version"] for item in items] == [1, 2, 3, 4, 5]
+    assert cursors == [2, 4, 6, None]
+    assert [item["version"] for item in items] == [1, 2, 3, 4, 5, 6, 7]
     assert [item["type"] for item in items] == [
-        "ContractOpened", "ProviderAdmitted", "ProviderAdmitted", "ContractActivated",
-        "SessionHeld",
+        "ContractOpened", "ProviderAdmitted", "ProviderAdmitted", "ProviderAccepted",
+        "ProviderAccepted", "ContractActivated", "SessionHeld",
     ]  # fmt: skip
     first = items[0]
     assert set(first) == {
@@ -92,7 +92,7 @@ def test_verification_valid(client: TestClient, active: ActiveContract) -> None:
     head = s.read_contract(client, active)
     assert response.json() == {
         "valid": True,
-        "versionsChecked": 5,
+        "versionsChecked": 7,
         "snapshotsChecked": 0,  # the first snapshot comes at version 50
         "headDigest": head["headDigest"],
         "firstInvalidVersion": None,

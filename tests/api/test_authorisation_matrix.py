@@ -33,7 +33,29 @@ def _nothing(client: TestClient) -> Context:
 def _draft_with_provider(client: TestClient) -> Context:
     contract_id = s.open_contract(client)
     s.admit(client, contract_id, s.PROVIDER_A_ORG)
+    s.accept(client, contract_id, s.PROVIDER_A_ORG, s.provider_a())
     return {"contractId": contract_id}
+
+
+def _invited(client: TestClient) -> Context:
+    contract_id = s.open_contract(client)
+    s.admit(client, contract_id, s.PROVIDER_A_ORG)
+    return {"contractId": contract_id, "org": s.PROVIDER_A_ORG}
+
+
+def _active_provider(client: TestClient) -> Context:
+    return _active(client) | {"org": s.PROVIDER_B_ORG}
+
+
+def _granted(client: TestClient) -> Context:
+    context = _active(client)
+    response = client.post(
+        f"{API}/contracts/{context['contractId']}/access-grants",
+        headers=s.commissioner(),
+        json={"org": "rekenkamer-utrecht", "role": "auditor", "reason": "Onderzoek"},
+    )
+    assert response.status_code == 201, response.text
+    return context | {"grantId": response.json()["grantId"]}
 
 
 def _active(client: TestClient) -> Context:
@@ -98,6 +120,23 @@ ENDPOINTS: dict[str, Endpoint] = {
     "GET /contracts/{contractId}": Endpoint(READ, 200, right=s.reader),
     "POST /contracts/{contractId}/providers": Endpoint(
         WRITE, 201, body=lambda _: s.provider_body("zorg-c")
+    ),
+    "POST /contracts/{contractId}/providers/{org}/acceptance": Endpoint(
+        WRITE, 200, _invited, lambda _: {}, right=s.provider_a
+    ),
+    "POST /contracts/{contractId}/providers/{org}/refusal": Endpoint(
+        WRITE, 200, _invited, _reason, right=s.provider_a
+    ),
+    "POST /contracts/{contractId}/providers/{org}/withdrawal": Endpoint(
+        WRITE, 200, _active_provider, _reason
+    ),
+    "POST /contracts/{contractId}/access-grants": Endpoint(
+        WRITE,
+        201,
+        body=lambda _: {"org": "rekenkamer-utrecht", "role": "auditor", "reason": "Onderzoek"},
+    ),
+    "POST /contracts/{contractId}/access-grants/{grantId}/revocation": Endpoint(
+        WRITE, 200, _granted, _reason
     ),
     "POST /contracts/{contractId}/stakeholders": Endpoint(
         WRITE, 201, body=lambda _: {"name": "Wijkraad", "kind": "residents"}, right=s.provider_a

@@ -9,6 +9,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
+from api.openapi import SERVER_DESCRIPTION
 from tests.support import api as s
 from tests.support.api import API, ActiveContract
 
@@ -323,7 +324,10 @@ def test_openapi_document_follows_the_design_rules(client: TestClient) -> None:
     document = response.json()
     assert document["openapi"].startswith("3.")
     assert [server["url"] for server in document["servers"]] == ["/api/v1"]
-    assert document["servers"] == [{"url": "/api/v1", "description": "This server"}]
+    # OWASP API9: the server names its environment and says it is public.
+    assert document["servers"] == [
+        {"url": "/api/v1", "description": SERVER_DESCRIPTION, "x-internal": False}
+    ]
     contact = document["info"]["contact"]
     assert contact["name"]
     assert contact["url"].startswith("https://")

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.openapi import SERVER_DESCRIPTION
 from api.problems import PROBLEM_BASE
 from application.errors import StoreUnavailable
 from infrastructure.settings import Settings
@@ -33,7 +34,9 @@ def test_readyz_answers_ready_when_the_store_answers(client: TestClient) -> None
 def test_openapi_docs_are_served(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
     document = client.get("/api/v1/openapi.json").json()
-    assert document["servers"] == [{"url": "/api/v1", "description": "This server"}]
+    assert document["servers"] == [
+        {"url": "/api/v1", "description": SERVER_DESCRIPTION, "x-internal": False}
+    ]
     assert "/contracts" in document["paths"]
 
 
@@ -106,17 +109,21 @@ def test_unhandled_errors_become_500_problems_without_internals(memory_app: Fast
     assert "hunter2" not in response.text
 
 
-def test_store_unavailable_becomes_503_problem(memory_app: FastAPI) -> None:
-    with TestClient(memory_app) as client:
-        response = client.get("/unavailable")
+def test_store_unavailable_becomes_503_problem(
+    memory_app: FastAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="dialoog.errors"), TestClient(memory_app) as c:
+        response = c.get("/unavailable")
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
+    # The store's own words (they may name a host, port or file) go to the log, not the client.
     assert response.json() == {
         "type": PROBLEM_BASE + "store-unavailable",
         "title": "Event store unavailable",
         "status": 503,
-        "detail": "the store went away",
+        "detail": "The event store did not answer in time; try again shortly.",
     }
+    assert "the store went away" in caplog.text
 
 
 def test_invalid_parameters_become_400_with_invalid_params(memory_app: FastAPI) -> None:

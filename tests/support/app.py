@@ -85,7 +85,7 @@ def active_contract(service: ContractService, reference: str = "WMO-2025-01") ->
     service.handle(
         COMMISSIONER, AdmitProvider(contract_id, org="zorg-a", name="Zorg A", rationale="fit")
     )
-    service.handle(PROVIDER, AcceptInvitation(contract_id))
+    service.handle(PROVIDER, AcceptInvitation(contract_id, org=PROVIDER.org))
     service.handle(COMMISSIONER, ActivateContract(contract_id))
     session = service.handle(
         COMMISSIONER,

@@ -165,6 +165,7 @@ def running(
     log: Path,
     workers: int = 1,
     ready_seconds: float = READY_SECONDS,
+    preexec: Callable[[], None] | None = None,
 ) -> Iterator[Server]:
     """Any server command that listens on `port` and answers GET /healthz, for the block's
     duration. With `workers` > 1 it is ready once that many workers run."""
@@ -177,6 +178,7 @@ def running(
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: we stop supervisor and workers
+            preexec_fn=preexec,  # e.g. a lower file-descriptor limit
         )
     server = Server(process, port, log, dict(env))
     try:
@@ -201,6 +203,7 @@ def served(
     log_level: str | None = "WARNING",
     log: Path | None = None,
     ambient: bool = False,
+    preexec: Callable[[], None] | None = None,
     **extra_env: str,
 ) -> Iterator[Server]:
     """`dialoog serve --workers N` on a free 127.0.0.1 port, healthy, for the block's duration.
@@ -212,5 +215,5 @@ def served(
         database_url, data_dir, secret=secret, log_level=log_level, ambient=ambient, **extra_env
     )
     log = log or data_dir / f"server-{port}.log"
-    with running(command, port=port, env=env, log=log, workers=workers) as server:
+    with running(command, port=port, env=env, log=log, workers=workers, preexec=preexec) as server:
         yield server

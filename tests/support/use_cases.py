@@ -72,7 +72,7 @@ def build_world(service: ContractService) -> World:
         COMMISSIONER,
         AdmitProvider(scene.contract_id, org=SECOND_PROVIDER, name="Zorg B", rationale="reach"),
     )
-    service.handle(people.BEA.principal, AcceptInvitation(scene.contract_id))
+    service.handle(people.BEA.principal, AcceptInvitation(scene.contract_id, org=people.BEA.org))
     proposal = service.handle(
         PROVIDER,
         SubmitProposal(

@@ -109,8 +109,8 @@ CASES: dict[str, Command] = {
         C, corrects_version=3, corrections={"summary": "fixed"}, reason="typo"
     ),
     # Commands added since (pinned from their first release on):
-    "accept_invitation": AcceptInvitation(C),
-    "decline_invitation": DeclineInvitation(C, reason="no capacity"),
+    "accept_invitation": AcceptInvitation(C, org="zorg-a"),
+    "decline_invitation": DeclineInvitation(C, org="zorg-a", reason="no capacity"),
     "grant_access": GrantAccess(
         C, org="rekenkamer-utrecht", role="auditor", reason="onderzoek", until=date(2027, 1, 1)
     ),
@@ -143,8 +143,8 @@ PINNED = {
     "complete": "4b10cbb11ff7ada73bcc4af6bf4fd6782c619d86315ee7e7c1e350aab0b6ac22",
     "record_evaluation": "5407f954023747d449e7ba55d5640b4fd01f74d7ced1b78ac8cb4c0dbad3a720",
     "correct": "49e3c10b56d05736984efbb687bd38302b7dcc3087d795d3f1c2c8a4c5d6f476",
-    "accept_invitation": "5c980a5c25e3423d77ea70ceaa2f199af563c37a1fae4d2caff8e9990ba2f292",
-    "decline_invitation": "9ab4817c7eaa82f549d8064f51988f68782555b66556adeca8829564177bfb86",
+    "accept_invitation": "78acbdbd55278b4cf04ffe96d5846a02ab2075fe0e942394801e302015ccddc4",
+    "decline_invitation": "02f901756986324b393d9fec9864de134b0e991bf9294810b60051248d3a78ff",
     "grant_access": "740204c5990c983e8800a7d832c2b6667ec89d748461956933156f3c30ec64a9",
     "revoke_access": "cfa946eda7a5c3d56b87df1d8a139680f0bc40a093c4c6b098d2e31e849aa0e6",
     "reject_proposal in a session": (

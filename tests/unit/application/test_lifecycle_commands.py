@@ -93,7 +93,7 @@ def world_in(state: str, service: ContractService) -> World:
         service.handle(
             COMMISSIONER, AdmitProvider(contract_id, org="zorg-a", name="Zorg A", rationale="fit")
         )
-        service.handle(PROVIDER, AcceptInvitation(contract_id))
+        service.handle(PROVIDER, AcceptInvitation(contract_id, org=PROVIDER.org))
         return World(service, contract_id, "", "", 0, "")
     world = build_world(service)
     if state == "suspended":

@@ -123,7 +123,7 @@ def test_an_admitted_provider_is_invited_and_becomes_a_party_when_it_accepts(
     )
     contract = world.service.get_contract(OUTSIDER, world.contract_id)
     assert outsider_org in {p.org for p in contract.providers if p.status == "invited"}
-    world.service.handle(OUTSIDER, AcceptInvitation(world.contract_id))
+    world.service.handle(OUTSIDER, AcceptInvitation(world.contract_id, org=OUTSIDER.org))
     contract = world.service.get_contract(OUTSIDER, world.contract_id)
     assert outsider_org in {p.org for p in contract.providers if p.status == "active"}
 
@@ -133,7 +133,9 @@ def test_an_invitation_declined_leaves_the_contract_out_of_sight(world: World) -
         COMMISSIONER,
         AdmitProvider(world.contract_id, org=OUTSIDER.org, name="Verzekeraar", rationale="r"),
     )
-    world.service.handle(OUTSIDER, DeclineInvitation(world.contract_id, reason="no capacity"))
+    world.service.handle(
+        OUTSIDER, DeclineInvitation(world.contract_id, org=OUTSIDER.org, reason="no capacity")
+    )
     with pytest.raises(ContractNotFound):
         world.service.get_contract(OUTSIDER, world.contract_id)
 

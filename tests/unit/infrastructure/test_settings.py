@@ -18,7 +18,7 @@ def test_defaults_use_sqlite_under_var_on_loopback() -> None:
 
 def test_environment_variables_carry_the_dialoog_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DIALOOG_DATABASE_URL", "postgresql://app:s%40cret@db.local:6543/contracts")
-    monkeypatch.setenv("DIALOOG_JWT_SECRET", "hush")
+    monkeypatch.setenv("DIALOOG_JWT_SECRET", "hush-hush-a-secret-of-32-bytes-or-more")
     monkeypatch.setenv("DIALOOG_WORKERS", "4")
     monkeypatch.setenv("DIALOOG_LOG_LEVEL", "debug")
     settings = Settings()
@@ -28,14 +28,15 @@ def test_environment_variables_carry_the_dialoog_prefix(monkeypatch: pytest.Monk
     assert settings.workers == 4
     assert settings.log_level == "DEBUG"
     assert settings.jwt_secret is not None
-    assert settings.jwt_secret.get_secret_value() == "hush"
+    assert settings.jwt_secret.get_secret_value() == "hush-hush-a-secret-of-32-bytes-or-more"
 
 
 def test_secrets_stay_out_of_repr_and_redacted_urls() -> None:
     settings = Settings(
-        database_url="postgresql://app:topsecret@db:5432/x", jwt_secret="jwt-topsecret"
+        database_url="postgresql://app:topsecret@db:5432/x",
+        jwt_secret="jwt-topsecret-long-enough-for-hs256-use",
     )
-    assert "jwt-topsecret" not in repr(settings)
+    assert "jwt-topsecret-long-enough-for-hs256-use" not in repr(settings)
     assert "topsecret" not in settings.database.redacted()
 
 
