@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 
 from application.commands import (
+    AcceptInvitation,
     ActivateContract,
     AdmitProvider,
     ConsultResidents,
@@ -95,6 +96,8 @@ class Demo:
                 rationale="Ervaring met informele zorg en vrijwilligers; vult het buurtteam aan",
             ),
         )
+        for provider in (NEIGHBOURHOOD_TEAM, WELFARE):
+            s.handle(PEOPLE[provider], AcceptInvitation(cid, org=provider))
         s.handle(gemeente, RegisterStakeholder(cid, name="Zilveren Kruis", kind="health_insurer"))
         s.handle(
             gemeente, RegisterStakeholder(cid, name="Wmo-adviesraad Utrecht", kind="client_council")

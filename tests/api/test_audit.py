@@ -49,11 +49,11 @@ def test_history_pages_follow_next_cursor(client: TestClient, active: ActiveCont
     for before, after_item in itertools.pairwise(items):
         assert after_item["priorDigest"] == before["digest"]
         assert HEX64.match(str(after_item["digest"]))
-    assert items[4]["sessionId"] == active.session_id
+    assert items[6]["sessionId"] == active.session_id
     # A page exactly at the end also ends with null.
-    last = client.get(active.url("/history"), headers=s.auditor(), params={"after": 5})
+    last = client.get(active.url("/history"), headers=s.auditor(), params={"after": 7})
     assert last.json() == {"items": [], "nextCursor": None}
-    whole = client.get(active.url("/history"), headers=s.commissioner(), params={"limit": 5})
+    whole = client.get(active.url("/history"), headers=s.commissioner(), params={"limit": 7})
     assert whole.json()["nextCursor"] is None
 
 

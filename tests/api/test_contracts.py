@@ -77,16 +77,35 @@ def test_admit_providers_and_activate(client: TestClient) -> None:
     provider = response.json()["providers"][0]
     assert provider["org"] == "zorg-a"
     assert provider["name"] == "Zorg A"
-    assert provider["status"] == "active"
+    assert provider["status"] == "invited"
     assert provider["rationale"] == "Preselected: fits the DNA"
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", provider["admittedOn"])
+    # Activation needs a provider that accepted: the invitation alone is not enough.
+    response = client.post(
+        f"{API}/contracts/{contract_id}/activation", headers=s.commissioner(), json={}
+    )
+    s.assert_problem(response, 409, "no-providers")
+    # Only the provider's own people accept; another party cannot do it for them.
+    response = client.post(
+        f"{API}/contracts/{contract_id}/providers/zorg-a/acceptance",
+        headers=s.commissioner(),
+        json={},
+    )
+    s.assert_problem(response, 403, "consent-not-yours")
+    response = client.post(
+        f"{API}/contracts/{contract_id}/providers/zorg-a/acceptance",
+        headers=s.provider_a(),
+        json={},
+    )
+    assert response.status_code == 200
+    assert response.json()["providers"][0]["status"] == "active"
     response = client.post(
         f"{API}/contracts/{contract_id}/activation", headers=s.commissioner(), json={}
     )
     assert response.status_code == 200
     assert response.json()["status"] == "active"
-    assert response.json()["version"] == 3
-    assert response.headers["etag"] == '"3"'
+    assert response.json()["version"] == 4
+    assert response.headers["etag"] == '"4"'
 
 
 def test_a_provider_sees_the_contract_once_admitted(client: TestClient) -> None:
@@ -199,7 +218,7 @@ def test_read_at_a_version_as_of_and_in_force_on(
         active.path, headers=s.reader(), params={"asOf": datetime.now(UTC).isoformat()}
     )
     assert now.status_code == 200
-    assert now.json()["version"] == 5
+    assert now.json()["version"] == 7
     too_early = client.get(active.path, headers=s.reader(), params={"asOf": before.isoformat()})
     s.assert_problem(too_early, 400, "invalid-query")
     in_force = client.get(active.path, headers=s.reader(), params={"inForceOn": "2030-01-01"})

@@ -211,7 +211,24 @@ def _provider_already_admitted(client: TestClient) -> Refusal:
     )
 
 
+def _not_invited(client: TestClient) -> Refusal:
+    contract = s.active_contract(client)  # zorg-a accepted already
+    return Refusal(
+        contract.id, _post(client, contract.url("/providers/zorg-a/acceptance"), {}, s.provider_a())
+    )
+
+
+def _unknown_grant(client: TestClient) -> Refusal:
+    contract = s.active_contract(client)
+    return Refusal(
+        contract.id,
+        _post(client, contract.url("/access-grants/nope/revocation"), {"reason": "done"}),
+    )
+
+
 RULES: dict[str, Rule] = {
+    "not-invited": _not_invited,
+    "unknown-grant": _unknown_grant,
     "ceiling-exceeded": _adjust(allocations=[{"org": "zorg-a", "amount": "1000000.01"}]),
     # The value of a change is computed from it: a raise declared as worth nothing still counts.
     "justification-required": _adjust(

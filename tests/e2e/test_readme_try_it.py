@@ -46,6 +46,7 @@ def test_the_readme_try_it_section_runs_as_written(tmp_path: Path) -> None:
     assert lines[1].split() == [
         "ContractOpened",
         "ProviderAdmitted",
+        "ProviderAccepted",
         "ContractActivated",
         "SessionHeld",
         "ProposalSubmitted",

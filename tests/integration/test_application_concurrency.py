@@ -80,9 +80,9 @@ def test_sixteen_threads_on_one_contract_lose_and_duplicate_nothing(
 
     results = [r for batch in all_at_once(THREADS, work) for r in batch]
     total = THREADS * COMMANDS_PER_THREAD
-    head = 4 + total
-    # Every command got its own version; together they fill 5..head without a gap.
-    assert sorted(r.version for r in results) == list(range(5, head + 1))
+    head = 5 + total
+    # Every command got its own version; together they fill 6..head without a gap.
+    assert sorted(r.version for r in results) == list(range(6, head + 1))
     assert all_versions(service, scene.contract_id) == list(range(1, head + 1))
     stored = list(service.events.get(UUID(hex=scene.contract_id)))
     assert [e.originator_version for e in stored] == list(range(1, head + 1))
@@ -102,11 +102,11 @@ def test_sixteen_threads_on_one_contract_lose_and_duplicate_nothing(
 def test_a_stale_expected_version_is_a_version_mismatch(
     service: ContractService, scene: Scene
 ) -> None:
-    publish(service, scene.contract_id, "first", expected_version=4)
+    publish(service, scene.contract_id, "first", expected_version=5)
     with pytest.raises(VersionMismatch) as raised:
-        publish(service, scene.contract_id, "second", expected_version=4)
-    assert (raised.value.expected, raised.value.actual) == (4, 5)
-    assert service.get_contract(AUDITOR, scene.contract_id).version == 5
+        publish(service, scene.contract_id, "second", expected_version=5)
+    assert (raised.value.expected, raised.value.actual) == (5, 6)
+    assert service.get_contract(AUDITOR, scene.contract_id).version == 6
 
 
 def test_racing_pinned_writers_one_wins_the_rest_mismatch(
@@ -114,17 +114,17 @@ def test_racing_pinned_writers_one_wins_the_rest_mismatch(
 ) -> None:
     def work(thread: int) -> CommandResult | VersionMismatch:
         try:
-            return publish(service, scene.contract_id, f"pinned {thread}", expected_version=4)
+            return publish(service, scene.contract_id, f"pinned {thread}", expected_version=5)
         except VersionMismatch as mismatch:
             return mismatch
 
     outcomes = all_at_once(8, work)
     won = [o for o in outcomes if isinstance(o, CommandResult)]
     lost = [o for o in outcomes if isinstance(o, VersionMismatch)]
-    assert len(won) == 1 and won[0].version == 5
+    assert len(won) == 1 and won[0].version == 6
     assert len(lost) == 7
-    assert all(m.expected == 4 and m.actual == 5 for m in lost)
-    assert all_versions(service, scene.contract_id) == [1, 2, 3, 4, 5]
+    assert all(m.expected == 5 and m.actual == 6 for m in lost)
+    assert all_versions(service, scene.contract_id) == [1, 2, 3, 4, 5, 6]
 
 
 # Idempotency ---------------------------------------------------------------------------------
@@ -143,14 +143,14 @@ def test_a_repeated_keyed_command_replays_the_original_result(
         first.head_digest,
         first.created_id,
     )
-    assert all_versions(service, scene.contract_id) == [1, 2, 3, 4, 5]
+    assert all_versions(service, scene.contract_id) == [1, 2, 3, 4, 5, 6]
     # The same key from another principal is another key.
     other = service.handle(
         PROVIDER,
         IssuePublication(scene.contract_id, audience="council", channel="web", summary="once"),
         idempotency_key="k-1",
     )
-    assert not other.replayed and other.version == 6
+    assert not other.replayed and other.version == 7
 
 
 def test_the_same_key_with_another_command_is_refused(
@@ -165,7 +165,7 @@ def test_the_same_key_with_another_command_is_refused(
             RegisterStakeholder(scene.contract_id, name="n", kind="k"),
             idempotency_key="k-2",
         )
-    assert service.get_contract(AUDITOR, scene.contract_id).version == 5
+    assert service.get_contract(AUDITOR, scene.contract_id).version == 6
 
 
 def test_a_keyed_open_contract_replays_instead_of_reference_taken(
@@ -208,7 +208,7 @@ def test_ten_threads_sending_one_keyed_command_store_one_event(
     )
     assert len({(r.version, r.head_digest, r.created_id) for r in results}) == 1
     assert sum(not r.replayed for r in results) == 1
-    assert all_versions(service, scene.contract_id) == [1, 2, 3, 4, 5]
+    assert all_versions(service, scene.contract_id) == [1, 2, 3, 4, 5, 6]
     publications = service.get_contract(AUDITOR, scene.contract_id).publications
     assert [p.summary for p in publications] == ["racing"]
 

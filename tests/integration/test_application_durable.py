@@ -65,8 +65,7 @@ def publish(service: ContractService, contract_id: str, summary: str, **options:
 
 @pytest.fixture
 def six_versions(service: ContractService, scene: Scene) -> Scene:
-    publish(service, scene.contract_id, "p5")
-    publish(service, scene.contract_id, "p6")
+    publish(service, scene.contract_id, "p6")  # the scene holds five
     return scene
 
 
@@ -133,8 +132,8 @@ def test_untouched_chain_is_valid(settings: Settings, six_versions: Scene) -> No
 def test_an_edited_payload_is_named(settings: Settings, six_versions: Scene) -> None:
     raw = RawEvents(settings, six_versions.contract_id)
     state = raw.state(5)
-    assert state["summary"] == "p5"
-    state["summary"] = "p5, but nicer"
+    assert state["summary"] == "first dialogue"
+    state["summary"] = "first dialogue, but nicer"
     raw.set_state(5, state)
     report = verify_fresh(settings, six_versions.contract_id)
     assert not report.valid
@@ -221,7 +220,7 @@ def test_the_store_goes_away_mid_session(
         assert fresh.verify(AUDITOR, cid).valid
     finally:
         fresh.close()
-    assert publish(service, cid, "after the outage").version == 6
+    assert publish(service, cid, "after the outage").version == 7
 
 
 def eventually(read: Any, within: float = 15.0) -> Any:
@@ -329,7 +328,7 @@ def test_concurrent_writers_during_an_outage_each_fail_fast(
     assert [type(error) for error, _ in outcomes] == [StoreUnavailable] * 4, outcomes
     slowest = max(elapsed for _, elapsed in outcomes)
     assert slowest < LIVENESS_SECONDS, sorted(round(e, 2) for _, e in outcomes)
-    assert eventually(lambda: all_versions(service, cid)) == [1, 2, 3, 4]
+    assert eventually(lambda: all_versions(service, cid)) == [1, 2, 3, 4, 5]
 
 
 # Upcasting -----------------------------------------------------------------------------------

@@ -51,9 +51,9 @@ def publish(service: ContractService, scene: Scene, summary: str) -> int:
 def test_state_at_a_version(service: ContractService, scene: Scene) -> None:
     for n in range(3):
         publish(service, scene, f"p{n}")
-    at_5 = service.get_contract(AUDITOR, scene.contract_id, version=5)
-    assert at_5.version == 5
-    assert [p.summary for p in at_5.publications] == ["p0"]
+    at_6 = service.get_contract(AUDITOR, scene.contract_id, version=6)
+    assert at_6.version == 6
+    assert [p.summary for p in at_6.publications] == ["p0"]
     at_1 = service.get_contract(READER, scene.contract_id, version=1)
     assert (at_1.version, at_1.status, at_1.providers) == (1, "draft", [])
     now = service.get_contract(AUDITOR, scene.contract_id)
@@ -75,16 +75,16 @@ def test_state_at_a_version_past_a_snapshot(settings: Settings) -> None:
         scene = active_contract(service)
         for n in range(7):
             publish(service, scene, f"p{n}")
-        for version in (1, 3, 4, 6, 7, 10, 11):
+        for version in (1, 3, 4, 5, 7, 8, 11, 12):
             state = service.get_contract(AUDITOR, scene.contract_id, version=version)
             assert state.version == version
-            assert len(state.publications) == max(0, version - 4)
+            assert len(state.publications) == max(0, version - 5)
     finally:
         service.close()
 
 
 def test_state_as_recorded_at_a_moment(service: ContractService, scene: Scene) -> None:
-    moments: dict[int, datetime] = {4: datetime.now(UTC)}
+    moments: dict[int, datetime] = {5: datetime.now(UTC)}
     for n in range(3):
         version = publish(service, scene, f"p{n}")
         moments[version] = datetime.now(UTC)
@@ -96,7 +96,7 @@ def test_state_as_recorded_at_a_moment(service: ContractService, scene: Scene) -
     with pytest.raises(InvalidQuery):
         service.get_contract(AUDITOR, scene.contract_id, as_of=created - timedelta(microseconds=1))
     future = datetime.now(UTC) + timedelta(days=365)
-    assert service.get_contract(AUDITOR, scene.contract_id, as_of=future).version == 7
+    assert service.get_contract(AUDITOR, scene.contract_id, as_of=future).version == 8
 
 
 def test_state_in_force_on_a_date(service: ContractService, scene: Scene) -> None:
@@ -134,23 +134,23 @@ def test_invalid_time_travel_queries(service: ContractService, scene: Scene) -> 
         {"version": 2, "in_force_on": date.today()},
         {"as_of": now, "in_force_on": date.today()},
         {"version": 0},
-        {"version": 5},
+        {"version": 6},
         {"version": -1},
     ):
         with pytest.raises(InvalidQuery):
             service.get_contract(AUDITOR, cid, **query)  # type: ignore[arg-type]
     with pytest.raises(InvalidQuery):
-        service.diff(AUDITOR, cid, from_version=0, to_version=4)
+        service.diff(AUDITOR, cid, from_version=0, to_version=5)
     with pytest.raises(InvalidQuery):
-        service.diff(AUDITOR, cid, from_version=1, to_version=5)
+        service.diff(AUDITOR, cid, from_version=1, to_version=6)
     with pytest.raises(InvalidQuery):
         lifecycle_step("explode")
-    assert service.get_contract(AUDITOR, cid).version == 4
+    assert service.get_contract(AUDITOR, cid).version == 5
 
 
 def test_history_pages_by_cursor(service: ContractService, scene: Scene) -> None:
-    for n in range(7):
-        publish(service, scene, f"p{n}")  # versions 5..11
+    for n in range(6):
+        publish(service, scene, f"p{n}")  # versions 6..11
     first = service.history(AUDITOR, scene.contract_id, after=0, limit=4)
     assert [i.version for i in first.items] == [1, 2, 3, 4]
     assert first.next_cursor == 4
@@ -168,7 +168,7 @@ def test_history_pages_by_cursor(service: ContractService, scene: Scene) -> None
     beyond = service.history(AUDITOR, scene.contract_id, after=11, limit=4)
     assert (beyond.items, beyond.next_cursor) == ([], None)
     assert all_versions(service, scene.contract_id) == list(range(1, 12))
-    entry = service.history(AUDITOR, scene.contract_id, after=4, limit=1).items[0]
+    entry = service.history(AUDITOR, scene.contract_id, after=5, limit=1).items[0]
     assert entry.type == "PublicationIssued"
     assert entry.actor.org == "gemeente-utrecht"
     assert entry.data["summary"] == "p0"
@@ -198,7 +198,7 @@ def test_diff_speaks_the_council_members_language(service: ContractService, scen
     summaries = [c.summary for c in diff.changes]
     assert any("Sharper target" in s and "agreed" in s for s in summaries)
     # From the start: the provider's admission, the status and the session are all there.
-    whole = service.diff(AUDITOR, scene.contract_id, from_version=1, to_version=4)
+    whole = service.diff(AUDITOR, scene.contract_id, from_version=1, to_version=5)
     whole_summaries = [c.summary for c in whole.changes]
     assert "Provider Zorg A admitted" in whole_summaries
     assert "Status changed: draft → active" in whole_summaries

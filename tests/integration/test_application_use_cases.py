@@ -66,14 +66,14 @@ def scene(service: ContractService) -> Scene:
 
 def test_open_admit_activate_and_hold_a_session(service: ContractService, scene: Scene) -> None:
     contract = service.get_contract(COMMISSIONER, scene.contract_id)
-    assert contract.version == 4
+    assert contract.version == 5
     assert contract.status == "active"
     assert contract.reference == "WMO-2025-01"
     assert [p.org for p in contract.providers] == ["zorg-a"]
     assert [s.session_id for s in contract.sessions] == [scene.session_id]
     # The provider sees the contract too; both see the same thing.
     assert service.get_contract(PROVIDER, scene.contract_id) == contract
-    assert all_versions(service, scene.contract_id) == [1, 2, 3, 4]
+    assert all_versions(service, scene.contract_id) == [1, 2, 3, 4, 5]
 
 
 def test_stakeholders_and_provider_withdrawal(service: ContractService, scene: Scene) -> None:
@@ -83,7 +83,7 @@ def test_stakeholders_and_provider_withdrawal(service: ContractService, scene: S
             scene.contract_id, name="Wijkraad Oost", kind="residents", contact="wr@x.nl"
         ),
     )
-    assert result.version == 5
+    assert result.version == 6
     service.handle(
         COMMISSIONER,
         AdmitProvider(scene.contract_id, org="welzijn-b", name="Welzijn B", rationale="r"),
@@ -93,7 +93,7 @@ def test_stakeholders_and_provider_withdrawal(service: ContractService, scene: S
     )
     contract = service.get_contract(COMMISSIONER, scene.contract_id)
     assert [(s.name, s.contact) for s in contract.stakeholders] == [("Wijkraad Oost", "wr@x.nl")]
-    assert contract.version == 7
+    assert contract.version == 8
     statuses = {p.org: p.status for p in contract.providers}
     assert statuses["zorg-a"] == "active" and statuses["welzijn-b"] != "active"
 
@@ -248,7 +248,7 @@ def test_domain_errors_pass_through_unchanged_and_store_nothing(
                 scene.contract_id, session_id=scene.session_id, change=too_much, rationale="r"
             ),
         )
-    assert service.get_contract(COMMISSIONER, scene.contract_id).version == 4
+    assert service.get_contract(COMMISSIONER, scene.contract_id).version == 5
 
 
 def test_missing_contract_and_other_organisations_contract_are_not_found(
@@ -267,7 +267,7 @@ def test_missing_contract_and_other_organisations_contract_are_not_found(
         )
     with pytest.raises(ContractNotFound):
         service.history(OTHER_COMMISSIONER, scene.contract_id)
-    assert service.get_contract(COMMISSIONER, scene.contract_id).version == 4
+    assert service.get_contract(COMMISSIONER, scene.contract_id).version == 5
 
 
 def test_readers_and_auditors_cannot_write(service: ContractService, scene: Scene) -> None:
@@ -283,7 +283,7 @@ def test_readers_and_auditors_cannot_write(service: ContractService, scene: Scen
         service.history(READER, scene.contract_id)
     with pytest.raises(NotPermitted):
         service.verify(READER, scene.contract_id)
-    assert service.get_contract(READER, scene.contract_id).version == 4
+    assert service.get_contract(READER, scene.contract_id).version == 5
 
 
 def test_reference_is_unique_per_commissioner(service: ContractService) -> None:

@@ -7,13 +7,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import api_support as s
 import pytest
-from app_support import RawEvents
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from infrastructure.settings import Settings
+from tests.support import api as s
+from tests.support.app import RawEvents
 
 
 def test_a_replay_past_the_head_is_history_corrupt(

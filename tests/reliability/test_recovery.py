@@ -12,17 +12,17 @@ import time
 from pathlib import Path
 from uuid import uuid4
 
-import api_support as s
 import httpx
-from pgcluster import PgCluster
-from reliability.support import (
+
+from tests.support import api as s
+from tests.support.pgcluster import PgCluster
+from tests.support.reliability import (
     LIVENESS_SECONDS,
     kill_postmaster,
     publication,
     restart_cluster,
-    served,
-    wait_for,
 )
+from tests.support.servers import served, wait_for
 
 API = s.API
 

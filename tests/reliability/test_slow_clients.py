@@ -18,12 +18,12 @@ import threading
 import time
 from pathlib import Path
 
-import api_support as s
 import httpx
 import pytest
-from reliability.support import Server, served
 
 from api.serving import install_accept_error_log
+from tests.support import api as s
+from tests.support.servers import Server, served
 
 SLOW_CONNECTIONS = 100
 HEADER_TIMEOUT = 2.0

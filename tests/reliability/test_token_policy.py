@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import api_support as s
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -24,6 +23,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.security import NotAuthenticated, TokenVerifier, UnsafeTokenPolicy
 from infrastructure.settings import Settings
+from tests.support import api as s
 
 GOOD = {"sub": "ann", "name": "Ann", "org": s.COMMISSIONER_ORG, "roles": ["contract_manager"]}
 

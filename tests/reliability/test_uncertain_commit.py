@@ -15,13 +15,13 @@ from typing import Any
 
 import psycopg
 import pytest
-from app_support import AUDITOR, COMMISSIONER, active_contract, service_for
 from eventsourcing.persistence import OperationalError
 
 import infrastructure.postgres as pg
 from application.errors import CommitOutcomeUnknown, NotStored, StoreUnavailable
 from application.service import ContractService
 from infrastructure.settings import Settings
+from tests.support.app import AUDITOR, COMMISSIONER, active_contract, service_for
 
 THREADS = 6
 

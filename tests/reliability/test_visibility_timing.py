@@ -10,13 +10,13 @@ import time
 from collections.abc import Iterator
 from uuid import uuid4
 
-import api_support as s
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from application.service import Principal
 from infrastructure.settings import Settings
+from tests.support import api as s
 
 EVENTS = 420
 ROUNDS = 15
