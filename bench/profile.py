@@ -27,8 +27,8 @@ sys.path[:0] = [str(ROOT)]
 import http_bench as hb
 import store_bench as sb
 
-from infrastructure.event_store import contract_service
 from infrastructure.settings import Settings
+from infrastructure.stores import contract_service
 from tests.support.pgcluster import PgCluster
 
 PY_SPY = ROOT / ".venv" / "bin" / "py-spy"

@@ -17,8 +17,8 @@ from typing import Protocol
 from application.errors import StoreUnavailable
 from application.service import ContractService
 from infrastructure.access_log import BufferedAccessLog, access_log_store
-from infrastructure.event_store import contract_service
 from infrastructure.settings import DatabaseParts, Settings
+from infrastructure.stores import contract_service
 
 # `ready()` must answer well inside the 5 s a load balancer or an operator waits.
 READY_DEADLINE_SECONDS = 4.5

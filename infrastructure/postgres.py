@@ -344,7 +344,7 @@ class GroupCommitApplicationRecorder(FailFastApplicationRecorder):
 
 
 class FailFastPostgresFactory(PostgresFactory):
-    """Named by topic in PERSISTENCE_MODULE (see `infrastructure.event_store`)."""
+    """Named by topic in PERSISTENCE_MODULE (see `infrastructure.stores`)."""
 
     aggregate_recorder_class = FailFastAggregateRecorder
     application_recorder_class = GroupCommitApplicationRecorder

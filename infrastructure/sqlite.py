@@ -13,7 +13,7 @@ from eventsourcing.utils import Environment
 
 
 class BoundedWaitSQLiteFactory(SQLiteFactory):
-    """Named by topic in PERSISTENCE_MODULE (see `infrastructure.event_store`)."""
+    """Named by topic in PERSISTENCE_MODULE (see `infrastructure.stores`)."""
 
     POOL_TIMEOUT = "DIALOOG_SQLITE_POOL_TIMEOUT"
 

@@ -12,8 +12,8 @@ import pytest
 from application.commands import GiveConsent, SubmitProposal
 from domain.money import Adjustment
 from domain.values import Allocation
-from infrastructure.event_store import contract_service
 from infrastructure.settings import Settings
+from infrastructure.stores import contract_service
 from tests.support.app import AUDITOR, COMMISSIONER, PROVIDER, RawEvents, active_contract
 
 

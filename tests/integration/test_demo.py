@@ -6,8 +6,8 @@ import pytest
 
 from api.demo import AUDITOR, PEOPLE, REFERENCE, Demo
 from application.errors import ReferenceTaken
-from infrastructure.event_store import contract_service
 from infrastructure.settings import Settings
+from infrastructure.stores import contract_service
 
 
 def test_the_demo_tells_a_whole_story(settings: Settings) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from application.commands import AdmitProvider, IssuePublication, WithdrawProvider
+from application.commands import AcceptInvitation, AdmitProvider, IssuePublication, WithdrawProvider
 from application.errors import ContractNotFound
 from application.read_models import SummaryFilter
-from infrastructure.event_store import contract_service
 from infrastructure.settings import Settings
+from infrastructure.stores import contract_service
+from tests.support import people
 from tests.support.app import AUDITOR, COMMISSIONER, PROVIDER, RawEvents, active_contract
 
 
@@ -19,6 +20,7 @@ def test_a_provider_that_withdrew_no_longer_sees_the_contract(settings: Settings
         service.handle(
             COMMISSIONER, AdmitProvider(scene.contract_id, org="zorg-b", name="B", rationale="r")
         )
+        service.handle(people.BEA.principal, AcceptInvitation(scene.contract_id, org="zorg-b"))
         assert service.list_contracts(PROVIDER, SummaryFilter())
         service.handle(
             PROVIDER, WithdrawProvider(scene.contract_id, org="zorg-a", reason="stopping")

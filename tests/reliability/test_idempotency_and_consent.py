@@ -28,6 +28,7 @@ import jwt
 import pytest
 
 from tests.support import api as s
+from tests.support import people
 from tests.support.reliability import (
     API,
     full_history,
@@ -185,8 +186,9 @@ def _b_only_contract(client: httpx.Client) -> tuple[str, str]:
     """A contract of the commissioner with only B admitted: A is no party to it."""
     contract_id = s.open_contract(client, "R8-B-ONLY")
     s.admit(client, contract_id, B)
+    s.accept(client, contract_id, B, s.provider_b())
     s.activate(client, contract_id)
-    return contract_id, s.hold_session(client, contract_id)
+    return contract_id, s.hold_session(client, contract_id, with_provider=people.BEA)
 
 
 def test_r8_a_manager_of_a_never_makes_bs_consent_appear(

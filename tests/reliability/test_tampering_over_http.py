@@ -65,8 +65,8 @@ def test_tampering_is_named_over_http(
         for reference in ("R6-TAMPERED", "R6-UNTOUCHED"):
             contract = s.open_contract(client, reference)
             s.admit(client, contract, s.PROVIDER_A_ORG)
-            s.activate(client, contract)
-            s.hold_session(client, contract)
+            s.accept(client, contract, s.PROVIDER_A_ORG, s.provider_a())
+            s.activate(client, contract)  # version 4; publications 5 and 6
             for n in (5, 6):
                 response = client.post(
                     f"{s.API}/contracts/{contract}/publications",

@@ -18,6 +18,7 @@ import pytest
 from eventsourcing.persistence import OperationalError
 
 import infrastructure.postgres as pg
+from application.commands import IssuePublication
 from application.errors import CommitOutcomeUnknown, NotStored, StoreUnavailable
 from application.service import ContractService
 from infrastructure.settings import Settings
@@ -76,12 +77,11 @@ def _publish_concurrently(service: ContractService, contract_id: str, prefix: st
     def publish(index: int) -> None:
         barrier.wait(timeout=10)
         try:
-            outcomes[index] = service.issue_publication(
+            outcomes[index] = service.handle(
                 COMMISSIONER,
-                contract_id,
-                audience="council",
-                channel="web",
-                summary=f"{prefix}-{index}",
+                IssuePublication(
+                    contract_id, audience="council", channel="web", summary=f"{prefix}-{index}"
+                ),
             )
         except Exception as error:  # the outcome under test
             outcomes[index] = error
@@ -132,8 +132,9 @@ def test_rows_lost_with_the_connection_are_answered_as_not_stored(
     assert not any(isinstance(o, CommitOutcomeUnknown) for o in outcomes), outcomes
     assert _stored_summaries(service, scene.contract_id) == before
     # Safe to retry: the same command now succeeds, once.
-    service.issue_publication(
-        COMMISSIONER, scene.contract_id, audience="council", channel="web", summary="again"
+    service.handle(
+        COMMISSIONER,
+        IssuePublication(scene.contract_id, audience="council", channel="web", summary="again"),
     )
     assert _stored_summaries(service, scene.contract_id) == [*before, "again"]
 
@@ -151,7 +152,8 @@ def test_an_outcome_nobody_can_tell_is_answered_as_unknown(
 
     monkeypatch.setattr(pg.GroupCommitApplicationRecorder, "_stored", unreachable)
     with pytest.raises(CommitOutcomeUnknown) as raised:
-        service.issue_publication(
-            COMMISSIONER, scene.contract_id, audience="council", channel="web", summary="?"
+        service.handle(
+            COMMISSIONER,
+            IssuePublication(scene.contract_id, audience="council", channel="web", summary="?"),
         )
     assert "Idempotency-Key" in str(raised.value)

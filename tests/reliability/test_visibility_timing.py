@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from application.commands import IssuePublication
 from application.service import Principal
 from infrastructure.settings import Settings
 from tests.support import api as s
@@ -51,8 +52,9 @@ def big_contract(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Tes
         ann = Principal("ann", "Ann", s.COMMISSIONER_ORG, frozenset({"contract_manager"}))
         version = service.get_contract(ann, contract).version
         for n in range(EVENTS - version):
-            service.issue_publication(
-                ann, contract, audience="council", channel="web", summary=f"news {n}"
+            service.handle(
+                ann,
+                IssuePublication(contract, audience="council", channel="web", summary=f"news {n}"),
             )
         yield client, contract
 

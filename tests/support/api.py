@@ -155,13 +155,15 @@ def provider_body(org: str, name: str | None = None) -> dict[str, Any]:
     return {"org": org, "name": name or f"Zorg {org}", "rationale": "Preselected: fits the DNA"}
 
 
-def session_body(held_on: str = "2025-02-03") -> dict[str, Any]:
+def session_body(
+    held_on: str = "2025-02-03", with_provider: people.Person = people.BOB
+) -> dict[str, Any]:
     return {
         "heldOn": held_on,
         "kind": "dialogue",
         "participants": [
             {"name": people.ANN.name, "org": people.ANN.org, "role": "contract manager"},
-            {"name": people.BOB.name, "org": people.BOB.org, "role": "director"},
+            {"name": with_provider.name, "org": with_provider.org, "role": "director"},
         ],
         "minutesRef": "NOT-2025-02",
         "summary": "Kick-off of the dialogue",
@@ -295,11 +297,16 @@ def activate(client: Any, contract_id: str) -> None:
     assert response.status_code == 200, response.text
 
 
-def hold_session(client: Any, contract_id: str, headers: Headers | None = None) -> str:
+def hold_session(
+    client: Any,
+    contract_id: str,
+    headers: Headers | None = None,
+    with_provider: people.Person = people.BOB,
+) -> str:
     response = client.post(
         f"{API}/contracts/{contract_id}/sessions",
         headers=headers or commissioner(),
-        json=session_body(),
+        json=session_body(with_provider=with_provider),
     )
     assert response.status_code == 201, response.text
     session_id: str = response.json()["sessionId"]

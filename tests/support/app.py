@@ -31,8 +31,8 @@ from application.service import ContractService, Principal
 from domain.goals import ChangeAction
 from domain.indicators import Baseline, Direction, IndicatorChange, Target
 from domain.values import Participant
-from infrastructure.event_store import contract_service
 from infrastructure.settings import Settings
+from infrastructure.stores import contract_service
 from tests.support import people
 from tests.support.builders import BUDGET_PERIOD, CEILING, SESSION_DAY, TERM
 
