@@ -25,7 +25,7 @@ from typing import Any
 
 from application.access_log import AccessEntry, AccessLogStore, AccessQuery
 from infrastructure import metrics
-from infrastructure.settings import Settings
+from infrastructure.settings import Settings, side_conninfo
 
 log = logging.getLogger("dialoog.access_log")
 
@@ -340,14 +340,5 @@ def access_log_store(settings: Settings) -> AccessLogStore:
         return MemoryAccessLog()
     if database.path is not None:
         return SqliteAccessLog(str(database.path), lock_timeout=settings.lock_timeout)
-    from psycopg.conninfo import make_conninfo
-
-    conninfo = make_conninfo(
-        host=database.host,
-        port=database.port,
-        dbname=database.dbname,
-        user=database.user,
-        password=database.password,
-        options=f"-c statement_timeout={int(max(settings.lock_timeout, 1) * 1000) + 2000}",
-    )
+    conninfo = side_conninfo(settings)
     return PostgresAccessLog(conninfo, connect_timeout=settings.connect_timeout)

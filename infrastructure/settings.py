@@ -194,3 +194,19 @@ class Settings(BaseSettings):
     @property
     def log_level_number(self) -> int:
         return logging.getLevelNamesMapping()[self.log_level]
+
+
+def side_conninfo(settings: Settings) -> str:
+    """A libpq connection string for the stores kept beside the events in the same PostgreSQL
+    database (read models, access log), with a statement timeout just past the lock timeout."""
+    from psycopg.conninfo import make_conninfo  # only when a PostgreSQL store is built
+
+    database = settings.database
+    return make_conninfo(
+        host=database.host,
+        port=database.port,
+        dbname=database.dbname,
+        user=database.user,
+        password=database.password,
+        options=f"-c statement_timeout={int(max(settings.lock_timeout, 1) * 1000) + 2000}",
+    )

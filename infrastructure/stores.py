@@ -8,7 +8,7 @@ from application.read_models import ReadModelStore
 from application.service import ContractService
 from infrastructure.read_models import MemoryReadModels, PostgresReadModels, SqliteReadModels
 from infrastructure.secrets import snapshot_key
-from infrastructure.settings import Settings
+from infrastructure.settings import Settings, side_conninfo
 
 #: A command against a store that does not answer fails within this many seconds.
 STORE_DEADLINE_SECONDS = 4.5
@@ -58,16 +58,7 @@ def read_model_store(settings: Settings) -> ReadModelStore:
         return MemoryReadModels()
     if database.kind == "sqlite":
         return SqliteReadModels(str(database.path), lock_timeout=settings.lock_timeout)
-    from psycopg.conninfo import make_conninfo
-
-    conninfo = make_conninfo(
-        host=database.host,
-        port=database.port,
-        dbname=database.dbname,
-        user=database.user,
-        password=database.password,
-        options=f"-c statement_timeout={int(max(settings.lock_timeout, 1) * 1000) + 2000}",
-    )
+    conninfo = side_conninfo(settings)
     return PostgresReadModels(
         conninfo,
         pool_size=max(2, settings.pool_size // 2),

@@ -4,18 +4,14 @@ removed when the server stops)."""
 
 import http.client
 import json
-import os
-import signal
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support import api as s
-from tests.support.servers import free_port, wait_until_healthy
+from tests.support.servers import served
 
 pytestmark = pytest.mark.slow
 
@@ -46,43 +42,19 @@ def _opened(text: str) -> float:
 
 
 def test_any_worker_reports_the_series_of_all_workers(tmp_path: Path) -> None:
-    port = free_port()
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIALOOG_", "PROMETHEUS_"))}
-    env |= {
-        "DIALOOG_DATABASE_URL": f"sqlite:///{tmp_path / 'dialoog.sqlite'}",
-        "DIALOOG_JWT_SECRET": s.JWT_SECRET,
-        "DIALOOG_DATA_DIR": str(tmp_path),
-        "DIALOOG_LOG_LEVEL": "WARNING",
-        "TMPDIR": str(scratch),
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--workers", "2", "--port", str(port)],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        wait_until_healthy(port, server)
+    database = f"sqlite:///{tmp_path / 'dialoog.sqlite'}"
+    with served(database, tmp_path, workers=2, TMPDIR=str(scratch)) as server:
         [folder] = list(scratch.glob("dialoog-metrics-*"))
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700
         for n in range(COMMANDS):
             status, text = _request(
-                port, "POST", f"{s.API}/contracts", s.contract_body(f"WMO-2025-{n:03d}")
+                server.port, "POST", f"{s.API}/contracts", s.contract_body(f"WMO-2025-{n:03d}")
             )
             assert status == 201, text
         for _ in range(10):
-            status, text = _request(port, "GET", "/metrics")
+            status, text = _request(server.port, "GET", "/metrics")
             assert status == 200
             assert _opened(text) == COMMANDS
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=5)
     assert not list(scratch.glob("dialoog-metrics-*"))  # removed with the run

@@ -8,9 +8,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import signal
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -23,7 +21,7 @@ from api.app import create_app
 from infrastructure.settings import Settings, parse_database_url
 from tests.support import api as s
 from tests.support.pgcluster import find_bindir
-from tests.support.servers import free_port, wait_until_healthy
+from tests.support.servers import served
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -114,27 +112,10 @@ def _serve_and_compare(
 ) -> None:
     """`dialoog serve` on the restored database (the same data directory: the snapshot key),
     then every contract verified and read as before."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIALOOG_")}
-    env |= {
-        "DIALOOG_DATABASE_URL": restored_url,
-        "DIALOOG_DATA_DIR": str(data_dir),
-        "DIALOOG_JWT_SECRET": s.JWT_SECRET,
-        "DIALOOG_LOG_LEVEL": "WARNING",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        wait_until_healthy(port, server)
+    with served(restored_url, data_dir) as server:
 
         def get(path: str, headers: s.Headers) -> tuple[int, dict[str, str], dict]:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
             try:
                 connection.request("GET", path, headers=headers)
                 response = connection.getresponse()
@@ -153,10 +134,3 @@ def _serve_and_compare(
         audit = get(f"{s.API}/access-log?limit=500", s.auditor())[2]
         # Everything logged before the dump, and the reads just made on the restored copy.
         assert len(audit["items"]) > logged
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=5)
