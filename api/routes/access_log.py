@@ -66,16 +66,23 @@ def read_access_log(
     contracts: ContractsDep,
     after: Annotated[int, Query(ge=0, description="Entries after this id")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size")] = 100,
+    # A string with an empty default rather than an optional one: the document then says plainly
+    # that the id is a string of 32 hexadecimal characters (OWASP's no-numeric-ids rule).
     contract_id: Annotated[
-        str | None,
-        Query(alias="contractId", pattern=r"^[0-9a-f]{32}$", description="Only this contract"),
-    ] = None,
+        str,
+        Query(
+            alias="contractId",
+            pattern=r"^([0-9a-f]{32})?$",
+            max_length=32,
+            description="Only this contract (32 hexadecimal characters)",
+        ),
+    ] = "",
 ) -> AccessLogPage:
     query = auditor_query(
         principal.org,
         principal.roles,
         _commissioned_by(principal, contracts),
-        contract_id=contract_id,
+        contract_id=contract_id or None,
         after=after,
         limit=limit,
     )
