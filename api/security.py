@@ -24,7 +24,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from application.service import Principal
-from domain.values import Role
+from domain.values import ORG_ID, Role
 from infrastructure.settings import JWT_ALGORITHMS, MIN_SECRET_BYTES, Settings
 
 ROLES = frozenset(role.value for role in Role)
@@ -96,6 +96,10 @@ class TokenVerifier:
                 raise NotAuthenticated(f"the token has no '{name}' claim")
             if len(value) > MAX_TEXT_CLAIM or UNACCEPTABLE_CHARACTER.search(value):
                 raise NotAuthenticated(f"the token's '{name}' claim is not acceptable")
+        if not 3 <= len(claims["org"]) <= 64 or not ORG_ID.fullmatch(claims["org"]):
+            # One spelling per organisation everywhere: "Buurtteam-Noord" and "buurtteam-noord"
+            # must not become two parties (lowercase words joined by hyphens, 3–64 characters).
+            raise NotAuthenticated("the token's 'org' claim is not an organisation id")
         roles = claims.get("roles")
         if isinstance(roles, str):
             roles = [roles]

@@ -67,6 +67,11 @@ MALFORMED_CLAIMS: dict[str, dict[str, Any]] = {
     "no roles": {"roles": _DROP},
     "no exp": {"exp": _DROP},
     "no org": {"org": _DROP},
+    # One spelling per organisation (issue 10): these would be three parties.
+    "org in capitals": {"org": "Buurtteam-Noord"},
+    "org with a zero-width space": {"org": "buurtteam-noord\u200b"},
+    "org with a double hyphen": {"org": "buurtteam--noord"},
+    "org too short": {"org": "bn"},
 }
 
 
