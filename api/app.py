@@ -27,6 +27,7 @@ from api.routes import (
     parties,
     proposals,
     publications,
+    records,
     sessions,
 )
 from api.security import TokenVerifier
@@ -54,6 +55,7 @@ def include_routers(app: FastAPI) -> None:
         parties,
         access,
         publications,
+        records,
         lifecycle,
         sessions,
         proposals,

@@ -11,8 +11,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+from pydantic.alias_generators import to_camel, to_snake
 
 from domain.goals import ChangeAction, DeliveredBy, GoalChange, GoalLevel
 from domain.indicators import Baseline, Direction, IndicatorChange, Target
@@ -280,6 +280,17 @@ class ReasonBody(Body):
     reason: LongText
 
 
+class LifecycleStep(Body):
+    """Why the contract takes this step, and the decision behind it (where there is one)."""
+
+    reason: LongText
+    decision_ref: Annotated[str, Field(max_length=200)] | None = Field(
+        default=None,
+        description="The decision behind the step (e.g. a council or board decision number); "
+        "required to complete a contract before its term's end",
+    )
+
+
 class ProposalClosing(Body):
     """Why a proposal is rejected or withdrawn, and in which session (if in one)."""
 
@@ -316,3 +327,44 @@ class PublicationCreate(Body):
     audience: Text
     channel: Text
     summary: LongText
+
+
+class ConsultationCreate(Body):
+    """Residents consulted about the contract: when, in what form, their reach, the outcome."""
+
+    held_on: date = Field(description="The day the residents were consulted")
+    method: Text = Field(description="The form: a meeting, a survey, a panel, …")
+    participants_count: Annotated[int, Field(ge=0, le=10_000_000)] = Field(
+        description="How many residents took part (the reach)"
+    )
+    summary: LongText = Field(description="What came of it (the outcome)")
+
+
+class EvaluationCreate(Body):
+    held_on: date = Field(description="The day the evaluation was held")
+    summary: LongText
+    conclusions: Annotated[str, Field(max_length=10_000)] = ""
+
+
+class CorrectionCreate(Body):
+    """A mistaken record corrected by a new event that names the version that recorded it."""
+
+    corrects_version: Annotated[int, Field(ge=1, le=MAX_COUNT)] = Field(
+        description="The version of the event that recorded the mistaken record"
+    )
+    corrections: Annotated[
+        dict[
+            Annotated[str, Field(max_length=64, pattern=r"^[a-z][A-Za-z]*$")],
+            Annotated[str, Field(max_length=10_000)] | StrictInt,
+        ],
+        Field(min_length=1, max_length=10),
+    ] = Field(
+        description="The corrected fields by their API name and their right values: a "
+        "session's minutesRef and summary; a measurement's value and source; a publication's "
+        "audience, channel and summary; a consultation's method, summary and "
+        "participantsCount; an evaluation's summary and conclusions"
+    )
+    reason: LongText
+
+    def corrections_value(self) -> dict[str, str]:
+        return {to_snake(name): str(value) for name, value in self.corrections.items()}

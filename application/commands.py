@@ -368,13 +368,15 @@ class CorrectRecord(ContractCommand):
     corrections: Mapping[str, str]
     reason: str
 
-    def execute(self, contract: Contract, actor: Actor) -> None:
+    def execute(self, contract: Contract, actor: Actor) -> str:
         contract.correct(
             actor=actor,
             corrects_version=self.corrects_version,
             corrections=dict(self.corrections),
             reason=self.reason,
         )
+        # The correction is known by the version that records it.
+        return str(contract.version)
 
 
 # The lifecycle -------------------------------------------------------------------------------
@@ -388,11 +390,10 @@ class ActivateContract(ContractCommand):
 
     fingerprint_name = "activate"
     reason: str = ""
-    #: accepted (and fingerprinted) as before, though activation records no decision reference
     decision_ref: str | None = None
 
     def execute(self, contract: Contract, actor: Actor) -> None:
-        contract.activate(actor=actor, reason=self.reason)
+        contract.activate(actor=actor, reason=self.reason, decision_ref=self.decision_ref)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -409,12 +410,14 @@ class SuspendContract(ContractCommand):
 class ResumeContract(ContractCommand):
     fingerprint_name = "resume"
     reason: str
+    decision_ref: str | None = None
 
     def fingerprint_arguments(self) -> dict[str, Any]:
-        return {"reason": self.reason, "decision_ref": None}
+        # The fingerprint always named a decision reference (None before one was accepted).
+        return {"reason": self.reason, "decision_ref": self.decision_ref}
 
     def execute(self, contract: Contract, actor: Actor) -> None:
-        contract.resume(actor=actor, reason=self.reason)
+        contract.resume(actor=actor, reason=self.reason, decision_ref=self.decision_ref)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -433,12 +436,14 @@ class TerminateContract(ContractCommand):
 class CompleteContract(ContractCommand):
     fingerprint_name = "complete"
     reason: str
+    decision_ref: str | None = None
 
     def fingerprint_arguments(self) -> dict[str, Any]:
-        return {"reason": self.reason, "decision_ref": None}
+        # The fingerprint always named a decision reference (None before one was accepted).
+        return {"reason": self.reason, "decision_ref": self.decision_ref}
 
     def execute(self, contract: Contract, actor: Actor) -> None:
-        contract.complete(actor=actor, reason=self.reason)
+        contract.complete(actor=actor, reason=self.reason, decision_ref=self.decision_ref)
 
 
 LIFECYCLE_STEPS: tuple[type[ContractCommand], ...] = (

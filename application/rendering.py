@@ -13,8 +13,11 @@ from application.views import (
     ActorData,
     AllocationData,
     BaselineData,
+    ConsultationData,
     ContractData,
+    CorrectionData,
     Data,
+    EvaluationData,
     FrameworkData,
     GoalData,
     IndicatorData,
@@ -38,7 +41,15 @@ from domain.goals import GoalChange
 from domain.indicators import IndicatorChange, Measurement
 from domain.money import Adjustment
 from domain.proposals import Proposal, ScopeRefinement
-from domain.records import AccessGrant, Publication, Session, Stakeholder
+from domain.records import (
+    AccessGrant,
+    Correction,
+    Evaluation,
+    Publication,
+    ResidentsConsultation,
+    Session,
+    Stakeholder,
+)
 from domain.values import local_date
 
 
@@ -172,6 +183,9 @@ def contract_data(contract: Contract) -> ContractData:
         sessions=[session_data(s) for s in contract.sessions.values()],
         proposals=[proposal_data(contract, p) for p in contract.proposals.values()],
         publications=[publication_data(p) for p in contract.publications],
+        consultations=[consultation_data(c) for c in contract.consultations],
+        evaluations=[evaluation_data(e) for e in contract.evaluations],
+        corrections=[correction_data(contract, c) for c in contract.corrections],
         access_grants=[access_grant_data(g) for g in contract.access_grants.values()],
         possibly_substantial_change=framework.change_limit_exceeded,
         created_at=contract.created_on,
@@ -221,6 +235,37 @@ def publication_data(p: Publication) -> PublicationData:
     )
 
 
+def consultation_data(c: ResidentsConsultation) -> ConsultationData:
+    return ConsultationData(
+        consultation_id=c.consultation_id,
+        held_on=c.held_on,
+        method=c.method,
+        participants_count=c.participants_count,
+        summary=c.summary,
+    )
+
+
+def evaluation_data(e: Evaluation) -> EvaluationData:
+    return EvaluationData(
+        evaluation_id=e.evaluation_id,
+        held_on=e.held_on,
+        summary=e.summary,
+        conclusions=e.conclusions,
+    )
+
+
+def correction_data(contract: Contract, c: Correction) -> CorrectionData:
+    kind, record_id = contract.correctable.get(str(c.corrects_version), ["", ""])
+    return CorrectionData(
+        corrects_version=c.corrects_version,
+        record_kind=kind,
+        record_id=record_id,
+        corrections={to_camel(name): value for name, value in c.corrections.items()},
+        reason=c.reason,
+        recorded_in_version=c.recorded_in_version,
+    )
+
+
 def render(view: View, contract: Contract, record_id: str | None) -> Viewed[Any]:
     """The view of the contract (at its loaded version) and the version it was seen at."""
     return Viewed(contract.version, contract.head_digest, _RENDER[view](contract, str(record_id)))
@@ -240,6 +285,15 @@ _RENDER: dict[View, Callable[[Contract, str], Data]] = {
     View.STAKEHOLDER: lambda c, s_id: stakeholder_data(c.stakeholders[s_id]),
     View.PUBLICATION: _publication,
     View.ACCESS_GRANT: lambda c, grant_id: access_grant_data(c.access_grants[grant_id]),
+    View.CONSULTATION: lambda c, c_id: consultation_data(
+        next(x for x in c.consultations if x.consultation_id == c_id)
+    ),
+    View.EVALUATION: lambda c, e_id: evaluation_data(
+        next(x for x in c.evaluations if x.evaluation_id == e_id)
+    ),
+    View.CORRECTION: lambda c, version: correction_data(
+        c, next(x for x in c.corrections if str(x.recorded_in_version) == version)
+    ),
 }
 
 

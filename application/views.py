@@ -173,6 +173,37 @@ class PublicationData(Data):
     summary: str
 
 
+class ConsultationData(Data):
+    """Residents consulted: when, in what form, how many took part, and what came of it."""
+
+    consultation_id: str
+    held_on: date
+    method: str
+    participants_count: int
+    summary: str
+
+
+class EvaluationData(Data):
+    evaluation_id: str
+    held_on: date
+    summary: str
+    conclusions: str
+
+
+class CorrectionData(Data):
+    """A mistaken record corrected by a later event; the record shows the corrected values."""
+
+    corrects_version: int
+    #: the record corrected: its kind (session, measurement, publication, consultation,
+    #: evaluation) and id
+    record_kind: str
+    record_id: str
+    #: the corrected fields (API names) and their new values
+    corrections: dict[str, str]
+    reason: str
+    recorded_in_version: int
+
+
 class AccessGrantData(Data):
     grant_id: str
     org: str
@@ -204,6 +235,9 @@ class ContractData(Data):
     sessions: list[SessionData]
     proposals: list[ProposalData]
     publications: list[PublicationData]
+    consultations: list[ConsultationData]
+    evaluations: list[EvaluationData]
+    corrections: list[CorrectionData]
     #: outside organisations given read access by the commissioner, with revoked ones
     access_grants: list[AccessGrantData]
     possibly_substantial_change: bool
@@ -232,6 +266,9 @@ class View(StrEnum):
     STAKEHOLDER = "stakeholder"
     PUBLICATION = "publication"
     ACCESS_GRANT = "access_grant"
+    CONSULTATION = "consultation"
+    EVALUATION = "evaluation"
+    CORRECTION = "correction"
 
 
 class HistoryEntry(Data):

@@ -98,6 +98,9 @@ CLOSED = (ContractStatus.TERMINATED, ContractStatus.COMPLETED)
 CORRECTABLE_FIELDS = {
     "session": ("minutes_ref", "summary"),
     "measurement": ("value", "source"),
+    "publication": ("audience", "channel", "summary"),
+    "consultation": ("method", "summary", "participants_count"),
+    "evaluation": ("summary", "conclusions"),
 }
 
 
@@ -111,7 +114,7 @@ class Contract(ChainedAggregate):
     #: The shape and meaning of the state below. Bump it whenever what an event does to the
     #: state changes, so snapshots taken under the old rules are no longer used (they are
     #: caches; the events are the record).
-    STATE_VERSION = 2
+    STATE_VERSION = 3
 
     # State -----------------------------------------------------------------------------------
 
@@ -516,6 +519,12 @@ class Contract(ChainedAggregate):
         indicator = check_measurement(self.indicators, indicator_id, indicator_version)
         if not _is_decimal(value):
             raise errors.InvalidValue(f"{value!r} is not a finite decimal")
+        today = local_date(MeasurementRecorded.create_timestamp())
+        if period.end > today:
+            raise errors.InvalidValue(
+                f"a measurement covers a period that has ended; {period.end} is after today "
+                f"({today})"
+            )
         measurement_id = new_id()
         self.trigger_event(
             MeasurementRecorded,
@@ -566,12 +575,25 @@ class Contract(ChainedAggregate):
 
     # Commands: lifecycle --------------------------------------------------------------------
 
-    def activate(self, *, actor: Actor, reason: str = "", effective_on: date | None = None) -> None:
+    def activate(
+        self,
+        *,
+        actor: Actor,
+        reason: str = "",
+        effective_on: date | None = None,
+        decision_ref: str | None = None,
+    ) -> None:
         """Delivery and dialogue start together."""
         self._transition(actor, (ContractStatus.DRAFT,), "activate")
         if not self.active_providers:
             raise errors.NoProviders("admit at least one provider before activating")
-        self.trigger_event(ContractActivated, actor=actor, reason=reason, effective_on=effective_on)
+        self.trigger_event(
+            ContractActivated,
+            actor=actor,
+            reason=reason,
+            effective_on=effective_on,
+            decision_ref=decision_ref or None,
+        )
 
     def suspend(self, *, actor: Actor, reason: str, decision_ref: str | None = None) -> None:
         self._transition(actor, (ContractStatus.ACTIVE,), "suspend")
@@ -582,9 +604,14 @@ class Contract(ChainedAggregate):
             decision_ref=decision_ref,
         )
 
-    def resume(self, *, actor: Actor, reason: str) -> None:
+    def resume(self, *, actor: Actor, reason: str, decision_ref: str | None = None) -> None:
         self._transition(actor, (ContractStatus.SUSPENDED,), "resume")
-        self.trigger_event(ContractResumed, actor=actor, reason=required_text(reason, "a reason"))
+        self.trigger_event(
+            ContractResumed,
+            actor=actor,
+            reason=required_text(reason, "a reason"),
+            decision_ref=decision_ref or None,
+        )
 
     def terminate(self, *, actor: Actor, reason: str, decision_ref: str | None = None) -> None:
         """End the contract early; the reason is the ground for termination."""
@@ -600,9 +627,20 @@ class Contract(ChainedAggregate):
             decision_ref=decision_ref,
         )
 
-    def complete(self, *, actor: Actor, reason: str) -> None:
+    def complete(self, *, actor: Actor, reason: str, decision_ref: str | None = None) -> None:
+        """Close the contract as delivered. Before the term's end that is a decision the
+        commissioner must be able to point to, so it needs a decision reference."""
         self._transition(actor, (ContractStatus.ACTIVE,), "complete")
-        self.trigger_event(ContractCompleted, actor=actor, reason=required_text(reason, "a reason"))
+        reason = required_text(reason, "a reason")
+        today = local_date(ContractCompleted.create_timestamp())
+        if today < self.term.end and not (decision_ref or "").strip():
+            raise errors.DecisionRequired(
+                f"completing before the term's end ({self.term.end}) needs a decisionRef: the "
+                "decision to end delivery early"
+            )
+        self.trigger_event(
+            ContractCompleted, actor=actor, reason=reason, decision_ref=decision_ref or None
+        )
 
     def record_evaluation(
         self, *, actor: Actor, held_on: date, summary: str, conclusions: str
@@ -639,6 +677,8 @@ class Contract(ChainedAggregate):
                 )
             if name == "value" and not _is_decimal(value):
                 raise errors.InvalidValue(f"{value!r} is not a number")
+            if name == "participants_count" and not (str(value).isascii() and str(value).isdigit()):
+                raise errors.InvalidValue(f"{value!r} is not a number of participants")
             if not str(value).strip():
                 raise errors.InvalidValue(f"{name} must not be empty")
         self.trigger_event(

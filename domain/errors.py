@@ -110,7 +110,7 @@ class ReallocationUnbalanced(DomainError):
 
 class DecisionRequired(DomainError):
     code = "decision-required"
-    title = "A ceiling change needs a budget-decision reference"
+    title = "This step needs a reference to the decision behind it"
 
 
 class JustificationRequired(DomainError):

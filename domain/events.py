@@ -13,9 +13,10 @@ class's import path is stored with every event, they stay together in this one m
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from eventsourcing.domain import Aggregate
 
@@ -34,6 +35,8 @@ from domain.records import (
     Stakeholder,
 )
 from domain.values import Actor, ContractStatus, Participant, Period, ProviderStatus
+
+R = TypeVar("R")
 
 if TYPE_CHECKING:
     from domain.contract import Contract
@@ -347,6 +350,7 @@ class PublicationIssued(ContractEvent):
                 summary=self.summary,
             )
         )
+        contract.correctable[str(self.originator_version)] = ["publication", self.publication_id]
 
 
 class ResidentsConsulted(ContractEvent):
@@ -366,6 +370,10 @@ class ResidentsConsulted(ContractEvent):
                 participants_count=self.participants_count,
             )
         )
+        contract.correctable[str(self.originator_version)] = [
+            "consultation",
+            self.consultation_id,
+        ]
 
 
 # Lifecycle -------------------------------------------------------------------------------
@@ -411,6 +419,7 @@ class EvaluationRecorded(ContractEvent):
                 conclusions=self.conclusions,
             )
         )
+        contract.correctable[str(self.originator_version)] = ["evaluation", self.evaluation_id]
 
 
 class RecordCorrected(ContractEvent):
@@ -430,17 +439,38 @@ class RecordCorrected(ContractEvent):
         )
         kind, record_id = contract.correctable.get(str(self.corrects_version), ["", ""])
         # A record left out of a partial view (in force on a date) is simply not corrected.
-        record: object = None
         if kind == "session":
-            record = contract.sessions.get(record_id)
+            session = contract.sessions.get(record_id)
+            if session is not None:
+                for name, value in self.corrections.items():
+                    setattr(session, name, value)
         elif kind == "measurement":
-            record = contract.measurements.get(record_id)
-        if record is None:
-            return
-        for name, value in self.corrections.items():
-            setattr(
-                record, name, Decimal(value) if kind == "measurement" and name == "value" else value
+            measurement = contract.measurements.get(record_id)
+            if measurement is not None:
+                for name, value in self.corrections.items():
+                    setattr(measurement, name, Decimal(value) if name == "value" else value)
+        elif kind == "publication":
+            contract.publications = _corrected(
+                contract.publications, "publication_id", record_id, self.corrections
             )
+        elif kind == "consultation":
+            contract.consultations = _corrected(
+                contract.consultations, "consultation_id", record_id, self.corrections
+            )
+        elif kind == "evaluation":
+            contract.evaluations = _corrected(
+                contract.evaluations, "evaluation_id", record_id, self.corrections
+            )
+
+
+def _corrected(records: list[R], id_field: str, record_id: str, fields: dict[str, str]) -> list[R]:
+    """The list with the record named `record_id` replaced by its corrected copy (these records
+    are immutable values)."""
+    typed = {k: int(v) if k == "participants_count" else v for k, v in fields.items()}
+    return [
+        dataclasses.replace(r, **typed) if getattr(r, id_field) == record_id else r  # type: ignore[type-var]
+        for r in records
+    ]
 
 
 def close_proposal(contract: Contract, event: ContractEvent, status: ProposalStatus) -> None:

@@ -8,7 +8,7 @@ from fastapi.responses import Response
 
 from api.deps import Command, ContractId
 from api.responses import COMMAND_ERRORS
-from api.schemas import OptionalReasonBody, ReasonBody
+from api.schemas import LifecycleStep, OptionalReasonBody
 from application.commands import (
     ActivateContract,
     CompleteContract,
@@ -40,8 +40,9 @@ def activate(contract_id: ContractId, body: OptionalReasonBody, command: Command
     responses=COMMAND_ERRORS,
     operation_id="suspendContract",
 )
-def suspend(contract_id: ContractId, body: ReasonBody, command: Command) -> Response:
-    return command.run(SuspendContract(contract_id, reason=body.reason), View.CONTRACT)
+def suspend(contract_id: ContractId, body: LifecycleStep, command: Command) -> Response:
+    step = SuspendContract(contract_id, reason=body.reason, decision_ref=body.decision_ref)
+    return command.run(step, View.CONTRACT)
 
 
 @router.post(
@@ -51,8 +52,9 @@ def suspend(contract_id: ContractId, body: ReasonBody, command: Command) -> Resp
     responses=COMMAND_ERRORS,
     operation_id="resumeContract",
 )
-def resume(contract_id: ContractId, body: ReasonBody, command: Command) -> Response:
-    return command.run(ResumeContract(contract_id, reason=body.reason), View.CONTRACT)
+def resume(contract_id: ContractId, body: LifecycleStep, command: Command) -> Response:
+    step = ResumeContract(contract_id, reason=body.reason, decision_ref=body.decision_ref)
+    return command.run(step, View.CONTRACT)
 
 
 @router.post(
@@ -62,8 +64,9 @@ def resume(contract_id: ContractId, body: ReasonBody, command: Command) -> Respo
     responses=COMMAND_ERRORS,
     operation_id="terminateContract",
 )
-def terminate(contract_id: ContractId, body: ReasonBody, command: Command) -> Response:
-    return command.run(TerminateContract(contract_id, reason=body.reason), View.CONTRACT)
+def terminate(contract_id: ContractId, body: LifecycleStep, command: Command) -> Response:
+    step = TerminateContract(contract_id, reason=body.reason, decision_ref=body.decision_ref)
+    return command.run(step, View.CONTRACT)
 
 
 @router.post(
@@ -73,5 +76,6 @@ def terminate(contract_id: ContractId, body: ReasonBody, command: Command) -> Re
     responses=COMMAND_ERRORS,
     operation_id="completeContract",
 )
-def complete(contract_id: ContractId, body: ReasonBody, command: Command) -> Response:
-    return command.run(CompleteContract(contract_id, reason=body.reason), View.CONTRACT)
+def complete(contract_id: ContractId, body: LifecycleStep, command: Command) -> Response:
+    step = CompleteContract(contract_id, reason=body.reason, decision_ref=body.decision_ref)
+    return command.run(step, View.CONTRACT)

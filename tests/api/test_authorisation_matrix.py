@@ -63,6 +63,19 @@ def _active(client: TestClient) -> Context:
     return {"contractId": contract.id, "sessionId": contract.session_id}
 
 
+def _published(client: TestClient) -> Context:
+    """An active contract whose last event is a publication (`version` names it)."""
+    context = _active(client)
+    response = client.post(
+        f"{API}/contracts/{context['contractId']}/publications",
+        headers=s.commissioner(),
+        json={"audience": "council", "channel": "letter", "summary": "Nieuws"},
+    )
+    assert response.status_code == 201, response.text
+    version = client.get(f"{API}/contracts/{context['contractId']}", headers=s.commissioner())
+    return context | {"version": version.json()["version"]}
+
+
 def _suspended(client: TestClient) -> Context:
     context = _active(client)
     response = client.post(
@@ -153,7 +166,9 @@ ENDPOINTS: dict[str, Endpoint] = {
     "POST /contracts/{contractId}/suspension": Endpoint(WRITE, 200, body=_reason),
     "POST /contracts/{contractId}/resumption": Endpoint(WRITE, 200, _suspended, _reason),
     "POST /contracts/{contractId}/termination": Endpoint(WRITE, 200, body=_reason),
-    "POST /contracts/{contractId}/completion": Endpoint(WRITE, 200, body=_reason),
+    "POST /contracts/{contractId}/completion": Endpoint(
+        WRITE, 200, body=lambda _: {"reason": "Delivered early", "decisionRef": "B&W-9"}
+    ),
     "POST /contracts/{contractId}/sessions": Endpoint(
         WRITE, 201, body=lambda _: s.session_body(), right=s.provider_a
     ),
@@ -178,6 +193,34 @@ ENDPOINTS: dict[str, Endpoint] = {
     "GET /contracts/{contractId}/indicators": Endpoint(READ, 200, right=s.reader),
     "POST /contracts/{contractId}/indicators/{indicatorId}/measurements": Endpoint(
         WRITE, 201, _indicator, lambda _: s.measurement_body(), right=s.provider_a
+    ),
+    "POST /contracts/{contractId}/consultations": Endpoint(
+        WRITE,
+        201,
+        body=lambda _: {
+            "heldOn": "2026-03-02",
+            "method": "Wijkavond",
+            "participantsCount": 40,
+            "summary": "Residents want evening hours",
+        },
+        right=s.provider_a,
+    ),
+    "POST /contracts/{contractId}/evaluations": Endpoint(
+        WRITE,
+        201,
+        body=lambda _: {"heldOn": "2026-03-02", "summary": "Mid-term review"},
+        right=s.provider_a,
+    ),
+    "POST /contracts/{contractId}/corrections": Endpoint(
+        WRITE,
+        201,
+        _published,
+        lambda c: {
+            "correctsVersion": c["version"],
+            "corrections": {"summary": "Corrected summary"},
+            "reason": "Typo in the summary",
+        },
+        right=s.provider_a,
     ),
     "GET /contracts/{contractId}/history": Endpoint(AUDIT, 200, right=s.auditor),
     "GET /contracts/{contractId}/diff": Endpoint(
@@ -285,7 +328,7 @@ COMMISSIONER_ONLY = {
     "suspension": (_active, {"reason": "x"}),
     "resumption": (_suspended, {"reason": "x"}),
     "termination": (_active, {"reason": "x"}),
-    "completion": (_active, {"reason": "x"}),
+    "completion": (_active, {"reason": "x", "decisionRef": "B&W-9"}),
 }
 
 

@@ -153,7 +153,11 @@ def test_lifecycle_suspend_resume_complete(client: TestClient, active: ActiveCon
     response = client.post(active.url("/resumption"), headers=c, json={"reason": "Audit done"})
     assert response.status_code == 200
     assert response.json()["status"] == "active"
-    response = client.post(active.url("/completion"), headers=c, json={"reason": "Term ended"})
+    response = client.post(
+        active.url("/completion"),
+        headers=c,
+        json={"reason": "Delivered early", "decisionRef": "B&W-9"},
+    )
     assert response.status_code == 200
     assert response.json()["status"] == "completed"
 

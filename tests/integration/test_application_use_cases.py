@@ -223,7 +223,9 @@ def test_lifecycle_suspend_resume_terminate_and_complete(service: ContractServic
     assert service.get_contract(READER, first).status == "suspended"
     service.handle(COMMISSIONER, ResumeContract(first, reason="audit done"))
     service.handle(COMMISSIONER, TerminateContract(first, reason="bankrupt", decision_ref="B-2"))
-    service.handle(COMMISSIONER, CompleteContract(second, reason="term over"))
+    service.handle(
+        COMMISSIONER, CompleteContract(second, reason="delivered early", decision_ref="B&W-9")
+    )
     assert service.get_contract(READER, first).status == "terminated"
     assert service.get_contract(READER, second).status == "completed"
     with pytest.raises(CommissionerOnly):

@@ -168,7 +168,7 @@ def terminated() -> Step:
 
 def completed() -> Step:
     def step(scene: Scene) -> None:
-        scene.c.complete(actor=COMMISSIONER, reason="term ended")
+        scene.c.complete(actor=COMMISSIONER, reason="delivered early", decision_ref="B&W-9")
 
     return step
 

@@ -78,7 +78,7 @@ STEPS = [
         Case(
             "complete",
             COMMISSIONER,
-            lambda w: CompleteContract(w.contract_id, reason="term over"),
+            lambda w: CompleteContract(w.contract_id, reason="delivered", decision_ref="RB-7"),
             View.CONTRACT,
             refused=lambda w: ResumeContract(w.contract_id, reason="not suspended"),
             refused_with=InvalidTransition,
@@ -140,7 +140,9 @@ def test_each_step_moves_the_contract_on(
 ) -> None:
     world = world_in(state, service)
     result = service.handle(
-        COMMISSIONER, command(world.contract_id, reason="decided"), view=View.CONTRACT
+        COMMISSIONER,
+        command(world.contract_id, reason="decided", decision_ref="RB-2026-12"),
+        view=View.CONTRACT,
     )
     assert result.view.body.status == status
     assert service.get_contract(COMMISSIONER, world.contract_id).status == status

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -44,7 +44,7 @@ from domain.events import (
 from domain.goals import ChangeAction, GoalChange, GoalLevel
 from domain.money import Adjustment
 from domain.proposals import ScopeRefinement
-from domain.values import Actor, Allocation, Participant, Period
+from domain.values import Actor, Allocation, Participant, Period, local_date
 
 COMMISSIONER_ORG = "gemeente"
 PROVIDER_ORGS = ("zorg-a", "welzijn-b", "buurtwerk-c")
@@ -271,7 +271,7 @@ class ContractMachine(RuleBasedStateMachine):
             self.admit_provider(commissioner, org)
             manager = next(a for a in ACTORS if a.org == org and a.role == "contract_manager")
             self.answer_invitation(manager, True)
-        self.move_lifecycle(commissioner, "activate")
+        self.move_lifecycle(commissioner, "activate", False)
         self.hold_session(commissioner)
         assert self.model.status == "active" and self.model.sessions
         if start.startswith("funded"):
@@ -440,8 +440,9 @@ class ContractMachine(RuleBasedStateMachine):
     @rule(
         actor=actors,
         verb=st.sampled_from(["activate", "suspend", "resume", "terminate", "complete"]),
+        decided=st.booleans(),
     )
-    def move_lifecycle(self, actor: Actor, verb: str) -> None:
+    def move_lifecycle(self, actor: Actor, verb: str, decided: bool) -> None:
         m = self.model
         allowed_from = {
             "activate": ("draft",),
@@ -466,9 +467,17 @@ class ContractMachine(RuleBasedStateMachine):
             if m.status not in allowed_from
             else errors.NoProviders
             if verb == "activate" and not m.providers
+            else errors.DecisionRequired
+            if verb == "complete" and not decided and local_date(datetime.now(UTC)) < m.term_end
             else None
         )
-        if self.run(expected, lambda: getattr(self.contract, verb)(actor=actor, reason="r")):
+        decision_ref = "RB-2026-1" if decided else None
+        step = getattr(self.contract, verb)
+        if verb == "activate" or verb == "resume" or verb == "complete":
+            command = lambda: step(actor=actor, reason="r", decision_ref=decision_ref)  # noqa: E731
+        else:
+            command = lambda: step(actor=actor, reason="r")  # noqa: E731
+        if self.run(expected, command):
             m.status = target
 
     # Proposals ------------------------------------------------------------------------------

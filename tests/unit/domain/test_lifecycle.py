@@ -109,10 +109,10 @@ def test_terminate_from_any_open_status_records_the_ground(before):
 def test_complete_ends_an_active_contract():
     scene = given(*active_contract())
 
-    scene.c.complete(actor=COMMISSIONER, reason="term ended")
+    scene.c.complete(actor=COMMISSIONER, reason="delivered early", decision_ref="B&W-9")
 
     (event,) = then_events(scene.c, ContractCompleted)
-    assert event.reason == "term ended"
+    assert (event.reason, event.decision_ref) == ("delivered early", "B&W-9")
     assert scene.c.status == ContractStatus.COMPLETED
 
 
@@ -192,7 +192,7 @@ COMMANDS_REFUSED_AFTER_THE_END = {
     "suspend": lambda s: s.c.suspend(actor=COMMISSIONER, reason="r"),
     "resume": lambda s: s.c.resume(actor=COMMISSIONER, reason="r"),
     "terminate": lambda s: s.c.terminate(actor=COMMISSIONER, reason="r"),
-    "complete": lambda s: s.c.complete(actor=COMMISSIONER, reason="r"),
+    "complete": lambda s: s.c.complete(actor=COMMISSIONER, reason="r", decision_ref="d"),
 }
 
 
