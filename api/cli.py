@@ -266,7 +266,7 @@ def _local_token(
 @app.command()
 def demo() -> None:
     """Load a realistic demo contract and print tokens for each party and an auditor."""
-    from api.demo import AUDITOR, PEOPLE, REFERENCE, Demo
+    from api.demo import AUDITOR, PEOPLE, Demo
     from application.errors import ReferenceTaken
     from infrastructure.secrets import jwt_secret
 
@@ -276,11 +276,12 @@ def demo() -> None:
         _fail(_describe(error))
     services = bootstrap(settings)
     try:
+        demo = Demo(services.contracts)
         try:
-            contract_id = Demo(services.contracts).load()
-            typer.echo(f"loaded demo contract {REFERENCE}: {contract_id}")
-        except ReferenceTaken:
-            typer.echo(f"the demo contract {REFERENCE} is already loaded")
+            contract_id = demo.load()
+        except ReferenceTaken as error:
+            _fail(str(error))
+        typer.echo(f"loaded demo contract {demo.reference}: {contract_id}")
         secret = jwt_secret(settings)
         for person in [*PEOPLE.values(), AUDITOR]:
             token = _local_token(

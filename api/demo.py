@@ -25,6 +25,7 @@ from application.commands import (
     RejectProposal,
     SubmitProposal,
 )
+from application.errors import ReferenceTaken
 from application.service import ContractService, Principal
 from domain.goals import ChangeAction, DeliveredBy, GoalChange, GoalLevel
 from domain.indicators import Baseline, Direction, IndicatorChange, Target
@@ -53,20 +54,34 @@ AUDITOR = Principal(
 )
 
 
+#: How many demo contracts one store takes (WMO-2025-017, WMO-2025-017-2, …).
+MAX_DEMOS = 1000
+
+
 @dataclass
 class Demo:
     service: ContractService
     contract_id: str = ""
+    reference: str = ""
 
     def load(self) -> str:
-        gemeente, buurtteam, welzijn = (
-            PEOPLE[o] for o in (MUNICIPALITY, NEIGHBOURHOOD_TEAM, WELFARE)
-        )
-        s = self.service
-        self.contract_id = s.handle(
-            gemeente,
+        """Load a fresh demo contract under the first demo reference not yet taken."""
+        for n in range(1, MAX_DEMOS + 1):
+            reference = REFERENCE if n == 1 else f"{REFERENCE}-{n}"
+            try:
+                self.contract_id = self._open(reference)
+            except ReferenceTaken:
+                continue
+            self.reference = reference
+            self._tell_the_story()
+            return self.contract_id
+        raise ReferenceTaken(f"{MAX_DEMOS} demo contracts are loaded already; that is enough")
+
+    def _open(self, reference: str) -> str:
+        return self.service.handle(
+            PEOPLE[MUNICIPALITY],
             OpenContract(
-                reference=REFERENCE,
+                reference=reference,
                 title="Integrale wijkondersteuning Utrecht Noord",
                 assignment="Inwoners van Utrecht Noord krijgen dichtbij huis passende "
                 "ondersteuning, zodat zij zo lang mogelijk zelfstandig en naar vermogen meedoen.",
@@ -76,6 +91,12 @@ class Demo:
                 budget_period=Period(date(2025, 1, 1), date(2025, 12, 31)),
             ),
         ).contract_id
+
+    def _tell_the_story(self) -> None:
+        gemeente, buurtteam, welzijn = (
+            PEOPLE[o] for o in (MUNICIPALITY, NEIGHBOURHOOD_TEAM, WELFARE)
+        )
+        s = self.service
         cid = self.contract_id
         s.handle(
             gemeente,
@@ -305,7 +326,6 @@ class Demo:
                 summary=f"Voortgang wijkondersteuning Noord (sessie {autumn[:8]})",
             ),
         )
-        return cid
 
     def _session(self, held_on: date, summary: str) -> str:
         people = [Participant(p.name, p.org, "contractmanager") for p in PEOPLE.values()]

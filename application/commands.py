@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 from application.errors import InvalidQuery
 from domain.contract import Contract
+from domain.money import SOCIAL_SERVICES_THRESHOLD
 from domain.proposals import Change
 from domain.values import Actor, Participant, Period
 
@@ -89,7 +90,9 @@ class OpenContract(Command):
     ceiling: Decimal
     budget_period: Period
 
-    def open(self, actor: Actor) -> Contract:
+    def open(self, actor: Actor, *, threshold: Decimal | None = None) -> Contract:
+        """Open the contract; `threshold` is the EU threshold in force (the service's setting),
+        recorded on the contract so its modification limit never moves with later settings."""
         return Contract.open(
             actor=actor,
             reference=self.reference,
@@ -99,6 +102,7 @@ class OpenContract(Command):
             term=self.term,
             ceiling=self.ceiling,
             budget_period=self.budget_period,
+            threshold=SOCIAL_SERVICES_THRESHOLD if threshold is None else threshold,
         )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError
@@ -54,7 +55,10 @@ class ContractService(ContractQueries):
         snapshot_interval: int = 50,
         read_models: ReadModelStore | None = None,
         snapshot_key: bytes | None = None,
+        social_services_threshold: Decimal | None = None,
     ) -> None:
+        #: the EU threshold recorded on contracts opened here (None: the domain's default)
+        self.social_services_threshold = social_services_threshold
         super().__init__(
             env,
             snapshot_interval=snapshot_interval,
@@ -112,7 +116,7 @@ class ContractService(ContractQueries):
         print_: str,
         view: View | None,
     ) -> CommandResult:
-        contract = command.open(principal.actor())
+        contract = command.open(principal.actor(), threshold=self.social_services_threshold)
         claim = ReferenceClaim(
             commissioner=contract.commissioner,
             reference=contract.reference,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import unquote, urlsplit
@@ -125,6 +126,15 @@ class Settings(BaseSettings):
     connect_timeout: float = Field(default=3, gt=0, le=60, description="seconds")
     lock_timeout: float = Field(default=3, gt=0, le=600, description="seconds")
     snapshot_interval: int = Field(default=50, ge=0, description="events between snapshots")
+    social_services_threshold: Decimal = Field(
+        default=Decimal("750000.00"),
+        gt=0,
+        max_digits=15,
+        decimal_places=2,
+        description="the EU threshold for social and other specific services (Directive "
+        "2014/24/EU art. 4(d), revised every two years) recorded on each contract opened; "
+        "the modification limit is the lower of 10% of the initial value and this",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)

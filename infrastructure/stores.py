@@ -73,4 +73,5 @@ def contract_service(settings: Settings, *, with_read_models: bool = True) -> Co
         snapshot_interval=settings.snapshot_interval,
         read_models=read_model_store(settings) if with_read_models else None,
         snapshot_key=snapshot_key(settings),
+        social_services_threshold=settings.social_services_threshold,
     )

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
 from api.demo import AUDITOR, PEOPLE, REFERENCE, Demo
-from application.errors import ReferenceTaken
 from infrastructure.settings import Settings
 from infrastructure.stores import contract_service
 
@@ -37,7 +34,14 @@ def test_the_demo_tells_a_whole_story(settings: Settings) -> None:
             "Wachttijd": True,
         }
         assert service.verify(AUDITOR, contract_id).valid
-        with pytest.raises(ReferenceTaken):
-            Demo(service).load()
+        again = Demo(service)
+        second_id = again.load()
+        assert second_id != contract_id
+        assert again.reference == f"{REFERENCE}-2"
+        second = service.get_contract(AUDITOR, second_id)
+        assert second.reference == f"{REFERENCE}-2"
+        assert len(second.measurements) == 12
+        # The first demo is untouched by the second.
+        assert service.get_contract(AUDITOR, contract_id).version == contract.version
     finally:
         service.close()
