@@ -5,7 +5,7 @@ aggregate; a read that fills an ETag reports the version it read from the same l
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from application import diff, history, time_travel, verification
 from application.contract_store import ContractStore, contract_uuid
@@ -22,6 +22,7 @@ from application.views import (
     Viewed,
 )
 from domain.contract import Contract
+from domain.values import local_date
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,7 @@ class ContractQueries(ContractStore):
             return store.summaries(
                 SummaryFilter(
                     visible_to=principal.org,
+                    visible_on=local_date(datetime.now(UTC)),
                     status=query.status,
                     text=query.text,
                     after=query.after,

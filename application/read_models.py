@@ -35,10 +35,20 @@ class ContractSummary:
     version: int
     updated_at: datetime
     head_digest: str
+    #: the outside organisations the commissioner granted read access, each with the last day
+    #: it holds (None: until revoked); revoked grants are left out. They only decide who sees
+    #: the summary in a list (`visible_on`), so they take no part in comparing summaries.
+    grants: tuple[tuple[str, date | None], ...] = field(default=(), compare=False)
 
     @property
     def parties(self) -> set[str]:
         return {self.commissioner, *self.providers}
+
+    def visible_to(self, org: str, day: date) -> bool:
+        """Whether `org` sees this contract in its list on `day`: as a member, or by a grant."""
+        return org in self.parties or any(
+            grantee == org and (until is None or day <= until) for grantee, until in self.grants
+        )
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,8 @@ class SummaryFilter:
     """Which summaries a caller may see and asked for."""
 
     visible_to: str | None = None  # an organisation; None means every contract (rebuilds, tests)
+    #: the day access grants are judged on (their `until`); None: grants give no access
+    visible_on: date | None = None
     status: str | None = None
     text: str | None = None  # matched case-insensitively against reference and title
     after: tuple[str, str] | None = None  # keyset cursor: (reference, contract_id) of last row
@@ -108,6 +120,12 @@ def summary_of(contract: Contract) -> ContractSummary:
         commissioner=contract.commissioner,
         # Invited providers see the contract in their list too (they are asked to accept it).
         providers=tuple(sorted(contract.members - {contract.commissioner})),
+        grants=tuple(
+            sorted(
+                ((g.org, g.until) for g in contract.access_grants.values() if g.revoked_on is None),
+                key=lambda grant: (grant[0], grant[1] or date.max),
+            )
+        ),
         version=contract.version,
         updated_at=contract.modified_on,
         head_digest=contract.head_digest,

@@ -13,6 +13,10 @@ Tables (every name starts with `dialoog_rm_`, so they can share a database with 
 * `dialoog_rm_parties`   — (contract_id, role, ordinal, org): the commissioner (role
   'commissioner') and the providers in the order given (role 'provider'); the visibility filter
   is one indexed lookup on (org, contract_id).
+* `dialoog_rm_grants`    — (contract_id, ordinal, org, until): read access granted to outside
+  organisations and not revoked; a contract is also listed for a grantee while `until` (NULL:
+  open-ended) has not passed. A store upgraded from before this table lists a grant once the
+  contract's next event is folded in, or at once after `dialoog projections rebuild`.
 * `dialoog_rm_indicators` — the dashboard rows of each contract, in the order given (ordinal).
 
 Ordering and cursors compare strings by code point, as Python does. Naive datetimes are refused.

@@ -43,7 +43,13 @@ class MemoryReadModels:
         for row in rows:
             if query.after is not None and (row.reference, row.contract_id) <= query.after:
                 continue
-            if query.visible_to is not None and query.visible_to not in row.parties:
+            if query.visible_to is not None and not (
+                query.visible_to in row.parties
+                or (
+                    query.visible_on is not None
+                    and row.visible_to(query.visible_to, query.visible_on)
+                )
+            ):
                 continue
             if query.status is not None and row.status != query.status:
                 continue

@@ -73,6 +73,13 @@ def party_rows(summaries: Iterable[ContractSummary]) -> Iterator[tuple[str, str,
             yield summary.contract_id, "provider", ordinal, provider
 
 
+def grant_rows(summaries: Iterable[ContractSummary], values: Values) -> Iterator[tuple[Any, ...]]:
+    """The access grants in force or to come (not revoked) of each contract."""
+    for summary in summaries:
+        for ordinal, (org, until) in enumerate(summary.grants):
+            yield summary.contract_id, ordinal, org, values.write_date(until)
+
+
 def indicator_rows(
     indicators: dict[str, list[IndicatorRow]], values: Values
 ) -> Iterator[tuple[Any, ...]]:

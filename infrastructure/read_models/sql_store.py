@@ -14,6 +14,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from application.read_models import ContractSummary, IndicatorRow, SummaryFilter
 from infrastructure.read_models.rows import (
     Values,
+    grant_rows,
     indicator_from_row,
     indicator_rows,
     latest_per_contract,
@@ -21,7 +22,7 @@ from infrastructure.read_models.rows import (
     summaries_from_page,
     summary_row,
 )
-from infrastructure.read_models.tables import INDICATORS, PARTIES, Statements, Table
+from infrastructure.read_models.tables import GRANTS, INDICATORS, PARTIES, Statements, Table
 
 
 class Rows(Protocol):
@@ -107,6 +108,7 @@ class SqlReadModels(ABC, Generic[C]):
                 )
                 contract_ids = [s.contract_id for s in latest]
                 self._replace_rows(connection, PARTIES, contract_ids, party_rows(latest))
+                self._replace_rows(connection, GRANTS, contract_ids, grant_rows(latest, values))
             if indicators:
                 rows = indicator_rows(indicators, values)
                 self._replace_rows(connection, INDICATORS, list(indicators), rows)
@@ -114,7 +116,7 @@ class SqlReadModels(ABC, Generic[C]):
             return True
 
     def summaries(self, query: SummaryFilter) -> list[ContractSummary]:
-        statement, parameters = self._statements.summaries(query)
+        statement, parameters = self._statements.summaries(query, self._values.write_date)
         with self._connection() as connection:
             rows = connection.execute(statement, parameters).fetchall()
         return summaries_from_page(rows, self._values)

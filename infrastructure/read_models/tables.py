@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from application.read_models import SummaryFilter
@@ -73,6 +74,20 @@ PARTIES = Table(
     primary_key=("contract_id", "role", "ordinal"),
     indexes=(("org", "contract_id"),),
 )
+#: Read access the commissioner granted to an outside organisation, while not revoked: the
+#: visibility filter also finds a contract through a grant whose `until` (NULL: open-ended) has
+#: not passed.
+GRANTS = Table(
+    PREFIX + "grants",
+    (
+        Column("contract_id", "key"),
+        Column("ordinal", "integer"),
+        Column("org", "text"),
+        Column("until", "date", ""),
+    ),
+    primary_key=("contract_id", "ordinal"),
+    indexes=(("org", "contract_id"),),
+)
 INDICATORS = Table(
     PREFIX + "indicators",
     (
@@ -94,7 +109,7 @@ INDICATORS = Table(
     ),
     primary_key=("contract_id", "ordinal"),
 )
-TABLES = (POSITION, SUMMARIES, PARTIES, INDICATORS)
+TABLES = (POSITION, SUMMARIES, PARTIES, GRANTS, INDICATORS)
 
 #: What `summaries()` selects of a summary: what a ContractSummary needs, providers aside.
 PAGE_COLUMNS = SUMMARIES.column_names[:8]
@@ -155,7 +170,8 @@ class Statements:
             f"WHERE contract_id = {p} ORDER BY ordinal"
         )
         self.delete_all = tuple(
-            f"DELETE FROM {self.names[table.name]}" for table in (SUMMARIES, PARTIES, INDICATORS)
+            f"DELETE FROM {self.names[table.name]}"
+            for table in (SUMMARIES, PARTIES, GRANTS, INDICATORS)
         )
         self.create = tuple(statement for table in TABLES for statement in self._create(table))
 
@@ -176,7 +192,9 @@ class Statements:
             statements.append(self.start_position)
         return tuple(statements)
 
-    def summaries(self, query: SummaryFilter) -> tuple[str, list[Any]]:
+    def summaries(
+        self, query: SummaryFilter, write_date: Callable[[date | None], Any]
+    ) -> tuple[str, list[Any]]:
         """The page `query` asks for, as rows of (PAGE_COLUMNS..., provider or NULL), ordered
         by reference, contract id and provider ordinal; with its parameters."""
         d, p = self.dialect, self.dialect.placeholder
@@ -188,11 +206,20 @@ class Statements:
             )
             parameters.extend(query.after)
         if query.visible_to is not None:
-            conditions.append(
+            member = (
                 f"EXISTS (SELECT 1 FROM {self.names[PARTIES.name]} p "
                 f"WHERE p.org = {p} AND p.contract_id = s.contract_id)"
             )
             parameters.append(query.visible_to)
+            if query.visible_on is None:
+                conditions.append(member)
+            else:
+                conditions.append(
+                    f"({member} OR EXISTS (SELECT 1 FROM {self.names[GRANTS.name]} g "
+                    f"WHERE g.org = {p} AND g.contract_id = s.contract_id "
+                    f"AND (g.until IS NULL OR g.until >= {p})))"
+                )
+                parameters.extend((query.visible_to, write_date(query.visible_on)))
         if query.status is not None:
             conditions.append(f"s.status = {p}")
             parameters.append(query.status)

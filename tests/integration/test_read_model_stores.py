@@ -491,3 +491,31 @@ def test_sqlite_write_lock_held_elsewhere_is_unavailable_after_lock_timeout(
     finally:
         blocker.close()
         store.close()
+
+
+def test_a_grant_shows_the_contract_in_its_grantees_list_until_it_ends(
+    store: ReadModelStore,
+) -> None:
+    last_day = date(2026, 12, 31)
+    rows = [
+        summary("c1", grants=(("rekenkamer-utrecht", last_day),)),
+        summary("c2", grants=(("accountant-bdo", None),)),
+        summary("c3"),
+    ]
+    store.advance(0, 1, rows, {})
+
+    def ids(org: str, day: date | None) -> list[str]:
+        query = SummaryFilter(visible_to=org, visible_on=day)
+        return [s.contract_id for s in store.summaries(query)]
+
+    assert ids("rekenkamer-utrecht", last_day) == ["c1"]
+    assert ids("rekenkamer-utrecht", last_day + timedelta(days=1)) == []
+    assert ids("rekenkamer-utrecht", None) == []  # no day: grants give no access
+    assert ids("accountant-bdo", date(2099, 1, 1)) == ["c2"]
+    assert ids("gemeente", last_day) == ["c1", "c2", "c3"]
+    # A later summary without the grant (revoked) takes it away.
+    store.advance(1, 2, [summary("c1", version=2)], {})
+    assert ids("rekenkamer-utrecht", last_day) == []
+    # The summary keeps its own fields; grants only decide who sees it.
+    (row,) = store.summaries(SummaryFilter(visible_to="accountant-bdo", visible_on=last_day))
+    assert (row.contract_id, row.providers, row.commissioner) == ("c2", ("zorg-a",), "gemeente")
