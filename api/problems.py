@@ -6,7 +6,7 @@ propagate, and `ERROR_STATUS` decides the status code. Add a line there for each
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -162,16 +162,42 @@ async def _validation_error(request: Request, error: Exception) -> Response:
     if unauthenticated is not None:
         return await _not_authenticated(request, unauthenticated)
     errors = error.errors() if isinstance(error, RequestValidationError) else []
+    body = getattr(error, "body", None)
     invalid = [
-        {
-            "name": ".".join(str(part) for part in e.get("loc", ()) if part != "body") or "body",
-            "reason": e.get("msg", "invalid"),
-        }
+        {"name": json_path(e.get("loc", ()), body), "reason": e.get("msg", "invalid")}
         for e in errors
     ]
     return problem(
         400, "invalid-request", "Request is not valid", "See invalidParams.", invalidParams=invalid
     )
+
+
+def json_path(loc: Sequence[Any], body: Any) -> str:
+    """The place of an invalid value as the client wrote it (`change.baseline.value`,
+    `participants[2].org`, `query.limit`): pydantic's location with the labels it adds of its
+    own — the tag of a discriminated union (`indicator`), the branch of a union (`str`) —
+    left out, found by walking the request body along the location."""
+    if not loc:
+        return "body"
+    if loc[0] != "body":
+        return ".".join(str(part) for part in loc)
+    path, node, missing = "", body, False
+    for part in loc[1:]:
+        if isinstance(node, dict) and not missing:
+            if part in node:
+                node = node[part]
+            elif part in node.values():
+                continue  # the tag of a discriminated union, already in the body
+            else:
+                missing, node = True, None  # a field the body lacks
+            path += f".{part}" if path else str(part)
+        elif isinstance(node, list) and isinstance(part, int) and not missing:
+            node = node[part] if 0 <= part < len(node) else None
+            path += f"[{part}]"
+        elif missing:
+            path += f".{part}" if path else str(part)
+        # otherwise: a label for the branch of a union under a value; not part of the path
+    return path or "body"
 
 
 def _unauthenticated(request: Request) -> NotAuthenticated | None:

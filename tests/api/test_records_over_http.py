@@ -263,3 +263,40 @@ def test_a_measurement_of_a_period_still_running_is_refused(client: TestClient) 
     problem = s.assert_problem(response, 400, "invalid-value")
     assert tomorrow in problem["detail"]
     assert _version(client, contract) == version
+
+
+def test_every_invalid_field_is_named_by_its_json_path_at_once(client: TestClient) -> None:
+    contract = s.active_contract(client)
+    body = s.proposal_body(
+        contract.session_id,
+        "indicator",
+        {
+            "action": "add",
+            "name": "Wachttijd",
+            "definition": "Dagen tot eerste gesprek",
+            "unit": "dagen",
+            "direction": "sideways",
+            "baseline": {"value": "veel", "measuredOn": "2025-01-01", "source": "Registratie"},
+        },
+    )
+    del body["rationale"]
+
+    response = client.post(contract.url("/proposals"), headers=s.commissioner(), json=body)
+
+    problem = s.assert_problem(response, 400, "invalid-request")
+    names = {p["name"] for p in problem["invalidParams"]}
+    assert {"rationale", "change.direction", "change.baseline.value"} <= names, names
+    assert all(not n.startswith(("indicator", "body")) for n in names), names
+
+
+def test_a_list_item_and_a_union_branch_are_named_as_written(client: TestClient) -> None:
+    contract = s.active_contract(client)
+    session = s.session_body()
+    session["participants"][0]["org"] = "Niet Geldig!"
+    correction = {"correctsVersion": 5, "corrections": {"summary": 1.5}, "reason": "x"}
+
+    first = client.post(contract.url("/sessions"), headers=s.commissioner(), json=session)
+    second = client.post(contract.url("/corrections"), headers=s.commissioner(), json=correction)
+
+    assert [p["name"] for p in first.json()["invalidParams"]] == ["participants[0].org"]
+    assert {p["name"] for p in second.json()["invalidParams"]} == {"corrections.summary"}
