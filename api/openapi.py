@@ -45,8 +45,10 @@ _HEADERS = {
 }
 _CONTRACT_HEADERS = {
     "ETag": {
-        "description": 'The contract version this response reflects, e.g. `"7"`',
-        "schema": {"type": "string", "maxLength": 24, "pattern": '^"[0-9]+"$'},
+        "description": 'The contract version this response reflects, e.g. `"7"`; a read with '
+        "`asOf` or `inForceOn` is a view, not a version, and has a weak tag naming the query "
+        '(`W/"inForceOn=2026-07-15;version=48"`)',
+        "schema": {"type": "string", "maxLength": 120, "pattern": '^(W/)?"[^"]+"$'},
     },
     "Contract-Digest": {
         "description": "The head digest of the contract's hash chain: a receipt to keep",
@@ -128,6 +130,12 @@ def _shape_operation(path: str, method: str, operation: dict[str, Any]) -> None:
             headers.update(_HEADERS)
             if path.startswith("/contracts/") or (path == "/contracts" and method == "post"):
                 headers.update(_CONTRACT_HEADERS)
+            if path == "/contracts/{contractId}" and method == "get":
+                headers["Contract-Version"] = {
+                    "description": "With `asOf` or `inForceOn`: the version of the history the "
+                    "view was computed from",
+                    "schema": {"type": "integer", "minimum": 1},
+                }
             if code == "201" and path == "/contracts":
                 headers["Location"] = {
                     "description": "Where the new contract can be read",
