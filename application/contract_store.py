@@ -81,6 +81,7 @@ class ContractStore(Application[UUID]):
             recorder=recorder,
             key=self._snapshot_key,
             state_version=Contract.STATE_VERSION,
+            events=self.recorder,
         )
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:

@@ -109,10 +109,11 @@ class ContractQueries(ContractStore):
         return diff.diff(before, after, between, language)
 
     def verify(
-        self, principal: Principal, contract_id: str, *, snapshots: bool = False
+        self, principal: Principal, contract_id: str, *, snapshots: bool = True
     ) -> VerificationData:
-        """Check the hash chain of the stored events; with `snapshots`, also every snapshot's
-        seal (reads skip a broken one anyway, so this only tells whether anyone tried)."""
+        """Check the hash chain of the stored events; with `snapshots` (the default), also
+        every snapshot: its seal, and its head digest against the chain's at its version (reads
+        skip a snapshot that fails either, so this tells whether anyone tried)."""
         self._require_auditor(principal)
         uuid = contract_uuid(contract_id)
         try:
@@ -126,24 +127,25 @@ class ContractQueries(ContractStore):
         with self._store_errors():
             # One pass over the stored records gives both the verdict and who may see it
             # (from the records themselves: a tampered history may no longer replay).
-            verdict, parties = verification.verify_chain(self.recorder, uuid)
+            digests: dict[int, str] = {}
+            verdict, parties = verification.verify_chain(self.recorder, uuid, digests)
         if principal.org not in parties and not self._granted(principal, contract_id):
             raise ContractNotFound(f"no contract {contract_id}")
         if not snapshots or not verdict.valid or self.snapshots is None:
             return verdict
         with self._store_errors():
-            checked, broken = verification.check_snapshot_seals(
-                self.snapshots.recorder, uuid, self._snapshot_key, Contract.STATE_VERSION
+            checked, broken = verification.check_snapshots(
+                self.snapshots.recorder, uuid, self._snapshot_key, Contract.STATE_VERSION, digests
             )
         if not broken:
             return verdict.model_copy(update={"snapshots_checked": checked})
+        version, why = broken[0]
         return verdict.model_copy(
             update={
                 "valid": False,
                 "snapshots_checked": checked,
-                "first_invalid_version": broken[0],
-                "reason": f"the snapshot at version {broken[0]} fails its seal (altered, moved or "
-                "written under another key); reads skip it",
+                "first_invalid_version": version,
+                "reason": f"the snapshot at version {version} {why}; reads skip it",
             }
         )
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -75,11 +76,18 @@ class SealedSnapshotStore(EventStore[UUID]):
     MAX_SKIPPED = 3
 
     def __init__(
-        self, mapper: Mapper[UUID], recorder: Any, key: bytes, state_version: int = 1
+        self,
+        mapper: Mapper[UUID],
+        recorder: Any,
+        key: bytes,
+        state_version: int = 1,
+        events: Any = None,
     ) -> None:
         super().__init__(mapper=mapper, recorder=recorder)
         self._key = key
         self._state_version = state_version
+        #: the events' recorder: a snapshot is used only if its head digest is the chain's
+        self._events = events
         self._reported: set[tuple[str, int]] = set()
 
     def put(
@@ -131,6 +139,12 @@ class SealedSnapshotStore(EventStore[UUID]):
                     if skipped > self.MAX_SKIPPED:
                         return  # many broken seals (a changed key?): replay from the events
                     continue
+                if not self._on_the_chain(row.originator_id, row.originator_version, state):
+                    self._report(row.originator_id, row.originator_version, "the chain")
+                    skipped += 1
+                    if skipped > self.MAX_SKIPPED:
+                        return
+                    continue
                 found += 1
                 yield self.mapper.to_domain_event(
                     StoredEvent(row.originator_id, row.originator_version, row.topic, state)
@@ -145,10 +159,37 @@ class SealedSnapshotStore(EventStore[UUID]):
             else:
                 gt = rows[-1].originator_version
 
-    def _report(self, originator_id: object, version: int) -> None:
+    def _on_the_chain(self, originator_id: UUID | str, version: int, state: bytes) -> bool:
+        """Does the snapshot's head digest equal the digest of the event at its version? (One
+        row read; a snapshot whose seal holds but that stands on another chain — written with
+        the key, or the chain rewritten under it — is not used.)"""
+        if self._events is None:
+            return True
+        rows = self._events.select_events(originator_id, gt=version - 1, lte=version)
+        if len(rows) != 1:
+            return False
+        try:
+            digest = json.loads(rows[0].state).get("digest")
+        except (ValueError, AttributeError):
+            return False
+        head = snapshot_head(state)
+        return head is not None and hmac.compare_digest(head, str(digest))
+
+    def _report(self, originator_id: object, version: int, what: str = "its seal") -> None:
         entry = (str(originator_id), version)
         if entry in self._reported:
             return
         if len(self._reported) < 10_000:
             self._reported.add(entry)
-        log.warning("snapshot of %s at version %s fails its seal: ignored", *entry)
+        log.warning("snapshot of %s at version %s fails %s: ignored", *entry, what)
+
+
+def snapshot_head(state: bytes) -> str | None:
+    """The head digest a stored snapshot's state names (None if it names none)."""
+    try:
+        document = json.loads(state)
+    except ValueError:
+        return None
+    inner = document.get("state") if isinstance(document, dict) else None
+    head = inner.get("head_digest") if isinstance(inner, dict) else None
+    return head if isinstance(head, str) else None

@@ -14,7 +14,7 @@ from uuid import UUID
 from eventsourcing.persistence import ApplicationRecorder
 from eventsourcing.utils import get_topic
 
-from application.snapshots import is_outdated, unseal
+from application.snapshots import is_outdated, snapshot_head, unseal
 from application.stored_form import canonical_from_stored
 from application.views import VerificationData
 from domain.chain import (
@@ -29,7 +29,7 @@ VERIFY_PAGE = 1000
 
 
 def verify_chain(
-    recorder: ApplicationRecorder, contract_id: UUID
+    recorder: ApplicationRecorder, contract_id: UUID, digests: dict[int, str] | None = None
 ) -> tuple[VerificationData, set[str]]:
     """Recompute every digest from the stored records and check each link of the chain.
 
@@ -57,6 +57,8 @@ def verify_chain(
                 failure = (expected, outcome)
             else:
                 expected_prior = outcome[0]
+                if digests is not None:
+                    digests[expected] = expected_prior
                 checked += 1
                 expected += 1
         if len(page) < VERIFY_PAGE:
@@ -85,11 +87,17 @@ LEAVING_TOPICS = frozenset({get_topic(ProviderWithdrew), get_topic(ProviderDecli
 PARTY_TOPICS = frozenset({get_topic(ContractOpened), get_topic(ProviderAdmitted), *LEAVING_TOPICS})
 
 
-def check_snapshot_seals(
-    recorder: Any, contract_id: UUID, key: bytes, state_version: int = 1
-) -> tuple[int, list[int]]:
-    """How many snapshots were checked, and the versions whose seals do not hold (a snapshot
-    sealed intact under an older state version is outdated, not broken)."""
+def check_snapshots(
+    recorder: Any,
+    contract_id: UUID,
+    key: bytes,
+    state_version: int = 1,
+    digests: dict[int, str] | None = None,
+) -> tuple[int, list[tuple[int, str]]]:
+    """How many snapshots were checked, and those that cannot be used, with why: a seal that
+    does not hold, or a head digest that is not the chain's digest at the snapshot's version
+    (`digests`, version → digest, from `verify_chain`). A snapshot sealed intact under an older
+    state version is outdated, not broken."""
     checked, broken, last = 0, [], 0
     while True:
         page = recorder.select_events(contract_id, gt=last, limit=20)
@@ -97,10 +105,13 @@ def check_snapshot_seals(
             last = row.originator_version
             checked += 1
             identity = (key, row.originator_id, row.originator_version, row.state)
-            if unseal(*identity, state_version) is None and not is_outdated(
-                *identity, state_version
-            ):
-                broken.append(row.originator_version)
+            state = unseal(*identity, state_version)
+            if state is None:
+                if not is_outdated(*identity, state_version):
+                    broken.append((last, "fails its seal (altered, moved or another key)"))
+                continue
+            if digests is not None and snapshot_head(state) != digests.get(last):
+                broken.append((last, "does not match the chain's digest at its version"))
         if len(page) < 20:
             return checked, broken
 

@@ -82,7 +82,11 @@ def verification(
     principal: CurrentPrincipal,
     contracts: ContractsDep,
     snapshots: Annotated[
-        bool, Query(description="Also check every snapshot's seal (reads whole snapshots)")
-    ] = False,
+        bool,
+        Query(
+            description="Also check every snapshot: its seal, and its head digest against the "
+            "chain's at its version (the default; false reads the events alone)"
+        ),
+    ] = True,
 ) -> VerificationData:
     return contracts.verify(principal, contract_id, snapshots=snapshots)

@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 from datetime import date
 from decimal import Decimal
+from uuid import UUID
 
 import pytest
 
 from application.commands import GiveConsent, SubmitProposal
+from application.snapshots import seal, unseal
+from domain.contract import Contract
 from domain.money import Adjustment
 from domain.values import Allocation
 from infrastructure.settings import Settings
@@ -73,11 +76,53 @@ def test_an_altered_snapshot_is_never_read_and_is_named_by_verification(
         try:
             assert reopened.get_contract(AUDITOR, scene.contract_id).title == "Wijkteams Utrecht"
             assert reopened.get_contract(AUDITOR, scene.contract_id, version=4).version == 4
-            assert reopened.verify(AUDITOR, scene.contract_id).valid  # the chain itself holds
+            # The chain itself holds:
+            assert reopened.verify(AUDITOR, scene.contract_id, snapshots=False).valid
             verdict = reopened.verify(AUDITOR, scene.contract_id, snapshots=True)
             assert not verdict.valid
             assert verdict.first_invalid_version == 4
             assert "seal" in (verdict.reason or "")
+        finally:
+            reopened.close()
+    finally:
+        service.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+def test_a_resealed_snapshot_of_another_version_is_not_on_the_chain(settings: Settings) -> None:
+    """Someone holding the snapshot key puts version 2's state (a draft) where version 4's
+    snapshot was, sealed for version 4: the seal holds, but its head digest is not the chain's
+    digest at version 4. Reads do not use it; verification (by default) names it."""
+    settings = settings.model_copy(update={"snapshot_interval": 2})
+    service = contract_service(settings, with_read_models=False)
+    try:
+        scene = active_contract(service)  # versions 1–5: snapshots at 2 and 4
+        raw = RawEvents(settings, scene.contract_id)
+        table = "stored_snapshots" if settings.database.kind == "sqlite" else "dialoog_snapshots"
+        select = f"SELECT state FROM {table} WHERE originator_id = ? AND originator_version = ?"  # noqa: S608
+        update = f"UPDATE {table} SET state = ? WHERE originator_id = ? AND originator_version = 4"  # noqa: S608
+        key = service._snapshot_key
+        uuid = raw._id()
+        with raw._cursor() as db:
+            (two,) = db.execute(raw._sql(select), (uuid, 2)).fetchone()
+            state_two = unseal(key, UUID(scene.contract_id), 2, bytes(two), Contract.STATE_VERSION)
+            assert state_two is not None
+            document = json.loads(state_two)
+            document["originator_version"] = 4
+            moved = json.dumps(document).encode()
+            forged = seal(key, UUID(scene.contract_id), 4, moved, Contract.STATE_VERSION)
+            db.execute(raw._sql(update), (forged, uuid))
+        reopened = contract_service(settings, with_read_models=False)
+        try:
+            now = reopened.get_contract(AUDITOR, scene.contract_id)
+            assert (now.status, now.version) == ("active", 5)
+            at_four = reopened.get_contract(AUDITOR, scene.contract_id, version=4)
+            assert at_four.status == "active"
+            verdict = reopened.verify(AUDITOR, scene.contract_id)
+            assert not verdict.valid
+            assert verdict.first_invalid_version == 4
+            assert "does not match the chain" in (verdict.reason or "")
+            assert reopened.verify(AUDITOR, scene.contract_id, snapshots=False).valid
         finally:
             reopened.close()
     finally:
