@@ -196,6 +196,29 @@ def rebuild_projections() -> None:
         services.close()
 
 
+@projections.command("verify")
+def verify_projections() -> None:
+    """Recompute every read-model row from the events and name each difference (exit 1 when
+    there is any): an edited, added or deleted row, or a moved position."""
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        _fail(_describe(error))
+    services = bootstrap(settings)
+    try:
+        differences = services.contracts.verify_read_models()
+    except StoreUnavailable as error:
+        _fail(f"event store not available ({settings.database.redacted()}): {error}")
+    finally:
+        services.close()
+    for difference in differences:
+        typer.echo(difference)
+    if differences:
+        typer.echo(f"{len(differences)} difference(s): run `dialoog projections rebuild`", err=True)
+        raise typer.Exit(1)
+    typer.echo("the read models agree with the events")
+
+
 tokens = typer.Typer(help="Bearer tokens for the API.", no_args_is_help=True)
 app.add_typer(tokens, name="token")
 

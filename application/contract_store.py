@@ -26,7 +26,14 @@ from application.errors import (
     StoreUnavailable,
 )
 from application.principal import Principal
-from application.read_models import Projection, ReadModelStore
+from application.read_models import (
+    ContractSummary,
+    Projection,
+    ReadModelStore,
+    SummaryFilter,
+    dashboard_of,
+    summary_of,
+)
 from application.snapshots import SealedSnapshotStore
 from application.transcodings import register_domain_transcodings
 from application.visibility import PartyGate
@@ -93,6 +100,55 @@ class ContractStore(Application[UUID]):
             raise InvalidQuery("this service keeps no read models")
         with self._store_errors():
             return self.projection.rebuild(progress)
+
+    def verify_read_models(self) -> list[str]:
+        """Every difference between the read models as stored and as the events make them:
+        a summary or dashboard row edited, added or deleted, or a position moved so that rows
+        were never brought up to date. Catches up first, so a read model that is merely behind
+        is not a difference. Empty when they agree."""
+        projection = self.projection
+        if projection is None:
+            raise InvalidQuery("this service keeps no read models")
+        store = projection.store
+        with self._store_errors():
+            projection.catch_up()
+            stored = {row.contract_id: row for row in _every_summary(store)}
+            contracts: dict[str, None] = {}
+            start = 1
+            while batch := self._read_notifications(start, 1000):
+                for _, contract_id, topic in batch:
+                    if topic.startswith("domain.events:"):
+                        contracts.setdefault(contract_id, None)
+                start = batch[-1][0] + 1
+        differences: list[str] = []
+        for contract_id in contracts:
+            try:
+                contract = self._load_for_projection(contract_id)
+            except StoreUnavailable:
+                raise
+            except Exception:
+                differences.append(f"{contract_id}: its history does not replay (verify it)")
+                continue
+            if contract is None:
+                continue
+            expected = summary_of(contract)
+            row = stored.pop(contract_id, None)
+            if row is None:
+                differences.append(f"{contract_id}: no summary row")
+            else:
+                differences += [
+                    f"{contract_id}: summary {name} is {got!r}, the events say {want!r}"
+                    for name, got, want in _compare(row, expected)
+                ]
+            with self._store_errors():
+                dashboard = store.indicators(contract_id)
+            if dashboard != dashboard_of(contract):
+                differences.append(
+                    f"{contract_id}: the indicator dashboard differs from the events "
+                    f"({len(dashboard)} rows stored, {len(dashboard_of(contract))} expected)"
+                )
+        differences += [f"{extra}: a summary row with no contract behind it" for extra in stored]
+        return differences
 
     def notification_count(self) -> int:
         with self._store_errors():
@@ -216,3 +272,33 @@ def _may_see(contract: Contract) -> set[str]:
     ever answers "hidden" outside this set, so a superset is safe."""
     grantees = {g.org for g in contract.access_grants.values() if g.revoked_on is None}
     return contract.members | grantees
+
+
+def _every_summary(store: ReadModelStore) -> list[ContractSummary]:
+    rows: list[ContractSummary] = []
+    after: tuple[str, str] | None = None
+    while True:
+        page = store.summaries(SummaryFilter(after=after, limit=500))
+        rows += page
+        if len(page) < 500:
+            return rows
+        after = (page[-1].reference, page[-1].contract_id)
+
+
+def _compare(row: ContractSummary, expected: ContractSummary) -> list[tuple[str, Any, Any]]:
+    """The fields of a stored summary that differ from the one the events make (the grants
+    too, which equality leaves out)."""
+    return [
+        (name, getattr(row, name), getattr(expected, name))
+        for name in (
+            "reference",
+            "title",
+            "status",
+            "commissioner",
+            "providers",
+            "version",
+            "head_digest",
+            "grants",
+        )
+        if getattr(row, name) != getattr(expected, name)
+    ]

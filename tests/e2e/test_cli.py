@@ -85,3 +85,27 @@ def test_serve_with_a_port_in_use_ends_with_one_line_and_exit_2(tmp_path) -> Non
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "cannot listen" in result.stderr
+
+
+def test_projections_verify_exits_1_naming_each_difference(tmp_path) -> None:
+    """On a store the demo filled: the read models agree (exit 0); a summary row edited behind
+    the service's back is named, with exit 1, until a rebuild."""
+    import sqlite3
+
+    database = tmp_path / "dialoog.sqlite"
+    env = {"DIALOOG_DATABASE_URL": f"sqlite:///{database}"}
+    demo = run_dialoog("demo", env=env, timeout=120)
+    assert demo.returncode == 0, demo.stderr
+    fine = run_dialoog("projections", "verify", env=env, timeout=120)
+    assert (fine.returncode, fine.stdout.strip()) == (0, "the read models agree with the events")
+    with sqlite3.connect(database) as db:
+        db.execute("UPDATE dialoog_rm_summaries SET title = 'Vervalst'")
+    broken = run_dialoog("projections", "verify", env=env, timeout=120)
+    assert broken.returncode == 1
+    assert "summary title is 'Vervalst'" in broken.stdout
+    assert "difference(s)" in broken.stderr
+    assert "Traceback" not in broken.stderr
+    rebuilt = run_dialoog("projections", "rebuild", env=env, timeout=120)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    again = run_dialoog("projections", "verify", env=env, timeout=120)
+    assert again.returncode == 0, again.stdout
