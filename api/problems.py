@@ -62,6 +62,7 @@ ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
     rules.ConsentNotYours: (403, rules.ConsentNotYours.title),
     rules.NotProposer: (403, rules.NotProposer.title),
     rules.InvalidValue: (400, rules.InvalidValue.title),
+    rules.BatchRefused: (400, rules.BatchRefused.title),
     # Every other rule of the contract refused the command: 409, the type names the rule.
     rules.DomainError: (409, rules.DomainError.title),
 }
@@ -136,7 +137,12 @@ def error_problem(error: Exception) -> JSONResponse:
     elif status == 503:
         logger.warning("%s: %s", _code_of(error), error)
     extensions: dict[str, Any] = dict(getattr(error, "extensions", None) or {})
-    if status == 400:
+    if isinstance(error, rules.BatchRefused):
+        extensions["invalidParams"] = [
+            {"name": f"measurements[{index}]" + _below(refusal), "reason": refusal.detail}
+            for index, refusal in error.refusals
+        ]
+    elif status == 400:
         extensions["invalidParams"] = [{"name": field_path(error), "reason": str(error)}]
     if isinstance(error, VersionMismatch):
         extensions.update(expectedVersion=error.expected, actualVersion=error.actual)
@@ -218,6 +224,12 @@ def field_path(error: Exception) -> str:
             path += ("." if path else "") + to_camel(part)
         before = part
     return path
+
+
+def _below(error: Exception) -> str:
+    """`.field` for a refusal that names a field (`.period.end`), else nothing."""
+    path = field_path(error)
+    return "" if path == "body" else f".{path}"
 
 
 def _unauthenticated(request: Request) -> NotAuthenticated | None:

@@ -15,7 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, m
 from pydantic.alias_generators import to_camel, to_snake
 
 from domain.goals import ChangeAction, DeliveredBy, GoalChange, GoalLevel
-from domain.indicators import Baseline, Direction, IndicatorChange, Target
+from domain.indicators import (
+    MAX_MEASUREMENT_BATCH,
+    Baseline,
+    Direction,
+    IndicatorChange,
+    MeasurementReport,
+    Target,
+)
 from domain.money import Adjustment
 from domain.proposals import MAX_PACKAGE, Change, ChangePackage, ScopeRefinement, SingleChange
 from domain.values import Allocation, Participant, Period, ProcedureKind
@@ -400,6 +407,31 @@ class MeasurementCreate(Body):
     value: Quantity
     source: Text
     indicator_version: Annotated[int, Field(ge=1, le=MAX_COUNT)] | None = None
+
+
+class MeasurementRow(MeasurementCreate):
+    indicator_id: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class MeasurementBatchCreate(Body):
+    """Measurements of agreed indicators, recorded all or nothing (each takes effect at the end
+    of its period)."""
+
+    measurements: Annotated[
+        list[MeasurementRow], Field(min_length=1, max_length=MAX_MEASUREMENT_BATCH)
+    ]
+
+    def reports(self) -> tuple[MeasurementReport, ...]:
+        return tuple(
+            MeasurementReport(
+                indicator_id=row.indicator_id,
+                period=row.period.value(),
+                value=Decimal(row.value),
+                source=row.source,
+                indicator_version=row.indicator_version,
+            )
+            for row in self.measurements
+        )
 
 
 class PublicationCreate(EffectiveOn):

@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 from application.errors import InvalidQuery
 from domain.contract import Contract
+from domain.indicators import MeasurementReport
 from domain.money import SOCIAL_SERVICES_THRESHOLD
 from domain.proposals import Change
 from domain.values import Actor, Participant, Period
@@ -323,6 +324,18 @@ class RecordMeasurement(ContractCommand):
             source=self.source,
             indicator_version=self.indicator_version,
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordMeasurementBatch(ContractCommand):
+    """Up to 1,000 measurements of agreed indicators in one all-or-nothing command."""
+
+    fingerprint_name = "record_measurement_batch"
+    reports: tuple[MeasurementReport, ...]
+
+    def execute(self, contract: Contract, actor: Actor) -> str:
+        # The created records, in the batch's order: their ids joined by commas.
+        return ",".join(contract.record_measurements(actor=actor, reports=self.reports))
 
 
 @dataclass(frozen=True, kw_only=True)

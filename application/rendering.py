@@ -21,6 +21,7 @@ from application.views import (
     FrameworkData,
     GoalData,
     IndicatorData,
+    MeasurementBatchData,
     MeasurementData,
     OrgRef,
     ParticipantData,
@@ -286,6 +287,10 @@ _RENDER: dict[View, Callable[[Contract, str], Data]] = {
     View.SESSION: lambda c, session_id: session_data(c.sessions[session_id]),
     View.PROPOSAL: lambda c, proposal_id: proposal_data(c, c.proposals[proposal_id]),
     View.MEASUREMENT: lambda c, m_id: measurement_data(c.measurements[m_id]),
+    View.MEASUREMENT_BATCH: lambda c, ids: MeasurementBatchData(
+        count=len(ids.split(",")),
+        measurements=[measurement_data(c.measurements[m]) for m in ids.split(",")],
+    ),
     View.STAKEHOLDER: lambda c, s_id: stakeholder_data(c.stakeholders[s_id]),
     View.PUBLICATION: _publication,
     View.ACCESS_GRANT: lambda c, grant_id: access_grant_data(c.access_grants[grant_id]),

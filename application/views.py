@@ -182,6 +182,11 @@ class MeasurementData(Data):
     source: str
 
 
+class MeasurementBatchData(Data):
+    count: int
+    measurements: list[MeasurementData]
+
+
 class ProposalData(Data):
     proposal_id: str
     kind: str
@@ -298,6 +303,7 @@ class View(StrEnum):
     SESSION = "session"
     PROPOSAL = "proposal"
     MEASUREMENT = "measurement"
+    MEASUREMENT_BATCH = "measurement_batch"
     STAKEHOLDER = "stakeholder"
     PUBLICATION = "publication"
     ACCESS_GRANT = "access_grant"

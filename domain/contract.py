@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
@@ -57,9 +57,11 @@ from domain.events import (
 )
 from domain.goals import ChangeAction, GoalChange, GoalNode, check_goal_change
 from domain.indicators import (
+    MAX_MEASUREMENT_BATCH,
     Indicator,
     IndicatorChange,
     Measurement,
+    MeasurementReport,
     check_indicator_change,
     check_measurement,
 )
@@ -580,27 +582,69 @@ class Contract(ChainedAggregate):
         """Record a value of the indicator version in force for one period."""
         self._check_party(actor)
         self._check_not_closed()
-        indicator = check_measurement(self.indicators, indicator_id, indicator_version)
-        if not _is_decimal(value):
-            raise errors.InvalidValue(f"{value!r} is not a finite decimal", field="value")
-        today = local_date(MeasurementRecorded.create_timestamp())
-        if period.end > today:
+        report = MeasurementReport(indicator_id, period, value, source, indicator_version)
+        return self._record(actor, report, self._checked(report))
+
+    def record_measurements(
+        self, *, actor: Actor, reports: Sequence[MeasurementReport]
+    ) -> list[str]:
+        """Record a batch of measurements (the periodic import of aggregated volumes from iWmo
+        or iJw, or a provider's own system) all or nothing: every report that breaks a rule is
+        named, and then none is recorded."""
+        self._check_party(actor)
+        self._check_not_closed()
+        if not 1 <= len(reports) <= MAX_MEASUREMENT_BATCH:
             raise errors.InvalidValue(
-                f"a measurement covers a period that has ended; {period.end} is after today "
-                f"({today})",
+                f"a batch holds 1 to {MAX_MEASUREMENT_BATCH} measurements", field="measurements"
+            )
+        checked: list[int] = []
+        refusals: list[tuple[int, errors.DomainError]] = []
+        for index, report in enumerate(reports):
+            try:
+                checked.append(self._checked(report))
+            except errors.DomainError as error:
+                refusals.append((index, error))
+        if refusals:
+            raise errors.BatchRefused(len(reports), refusals)
+        return [self._record(actor, r, v) for r, v in zip(reports, checked, strict=True)]
+
+    def _checked(self, report: MeasurementReport) -> int:
+        """The indicator version a measurement report binds to, if it breaks no rule."""
+        indicator = check_measurement(
+            self.indicators, report.indicator_id, report.indicator_version
+        )
+        if not _is_decimal(report.value):
+            raise errors.InvalidValue(f"{report.value!r} is not a finite decimal", field="value")
+        today = local_date(MeasurementRecorded.create_timestamp())
+        if report.period.end > today:
+            raise errors.InvalidValue(
+                f"a measurement covers a period that has ended; {report.period.end} is after "
+                f"today ({today})",
                 field="period.end",
             )
+        required_text(report.source, "the source")
+        self._check_effective(
+            MeasurementRecorded,
+            {
+                "effective_on": report.period.end,
+                "indicator_id": report.indicator_id,
+                "indicator_version": indicator.version,
+            },
+        )
+        return indicator.version
+
+    def _record(self, actor: Actor, report: MeasurementReport, version: int) -> str:
         measurement_id = new_id()
         self.trigger_event(
             MeasurementRecorded,
             actor=actor,
-            effective_on=period.end,
+            effective_on=report.period.end,
             measurement_id=measurement_id,
-            indicator_id=indicator_id,
-            indicator_version=indicator.version,
-            period=period,
-            value=Decimal(value),
-            source=required_text(source, "the source"),
+            indicator_id=report.indicator_id,
+            indicator_version=version,
+            period=report.period,
+            value=Decimal(report.value),
+            source=required_text(report.source, "the source"),
         )
         return measurement_id
 

@@ -168,6 +168,23 @@ class EffectiveBeforeDependency(DomainError):
         }
 
 
+class BatchRefused(DomainError):
+    """Some reports of a batch break a rule: none is recorded. `refusals` names each, by its
+    place in the batch."""
+
+    code = "invalid-batch"
+    title = "Some rows of the batch break a rule; none was recorded"
+
+    def __init__(self, size: int, refusals: list[tuple[int, DomainError]]) -> None:
+        first_index, first = refusals[0]
+        super().__init__(
+            f"{len(refusals)} of {size} rows break a rule (the first, row {first_index + 1}: "
+            f"{first.detail}); nothing was recorded",
+            field="measurements",
+        )
+        self.refusals = refusals
+
+
 # Goal chain (rule 5) ------------------------------------------------------------------------
 
 

@@ -90,6 +90,21 @@ class Measurement:
     recorded_version: int
 
 
+#: The most measurements one batch may record.
+MAX_MEASUREMENT_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class MeasurementReport:
+    """A measurement as reported, before it is recorded (one row of a batch)."""
+
+    indicator_id: str
+    period: Period
+    value: Decimal | str
+    source: str
+    indicator_version: int | None = None
+
+
 def check_indicator_change(
     indicators: dict[str, Indicator], goals: dict[str, GoalNode], change: IndicatorChange
 ) -> None:

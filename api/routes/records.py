@@ -8,9 +8,25 @@ from fastapi.responses import Response
 
 from api.deps import Command, ContractId
 from api.responses import COMMAND_ERRORS
-from api.schemas import ConsultationCreate, CorrectionCreate, EvaluationCreate
-from application.commands import ConsultResidents, CorrectRecord, RecordEvaluation
-from application.views import ConsultationData, CorrectionData, EvaluationData, View
+from api.schemas import (
+    ConsultationCreate,
+    CorrectionCreate,
+    EvaluationCreate,
+    MeasurementBatchCreate,
+)
+from application.commands import (
+    ConsultResidents,
+    CorrectRecord,
+    RecordEvaluation,
+    RecordMeasurementBatch,
+)
+from application.views import (
+    ConsultationData,
+    CorrectionData,
+    EvaluationData,
+    MeasurementBatchData,
+    View,
+)
 
 router = APIRouter(prefix="/contracts/{contractId}", tags=["contracts"])
 
@@ -76,3 +92,20 @@ def correct_record(contract_id: ContractId, body: CorrectionCreate, command: Com
         reason=body.reason,
     )
     return command.run(correct, View.CORRECTION, status=201)
+
+
+@router.post(
+    "/measurement-batches",
+    status_code=201,
+    response_model=MeasurementBatchData,
+    summary="Record up to 1,000 measurements at once, all or nothing",
+    description="For the periodic import of aggregated volumes (iWmo, iJw, a provider's own "
+    "system). When any row breaks a rule, nothing is recorded and the 400's `invalidParams` "
+    "names every bad row (`measurements[3].period.end`).",
+    responses=COMMAND_ERRORS,
+)
+def record_measurement_batch(
+    contract_id: ContractId, body: MeasurementBatchCreate, command: Command
+) -> Response:
+    batch = RecordMeasurementBatch(contract_id, reports=body.reports())
+    return command.run(batch, View.MEASUREMENT_BATCH, status=201)

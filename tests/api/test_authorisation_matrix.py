@@ -191,6 +191,13 @@ ENDPOINTS: dict[str, Endpoint] = {
         WRITE, 200, _open_proposal, _reason
     ),
     "GET /contracts/{contractId}/indicators": Endpoint(READ, 200, right=s.reader),
+    "POST /contracts/{contractId}/measurement-batches": Endpoint(
+        WRITE,
+        201,
+        _indicator,
+        lambda c: {"measurements": [{**s.measurement_body(), "indicatorId": c["indicatorId"]}]},
+        right=s.provider_a,
+    ),
     "GET /contracts/{contractId}/indicators/{indicatorId}/history": Endpoint(
         READ, 200, _indicator, right=s.reader
     ),

@@ -167,7 +167,13 @@ def test_every_command_body_accepts_effective_on(client: TestClient) -> None:
     """The OpenAPI document offers `effectiveOn` on every command body that has no date of its
     own (sessions, measurements, consultations and evaluations have theirs)."""
     document = client.get(f"{API}/openapi.json").json()
-    own_date = {"SessionCreate", "MeasurementCreate", "ConsultationCreate", "EvaluationCreate"}
+    own_date = {
+        "SessionCreate",
+        "MeasurementCreate",
+        "MeasurementBatchCreate",
+        "ConsultationCreate",
+        "EvaluationCreate",
+    }
     missing = []
     for path, item in document["paths"].items():
         operation = item.get("post")

@@ -14,7 +14,7 @@ import pytest
 
 from domain import errors
 from domain.goals import ChangeAction, GoalChange, GoalLevel
-from domain.indicators import IndicatorChange
+from domain.indicators import IndicatorChange, MeasurementReport
 from domain.proposals import ScopeRefinement
 from domain.values import Period
 from tests.support.builders import (
@@ -82,6 +82,17 @@ REJECTIONS: dict[type[errors.DomainError], tuple[list[Step], Callable[[Scene], o
         # An allocation that would take effect before the opening (the term's start).
         active_contract(),
         _submit(adjustment(effective_on=date(2024, 12, 1), allocations=allocations(zorg_a="1.00"))),
+    ),
+    errors.BatchRefused: (
+        # One good report and one of an indicator that does not exist: neither is recorded.
+        [*active_contract(), *goal_chain(), indicator_added("kpi")],
+        lambda s: s.c.record_measurements(
+            actor=PROVIDER_A,
+            reports=[
+                MeasurementReport(s["kpi"], Q2, "1", "s"),
+                MeasurementReport("nope", Q2, "1", "s"),
+            ],
+        ),
     ),
     errors.NotInvited: (
         active_contract(),
