@@ -27,6 +27,7 @@ from api.routes import (
     parties,
     proposals,
     publications,
+    record_pages,
     records,
     sessions,
 )
@@ -60,6 +61,7 @@ def include_routers(app: FastAPI) -> None:
         sessions,
         proposals,
         indicators,
+        record_pages,
         audit,
         access_log,
     ):

@@ -8,7 +8,7 @@ import json
 import logging
 from datetime import UTC, date, datetime
 
-from application import diff, history, time_travel, verification
+from application import diff, history, record_pages, time_travel, verification
 from application.contract_store import ContractStore, contract_uuid
 from application.errors import ContractNotFound, InvalidQuery, NotPermitted, StoreUnavailable
 from application.principal import Principal
@@ -16,6 +16,7 @@ from application.read_models import ContractSummary, IndicatorRow, SummaryFilter
 from application.rendering import contract_data, proposal_data
 from application.views import (
     ContractData,
+    Data,
     DiffData,
     HistoryPage,
     IndicatorHistoryData,
@@ -187,6 +188,26 @@ class ContractQueries(ContractStore):
                 return True
         log.warning("read model: the row of %s does not stand on its history", row.contract_id)
         return False
+
+    def collection(
+        self,
+        principal: Principal,
+        contract_id: str,
+        kind: str,
+        *,
+        after: int = 0,
+        limit: int = 50,
+        version: int | None = None,
+    ) -> Viewed[Data]:
+        """A page of one of the collections that grow with the history (`record_pages.py`), now
+        or at a version, and the version it was read at."""
+        contract = self._visible(principal, contract_id)
+        if version is not None:
+            if not 1 <= version <= contract.version:
+                raise InvalidQuery(f"version must be between 1 and {contract.version}")
+            contract = self._load(contract.id, version=version)
+        page = record_pages.page_of(contract, kind, after=after, limit=limit)
+        return Viewed(contract.version, contract.head_digest, page)
 
     def indicator_dashboard(
         self, principal: Principal, contract_id: str

@@ -372,3 +372,42 @@ class VerificationData(Data):
     head_digest: str | None
     first_invalid_version: int | None
     reason: str | None
+
+
+# Pages of the collections that grow with a contract's history (issue 14, point 1). A cursor is
+# the number of records before the page: records are only ever appended, so it stays stable.
+
+
+class SessionPage(Data):
+    items: list[SessionData]
+    next_cursor: int | None
+
+
+class MeasurementPage(Data):
+    items: list[MeasurementData]
+    next_cursor: int | None
+
+
+class ProposalPage(Data):
+    items: list[ProposalData]
+    next_cursor: int | None
+
+
+class PublicationPage(Data):
+    items: list[PublicationData]
+    next_cursor: int | None
+
+
+class ConsultationPage(Data):
+    items: list[ConsultationData]
+    next_cursor: int | None
+
+
+class EvaluationPage(Data):
+    items: list[EvaluationData]
+    next_cursor: int | None
+
+
+class CorrectionPage(Data):
+    items: list[CorrectionData]
+    next_cursor: int | None

@@ -191,6 +191,13 @@ ENDPOINTS: dict[str, Endpoint] = {
         WRITE, 200, _open_proposal, _reason
     ),
     "GET /contracts/{contractId}/indicators": Endpoint(READ, 200, right=s.reader),
+    "GET /contracts/{contractId}/sessions": Endpoint(READ, 200, right=s.reader),
+    "GET /contracts/{contractId}/measurements": Endpoint(READ, 200, right=s.reader),
+    "GET /contracts/{contractId}/proposals": Endpoint(READ, 200, right=s.reader),
+    "GET /contracts/{contractId}/publications": Endpoint(READ, 200, right=s.reader),
+    "GET /contracts/{contractId}/consultations": Endpoint(READ, 200, right=s.reader),
+    "GET /contracts/{contractId}/evaluations": Endpoint(READ, 200, right=s.reader),
+    "GET /contracts/{contractId}/corrections": Endpoint(READ, 200, right=s.reader),
     "POST /contracts/{contractId}/measurement-batches": Endpoint(
         WRITE,
         201,
