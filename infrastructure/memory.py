@@ -1,0 +1,69 @@
+"""The memory:// store: the library's in-memory recorders, with the transparency log kept in
+memory beside the events (appended under the recorder's lock, as the SQL stores do in their
+transaction)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import ApplicationRecorder, StoredEvent
+from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
+
+from application.transparency_log import LeafRecord, StoredCheckpoint
+from infrastructure.merkle_log import MemoryMerkleLog, contract_leaves
+
+
+class LoggedPOPOApplicationRecorder(POPOApplicationRecorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.merkle = MemoryMerkleLog()
+
+    def _update_table(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
+        notification_ids = super()._update_table(stored_events, **kwargs)
+        self.merkle.append(contract_leaves(stored_events, notification_ids))
+        return notification_ids
+
+    def log_size(self) -> int:
+        with self.merkle.lock:
+            return len(self.merkle.leaves)
+
+    def log_nodes(self, keys: set[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        with self.merkle.lock:
+            return {k: self.merkle.node_hashes[k] for k in keys if k in self.merkle.node_hashes}
+
+    def log_leaves_of(self, contract_id: str) -> list[LeafRecord]:
+        with self.merkle.lock:
+            found = [leaf for leaf in self.merkle.leaves if leaf.contract_id == contract_id]
+        return sorted(found, key=lambda leaf: leaf.version)
+
+    def log_leaf(self, leaf_index: int) -> LeafRecord | None:
+        with self.merkle.lock:
+            if 0 <= leaf_index < len(self.merkle.leaves):
+                return self.merkle.leaves[leaf_index]
+        return None
+
+    def log_leaf_indexes(self, notification_ids: Sequence[int]) -> list[int]:
+        with self.merkle.lock:
+            found = [self.merkle.by_notification.get(n) for n in notification_ids]
+        return sorted(i for i in found if i is not None)
+
+    def log_add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
+        with self.merkle.lock:
+            if checkpoint.tree_size in self.merkle.saved:
+                raise ValueError(f"a checkpoint of size {checkpoint.tree_size} exists")
+            self.merkle.saved[checkpoint.tree_size] = checkpoint
+
+    def log_checkpoints(self, *, before: int | None, limit: int) -> list[StoredCheckpoint]:
+        with self.merkle.lock:
+            sizes = sorted(
+                (s for s in self.merkle.saved if before is None or s < before), reverse=True
+            )
+            return [self.merkle.saved[s] for s in sizes[:limit]]
+
+
+class LoggedPOPOFactory(POPOFactory):
+    """Named by topic in PERSISTENCE_MODULE (see `infrastructure.stores`)."""
+
+    def application_recorder(self) -> ApplicationRecorder:
+        return LoggedPOPOApplicationRecorder()
