@@ -24,6 +24,7 @@ from api.routes import (
     contracts,
     indicators,
     lifecycle,
+    log,
     parties,
     proposals,
     publications,
@@ -62,6 +63,7 @@ def include_routers(app: FastAPI) -> None:
         indicators,
         audit,
         access_log,
+        log,
     ):
         v1.include_router(module.router)
     v1.include_router(_meta_router(app))

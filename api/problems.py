@@ -18,6 +18,7 @@ from starlette.responses import Response
 from api.http import IdempotencyKeyInFlight
 from api.logs import current_request_id
 from api.security import NotAuthenticated
+from application.checkpoints import LogInconsistent
 from application.errors import (
     ApplicationError,
     CommitOutcomeUnknown,
@@ -32,6 +33,7 @@ from application.errors import (
     TooMuchContention,
     VersionMismatch,
 )
+from application.log_queries import LeafNotFound
 from domain import errors as rules
 
 PROBLEM_BASE = "https://dialoog.example/problems/"
@@ -52,6 +54,8 @@ ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
     IdempotencyKeyReused: (422, "Idempotency-Key reused with a different request"),
     IdempotencyKeyInFlight: (409, "A request with this Idempotency-Key is still running"),
     InvalidQuery: (400, "Request is not valid"),
+    LeafNotFound: (404, "No such leaf in a contract you may see"),
+    LogInconsistent: (409, "The log no longer extends the last checkpoint signed"),
     ApplicationError: (400, "Request cannot be carried out"),
     # Who may act is the organisation's business: acting for another party is forbidden.
     rules.NotAParty: (403, rules.NotAParty.title),

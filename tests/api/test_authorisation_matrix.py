@@ -120,6 +120,7 @@ class Endpoint:
     body: Body = None
     params: dict[str, Any] = field(default_factory=dict)
     right: Callable[[], Headers] = s.commissioner
+    media: str = "application/json"
 
 
 def _reason(_: Context) -> dict[str, Any]:
@@ -228,6 +229,14 @@ ENDPOINTS: dict[str, Endpoint] = {
     ),
     "GET /contracts/{contractId}/verification": Endpoint(AUDIT, 200, right=s.auditor),
     "GET /access-log": Endpoint(AUDITORS, 200, right=s.auditor),
+    "GET /log/checkpoint": Endpoint(PUBLIC, 200, _active, media="text/plain"),
+    "GET /log/checkpoints": Endpoint(PUBLIC, 200, _active),
+    "GET /log/key": Endpoint(PUBLIC, 200, _nothing),
+    # a leaf of the contract the setup opened (the first event of this fresh store)
+    "GET /log/proofs/inclusion": Endpoint(
+        READ, 200, params={"leafIndex": 0, "treeSize": 1}, right=s.reader
+    ),
+    "GET /log/proofs/consistency": Endpoint(READ, 200, params={"from": 1, "to": 2}, right=s.reader),
 }
 
 
@@ -317,7 +326,7 @@ def test_authorisation_matrix(client: TestClient, key: str) -> None:
     # 4. The right party and role: the 2xx.
     response = call(endpoint.right())
     assert response.status_code == endpoint.success, response.text
-    assert response.headers["content-type"].startswith("application/json")
+    assert response.headers["content-type"].startswith(endpoint.media)
 
 
 # --------------------------------------------------------------------------- commissioner-only

@@ -1,0 +1,100 @@
+"""Queries on the transparency log: inclusion and consistency proofs for a caller.
+
+An inclusion proof names the leaf's contract, version and event digest, so it is given only
+for a leaf of a contract the caller may see (its parties, or an organisation with an access
+grant); any other leaf is answered exactly as a leaf that does not exist, naming no contract.
+A consistency proof holds only hashes of the whole log: any authenticated caller may ask.
+"""
+
+from __future__ import annotations
+
+import base64
+
+from application.contract_store import ContractStore
+from application.errors import ApplicationError, ContractNotFound, InvalidQuery
+from application.principal import Principal
+from application.transparency_log import LeafRecord, MerkleLog
+from application.views import Data
+from domain import merkle
+
+
+class LeafNotFound(ApplicationError):
+    """No leaf of that index in a contract the caller may see (or none at all)."""
+
+    code = "leaf-not-found"
+
+
+def b64(value: bytes) -> str:
+    return base64.b64encode(value).decode()
+
+
+class InclusionProofData(Data):
+    leaf_index: int
+    tree_size: int
+    root_hash: str  # base64, as in the checkpoint
+    leaf_hash: str  # base64: SHA-256(0x00 ‖ event digest)
+    contract_id: str
+    version: int
+    event_digest: str  # hex, the event's chain digest
+    proof: list[str]  # base64 hashes, nearest the leaf first (RFC 9162 §2.1.3.1)
+
+
+class ConsistencyProofData(Data):
+    from_size: int
+    to_size: int
+    from_root: str
+    to_root: str
+    proof: list[str]  # base64 hashes (RFC 9162 §2.1.4.1)
+
+
+class LogQueries(ContractStore):
+    def inclusion_proof(
+        self, principal: Principal, leaf_index: int, tree_size: int
+    ) -> InclusionProofData:
+        log = self.merkle_log()
+        if leaf_index >= tree_size:
+            raise InvalidQuery("leafIndex must be below treeSize")
+        size = log.size()
+        if tree_size > size:
+            raise InvalidQuery(f"treeSize must not exceed the log's size ({size})")
+        leaf = self._visible_leaf(principal, log, leaf_index)
+        proof = log.inclusion(leaf_index, tree_size)
+        return InclusionProofData(
+            leaf_index=leaf_index,
+            tree_size=tree_size,
+            root_hash=b64(log.root(tree_size)),
+            leaf_hash=b64(merkle.event_leaf_hash(leaf.event_digest)),
+            contract_id=leaf.contract_id,
+            version=leaf.version,
+            event_digest=leaf.event_digest,
+            proof=[b64(p) for p in proof],
+        )
+
+    def consistency_proof(
+        self, principal: Principal, from_size: int, to_size: int
+    ) -> ConsistencyProofData:
+        log = self.merkle_log()
+        if from_size > to_size:
+            raise InvalidQuery("from must not exceed to")
+        size = log.size()
+        if to_size > size:
+            raise InvalidQuery(f"to must not exceed the log's size ({size})")
+        return ConsistencyProofData(
+            from_size=from_size,
+            to_size=to_size,
+            from_root=b64(log.root(from_size)),
+            to_root=b64(log.root(to_size)),
+            proof=[b64(p) for p in log.consistency(from_size, to_size)],
+        )
+
+    def _visible_leaf(self, principal: Principal, log: MerkleLog, leaf_index: int) -> LeafRecord:
+        with self._store_errors():
+            leaf = log.store.log_leaf(leaf_index)
+        hidden = LeafNotFound(f"no leaf {leaf_index} of a contract you may see")
+        if leaf is None:
+            raise hidden
+        try:
+            self._visible(principal, leaf.contract_id)
+        except ContractNotFound:
+            raise hidden from None
+        return leaf
