@@ -22,6 +22,7 @@ from api.routes import (
     access_log,
     audit,
     contracts,
+    evidence,
     indicators,
     lifecycle,
     log,
@@ -64,6 +65,7 @@ def include_routers(app: FastAPI) -> None:
         audit,
         access_log,
         log,
+        evidence,
     ):
         v1.include_router(module.router)
     v1.include_router(_meta_router(app))

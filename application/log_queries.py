@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 
-from application.contract_store import ContractStore
+from application.checkpoints import Checkpointer
+from application.contract_store import ContractStore, contract_uuid
 from application.errors import ApplicationError, ContractNotFound, InvalidQuery
+from application.evidence import build_bundle
 from application.principal import Principal
 from application.transparency_log import LeafRecord, MerkleLog
 from application.views import Data
@@ -98,3 +100,15 @@ class LogQueries(ContractStore):
         except ContractNotFound:
             raise hidden from None
         return leaf
+
+
+class EvidenceQueries(LogQueries):
+    def export_bundle(
+        self, principal: Principal, contract_id: str, checkpoints: Checkpointer
+    ) -> bytes:
+        """The contract's evidence bundle, for its auditors and contract managers. Visibility is
+        decided as for verification (from the stored records when the history no longer
+        replays), so a damaged contract can still be exported and shown to be damaged."""
+        self.verify(principal, contract_id)  # type: ignore[attr-defined]
+        with self._store_errors():
+            return build_bundle(self.recorder, checkpoints, contract_uuid(contract_id))

@@ -229,6 +229,9 @@ ENDPOINTS: dict[str, Endpoint] = {
     ),
     "GET /contracts/{contractId}/verification": Endpoint(AUDIT, 200, right=s.auditor),
     "GET /access-log": Endpoint(AUDITORS, 200, right=s.auditor),
+    "GET /contracts/{contractId}/export": Endpoint(
+        AUDIT, 200, right=s.auditor, media="application/zip"
+    ),
     "GET /log/checkpoint": Endpoint(PUBLIC, 200, _active, media="text/plain"),
     "GET /log/checkpoints": Endpoint(PUBLIC, 200, _active),
     "GET /log/key": Endpoint(PUBLIC, 200, _nothing),

@@ -9,6 +9,7 @@ import base64
 from fastapi.testclient import TestClient
 
 from application.checkpoints import open_note, parse_checkpoint
+from application.offline import verify as offline
 from domain import merkle
 from tests.support import api as s
 from tests.support.api import API
@@ -119,3 +120,16 @@ def test_the_checkpoint_history_pages_newest_first(client: TestClient) -> None:
     assert len(items) == 1
     assert items[0]["treeSize"] == 1
     assert items[0]["note"].startswith("dialoog.localhost/log\n1\n")
+
+
+def test_an_auditor_downloads_the_bundle_over_http(client: TestClient, active: s.ActiveContract):
+    response = client.get(f"{API}/contracts/{active.id}/export", headers=s.auditor())
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/zip"
+    report = offline.verify_bundle(response.content)
+    assert report.failures == 0, report.lines
+    hidden = client.get(
+        f"{API}/contracts/{active.id}/export",
+        headers=s.token_for(s.OUTSIDER_ORG, "auditor", sub="frank-auditor"),
+    )
+    s.assert_problem(hidden, 404, "contract-not-found")

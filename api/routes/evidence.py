@@ -1,0 +1,40 @@
+"""For auditors and contract managers: a contract's evidence bundle (docs/EVIDENCE.md)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from api.deps import ContractId, ContractsDep, ServicesDep
+from api.responses import READ_ERRORS, _problem
+from api.security import CurrentPrincipal
+
+router = APIRouter(prefix="/contracts/{contractId}", tags=["audit"])
+
+
+@router.get(
+    "/export",
+    summary="The contract's evidence bundle: events as stored, signed checkpoint, proofs, verifier",
+    description="A zip an auditor can check years later without this service: every stored "
+    "event (JSONL, the stored bytes), a checkpoint signed for the export, an inclusion proof "
+    "per event, consistency proofs from earlier checkpoints, the log's key and `verify.py` "
+    "(Python 3.11 + `cryptography`). For the contract's auditors and contract managers.",
+    response_class=Response,
+    responses={
+        200: {"description": "The bundle", "content": {"application/zip": {"schema": {}}}},
+        409: _problem("The stored log no longer extends the last checkpoint signed: tampering"),
+        **READ_ERRORS,
+    },
+)
+def export(
+    contract_id: ContractId,
+    principal: CurrentPrincipal,
+    contracts: ContractsDep,
+    services: ServicesDep,
+) -> Response:
+    bundle = contracts.export_bundle(principal, contract_id, services.checkpoints)
+    return Response(
+        bundle,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="dialoog-{contract_id}.zip"'},
+    )
