@@ -53,6 +53,12 @@ def _settings() -> Settings:
 def export(
     contract_id: Annotated[str, typer.Argument(help="The contract's id (32 hex characters)")],
     output: Annotated[Path, typer.Option("-o", "--output", help="The bundle file to write")],
+    from_size: Annotated[
+        int | None,
+        typer.Option(
+            help="The size of a checkpoint you kept: the bundle proves consistency from it"
+        ),
+    ] = None,
 ) -> None:
     """Write a contract's evidence bundle (events as stored, signed checkpoint, proofs, key,
     verify.py) from the configured store."""
@@ -62,9 +68,15 @@ def export(
     services = bootstrap(_settings())
     try:
         uuid = contract_uuid(contract_id)
-        if not services.contracts.recorder.select_events(uuid, limit=1):
+        recorder = services.contracts.recorder
+        # A contract whose events were all removed still has its leaves in the log: its
+        # bundle then names every event the log recorded and the store no longer holds.
+        if not recorder.select_events(uuid, limit=1) and not (
+            services.checkpoints.store.log_leaves_of(uuid.hex)
+        ):
             _fail(f"no contract {contract_id}")
-        bundle = build_bundle(services.contracts.recorder, services.checkpoints, uuid)
+        sizes = (from_size,) if from_size else ()
+        bundle = build_bundle(recorder, services.checkpoints, uuid, sizes)
     except ApplicationError as error:
         _fail(str(error))
     finally:
@@ -181,7 +193,9 @@ def verify_server(
     _check_server_consistency(report, api, token, kept, current)
     for contract_id in contracts:
         try:
-            bundle = _get(f"{api}/contracts/{urllib.parse.quote(contract_id)}/export", token)
+            query = urllib.parse.urlencode({"fromSize": kept.tree_size} if kept.tree_size else {})
+            path = f"{api}/contracts/{urllib.parse.quote(contract_id)}/export?{query}"
+            bundle = _get(path, token)
         except urllib.error.HTTPError as error:
             what = "the server has no such contract (removed?)" if error.code == 404 else error
             report.fail(f"contract {contract_id}: {what}")

@@ -54,9 +54,14 @@ def verifier_source() -> bytes:
 
 
 def build_bundle(
-    recorder: ApplicationRecorder, checkpoints: Checkpointer, contract_id: UUID
+    recorder: ApplicationRecorder,
+    checkpoints: Checkpointer,
+    contract_id: UUID,
+    from_sizes: tuple[int, ...] = (),
 ) -> bytes:
-    """The bundle of one contract, against a checkpoint signed now."""
+    """The bundle of one contract, against a checkpoint signed now; with consistency proofs
+    from every earlier checkpoint stored and from `from_sizes` (the sizes of checkpoints an
+    auditor kept, which a rewritten store may no longer hold)."""
     signed = checkpoints.sign_now()
     checkpoint = parse_checkpoint(open_note(signed.note, checkpoints.vkey))
     size = checkpoint.tree_size
@@ -87,14 +92,12 @@ def build_bundle(
             )
         if len(page) < PAGE:
             break
-    consistency = []
-    for earlier in log.store.log_checkpoints(before=size, limit=CONSISTENCY_FROM):
-        consistency.append(
-            {
-                "fromSize": earlier.tree_size,
-                "proof": [b64(p) for p in log.consistency(earlier.tree_size, size)],
-            }
-        )
+    earlier = {c.tree_size for c in log.store.log_checkpoints(before=size, limit=CONSISTENCY_FROM)}
+    earlier |= {n for n in from_sizes if 0 < n < size}
+    consistency = [
+        {"fromSize": n, "proof": [b64(p) for p in log.consistency(n, size)]}
+        for n in sorted(earlier, reverse=True)
+    ]
     manifest: dict[str, Any] = {
         "format": BUNDLE_FORMAT,
         "contractId": contract_id.hex,

@@ -104,11 +104,15 @@ class LogQueries(ContractStore):
 
 class EvidenceQueries(LogQueries):
     def export_bundle(
-        self, principal: Principal, contract_id: str, checkpoints: Checkpointer
+        self,
+        principal: Principal,
+        contract_id: str,
+        checkpoints: Checkpointer,
+        from_sizes: tuple[int, ...] = (),
     ) -> bytes:
         """The contract's evidence bundle, for its auditors and contract managers. Visibility is
         decided as for verification (from the stored records when the history no longer
         replays), so a damaged contract can still be exported and shown to be damaged."""
         self.verify(principal, contract_id)  # type: ignore[attr-defined]
         with self._store_errors():
-            return build_bundle(self.recorder, checkpoints, contract_uuid(contract_id))
+            return build_bundle(self.recorder, checkpoints, contract_uuid(contract_id), from_sizes)

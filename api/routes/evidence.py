@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from api.deps import ContractId, ContractsDep, ServicesDep
 from api.responses import READ_ERRORS, _problem
+from api.schemas import MAX_COUNT
 from api.security import CurrentPrincipal
 
 router = APIRouter(prefix="/contracts/{contractId}", tags=["audit"])
@@ -31,8 +34,18 @@ def export(
     principal: CurrentPrincipal,
     contracts: ContractsDep,
     services: ServicesDep,
+    from_size: Annotated[
+        int | None,
+        Query(
+            alias="fromSize",
+            ge=1,
+            le=MAX_COUNT,
+            description="The size of a checkpoint you kept: the bundle proves consistency from it",
+        ),
+    ] = None,
 ) -> Response:
-    bundle = contracts.export_bundle(principal, contract_id, services.checkpoints)
+    sizes = (from_size,) if from_size is not None else ()
+    bundle = contracts.export_bundle(principal, contract_id, services.checkpoints, sizes)
     return Response(
         bundle,
         media_type="application/zip",
