@@ -160,6 +160,32 @@ class SqlMerkleLog:
         )
         return indexes
 
+    def backfill(self, cursor: Any, events_table: str, notification_column: str) -> int:
+        """Append the leaves of contract events stored before the log existed (a store that
+        predates it): only when the log is empty, in notification order. Run under the
+        store's writer lock; returns the leaves appended."""
+        if self.size(cursor):
+            return 0
+        cursor.execute(
+            self._q(
+                f"SELECT {notification_column} AS n, originator_id, originator_version, "  # noqa: S608
+                f"topic, state FROM {events_table} WHERE topic LIKE ? "
+                f"ORDER BY {notification_column}"
+            ),
+            (CONTRACT_TOPIC_PREFIX + "%",),
+        )
+        rows = cursor.fetchall()
+        events = [
+            StoredEvent(
+                originator_id=UUID(str(row["originator_id"])),
+                originator_version=int(row["originator_version"]),
+                topic=str(row["topic"]),
+                state=bytes(row["state"]),
+            )
+            for row in rows
+        ]
+        return len(self.append(cursor, contract_leaves(events, [int(r["n"]) for r in rows])))
+
     # -- reading
 
     def size(self, cursor: Any) -> int:

@@ -183,6 +183,10 @@ class GroupCommitApplicationRecorder(SqlLogReads, FailFastApplicationRecorder):
         with self.datastore.transaction(commit=True) as cursor:
             for statement in self.merkle_sql.create_statements:
                 cursor.execute(statement)
+        with self.datastore.transaction(commit=True) as cursor:
+            self._lock_table(cursor)  # no insert between reading the events and the head
+            table = f'"{self.datastore.schema}"."{self.events_table_name}"'
+            self.merkle_sql.backfill(cursor, table, "notification_id")
 
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any

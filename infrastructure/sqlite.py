@@ -32,6 +32,11 @@ class LoggedSQLiteApplicationRecorder(SqlLogReads, SQLiteApplicationRecorder):
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *self.merkle_sql.create_statements]
 
+    def create_table(self) -> None:
+        super().create_table()
+        with self.datastore.transaction(commit=True) as cursor:
+            self.merkle_sql.backfill(cursor, self.events_table_name, "rowid")
+
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:

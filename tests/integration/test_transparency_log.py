@@ -127,3 +127,58 @@ def test_concurrent_writers_on_postgres_get_gap_free_leaves_in_commit_order(
     finally:
         for service in services:
             service.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def sql_settings(request: pytest.FixtureRequest, tmp_path) -> Settings:
+    request.node.user_properties.append(("backend", request.param))
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'dialoog.sqlite'}"
+    else:
+        url = request.getfixturevalue("postgres_database_url")
+    return Settings(database_url=url, data_dir=tmp_path)
+
+
+def _forget_the_log(settings: Settings) -> None:
+    """The store as a version without the log left it: events, no log tables' rows."""
+    database = settings.database
+    if database.kind == "sqlite":
+        import sqlite3
+
+        connection = sqlite3.connect(str(database.path))
+    else:
+        import psycopg
+
+        connection = psycopg.connect(  # type: ignore[assignment]
+            host=database.host,
+            port=database.port,
+            dbname=database.dbname,
+            user=database.user,
+            password=database.password,
+        )
+    try:
+        for table in ("leaves", "nodes", "head"):
+            connection.execute(f"DELETE FROM dialoog_log_{table}")  # noqa: S608 - fixed names
+        connection.commit()
+    finally:
+        connection.close()
+
+
+def test_a_store_that_predates_the_log_gets_its_leaves_on_start(sql_settings: Settings) -> None:
+    service = service_for(sql_settings)
+    try:
+        scene = active_contract(service)
+        active_contract(service, reference="JW-2025-02")
+        expected = _leaf_hashes_in_notification_order(service)
+    finally:
+        service.close()
+    _forget_the_log(sql_settings)
+    service = service_for(sql_settings)
+    try:
+        log = service.merkle_log()
+        assert log.size() == len(expected) == 10
+        assert log.root(10) == merkle.tree_hash(expected)
+        result = service.handle(COMMISSIONER, _publication(scene.contract_id, "Na de upgrade"))
+        assert result.log_indexes == (10,)
+    finally:
+        service.close()
