@@ -105,3 +105,49 @@ def test_an_altered_bundle_names_what_failed(settings: Settings):
     report = offline.verify_bundle(forged)
     assert report.failures == 1
     assert "checkpoint: the signature of dialoog.localhost/log does not hold" in report.lines[0]
+
+
+def test_the_cli_exports_verifies_and_imports(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.support.servers import ROOT
+
+    source = f"sqlite:///{tmp_path / 'source.sqlite'}"
+    settings = Settings(database_url=source, data_dir=tmp_path / "data")
+    service = service_for(settings)
+    try:
+        scene = active_contract(service)
+    finally:
+        service.close()
+    base = {k: v for k, v in os.environ.items() if not k.startswith("DIALOOG_")}
+
+    def dialoog(*args: str, url: str = source) -> subprocess.CompletedProcess[str]:
+        env = base | {"DIALOOG_DATABASE_URL": url, "DIALOOG_DATA_DIR": str(tmp_path / "data")}
+        return subprocess.run(
+            [sys.executable, "-m", "api.cli", *args],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    bundle = tmp_path / "bundle.zip"
+    exported = dialoog("export", scene.contract_id, "-o", str(bundle))
+    assert exported.returncode == 0, exported.stderr
+    checked = dialoog("verify", str(bundle))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.rstrip().endswith("VERDICT: VERIFIED")
+    target = f"sqlite:///{tmp_path / 'target.sqlite'}"
+    imported = dialoog("import", str(bundle), url=target)
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.strip() == f"imported 5 events of contract {scene.contract_id}"
+    again = dialoog("import", str(bundle), url=target)
+    assert again.returncode == 2
+    assert "empty store only" in again.stderr
+    missing = dialoog("export", "0" * 32, "-o", str(tmp_path / "none.zip"))
+    assert missing.returncode == 2
+    assert f"no contract {'0' * 32}" in missing.stderr
