@@ -4,6 +4,7 @@ definition; concurrent writers on PostgreSQL get distinct, gap-free leaf indexes
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 
@@ -180,5 +181,53 @@ def test_a_store_that_predates_the_log_gets_its_leaves_on_start(sql_settings: Se
         assert log.root(10) == merkle.tree_hash(expected)
         result = service.handle(COMMISSIONER, _publication(scene.contract_id, "Na de upgrade"))
         assert result.log_indexes == (10,)
+    finally:
+        service.close()
+
+
+def test_racing_saves_on_postgres_leave_leaves_only_for_what_was_stored(
+    postgres_database_url: str, tmp_path
+) -> None:
+    """Half the saves race for version 1 of one contract: the group commit falls back to one
+    savepoint per save, and only the saves that were stored have leaves, gap-free."""
+    from uuid import uuid4
+
+    from eventsourcing.persistence import IntegrityError, StoredEvent
+
+    settings = Settings(database_url=postgres_database_url, data_dir=tmp_path, connect_timeout=2)
+    service = service_for(settings)
+    recorder = service.recorder
+    contested = uuid4()
+    barrier = threading.Barrier(THREADS)
+    stored: list[list[int]] = []
+
+    def save(index: int) -> None:
+        originator = contested if index % 2 == 0 else uuid4()
+        digest = f"{index:064x}"
+        event = StoredEvent(
+            originator_id=originator,
+            originator_version=1,
+            topic="domain.events:Probe",
+            state=json.dumps({"digest": digest}).encode(),
+        )
+        barrier.wait(timeout=10)
+        with contextlib.suppress(IntegrityError):
+            stored.append(list(recorder.insert_events([event])))
+
+    threads = [threading.Thread(target=save, args=(i,)) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    try:
+        assert len(stored) == THREADS // 2 + 1
+        notification_ids = sorted(i for ids in stored for i in ids)
+        assert recorder.log_size() == len(notification_ids)
+        assert sorted(recorder.log_leaf_indexes(notification_ids)) == list(
+            range(len(notification_ids))
+        )
+        assert service.merkle_log().root(len(notification_ids)) == merkle.tree_hash(
+            _leaf_hashes_in_notification_order(service)
+        )
     finally:
         service.close()
