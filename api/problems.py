@@ -34,6 +34,7 @@ from application.errors import (
     VersionMismatch,
 )
 from application.log_queries import LeafNotFound
+from application.witnesses import CosignatureRefused, WitnessConflict, WitnessNotFound
 from domain import errors as rules
 
 PROBLEM_BASE = "https://dialoog.example/problems/"
@@ -56,6 +57,9 @@ ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
     InvalidQuery: (400, "Request is not valid"),
     LeafNotFound: (404, "No such leaf in a contract you may see"),
     LogInconsistent: (409, "The log no longer extends the last checkpoint signed"),
+    WitnessNotFound: (404, "No such witness or checkpoint"),
+    WitnessConflict: (409, "The witness key is registered or approved already"),
+    CosignatureRefused: (409, "The co-signature was refused"),
     ApplicationError: (400, "Request cannot be carried out"),
     # Who may act is the organisation's business: acting for another party is forbidden.
     rules.NotAParty: (403, rules.NotAParty.title),

@@ -18,6 +18,7 @@ from application.checkpoints import Checkpointer
 from application.errors import InvalidQuery, StoreUnavailable
 from application.service import ContractService
 from application.transparency_log import LogStore
+from application.witnesses import Witnesses, WitnessStore
 from infrastructure.access_log import BufferedAccessLog, access_log_store
 from infrastructure.log_key import log_signer
 from infrastructure.settings import DatabaseParts, Settings
@@ -172,6 +173,7 @@ class Services:
     _contracts: ContractService | None = field(default=None, repr=False)
     _access_log: BufferedAccessLog | None = field(default=None, repr=False)
     _checkpoints: Checkpointer | None = field(default=None, repr=False)
+    _witnesses: Witnesses | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -200,6 +202,17 @@ class Services:
                     interval=self.settings.log_checkpoint_interval,
                 )
             return self._checkpoints
+
+    @property
+    def witnesses(self) -> Witnesses:
+        checkpoints = self.checkpoints
+        with self._lock:
+            if self._witnesses is None:
+                store = checkpoints.store
+                if not isinstance(store, WitnessStore):
+                    raise InvalidQuery("this event store keeps no witnesses")
+                self._witnesses = Witnesses(store, checkpoints)
+            return self._witnesses
 
     @property
     def access_log(self) -> BufferedAccessLog:

@@ -11,6 +11,7 @@ from eventsourcing.persistence import ApplicationRecorder, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
 
 from application.transparency_log import LeafRecord, StoredCheckpoint
+from application.witnesses import Witness
 from infrastructure.merkle_log import MemoryMerkleLog, contract_leaves
 
 
@@ -60,6 +61,29 @@ class LoggedPOPOApplicationRecorder(POPOApplicationRecorder):
                 (s for s in self.merkle.saved if before is None or s < before), reverse=True
             )
             return [self.merkle.saved[s] for s in sizes[:limit]]
+
+    def log_witness_put(self, witness: Witness) -> None:
+        with self.merkle.lock:
+            self.merkle.witnesses[witness.key_id] = witness
+
+    def log_witness(self, key_id: str) -> Witness | None:
+        with self.merkle.lock:
+            return self.merkle.witnesses.get(key_id)
+
+    def log_cosignature_put(self, tree_size: int, key_id: str, line: str) -> None:
+        with self.merkle.lock:
+            if (tree_size, key_id) in self.merkle.cosigned:
+                raise ValueError(f"witness {key_id} co-signed size {tree_size} already")
+            self.merkle.cosigned[(tree_size, key_id)] = line
+
+    def log_cosignatures(self, tree_size: int) -> list[tuple[str, str]]:
+        with self.merkle.lock:
+            return sorted((k, v) for (n, k), v in self.merkle.cosigned.items() if n == tree_size)
+
+    def log_last_cosigned(self, key_id: str) -> int | None:
+        with self.merkle.lock:
+            sizes = [n for (n, k) in self.merkle.cosigned if k == key_id]
+        return max(sizes) if sizes else None
 
 
 class LoggedPOPOFactory(POPOFactory):

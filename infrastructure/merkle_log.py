@@ -24,6 +24,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 
 from application.transparency_log import LeafRecord, StoredCheckpoint
+from application.witnesses import Witness
 from domain import merkle
 
 #: Contract events, stored under their class's topic in `domain.events`; other aggregates the
@@ -113,6 +114,13 @@ class SqlMerkleLog:
             "CREATE TABLE IF NOT EXISTS dialoog_log_checkpoints ("
             f"tree_size {bigint} PRIMARY KEY, root_hash {blob} NOT NULL, note TEXT NOT NULL, "
             "signed_at TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS dialoog_log_witnesses ("
+            "key_id TEXT PRIMARY KEY, name TEXT NOT NULL, verifier_key TEXT NOT NULL, "
+            "org TEXT NOT NULL, status TEXT NOT NULL, registered_at TEXT NOT NULL, "
+            "approved_by TEXT)",
+            "CREATE TABLE IF NOT EXISTS dialoog_log_cosignatures ("
+            f"tree_size {bigint} NOT NULL, key_id TEXT NOT NULL, line TEXT NOT NULL, "
+            "PRIMARY KEY (tree_size, key_id))",
         ]
         self.create_statements = [self._q(s) for s in self.create_statements]
 
@@ -275,6 +283,66 @@ class SqlMerkleLog:
             for row in cursor.fetchall()
         ]
 
+    # -- witnesses
+
+    def witness_put(self, cursor: Any, w: Witness) -> None:
+        cursor.execute(
+            self._q(
+                "INSERT INTO dialoog_log_witnesses (key_id, name, verifier_key, org, status, "
+                "registered_at, approved_by) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (key_id) DO UPDATE SET status = excluded.status, "
+                "approved_by = excluded.approved_by"
+            ),
+            (w.key_id, w.name, w.verifier_key, w.org, w.status, w.registered_at, w.approved_by),
+        )
+
+    def witness(self, cursor: Any, key_id: str) -> Witness | None:
+        cursor.execute(
+            self._q(
+                "SELECT key_id, name, verifier_key, org, status, registered_at, approved_by "
+                "FROM dialoog_log_witnesses WHERE key_id = ?"
+            ),
+            (key_id,),
+        )
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        return Witness(
+            key_id=str(row["key_id"]),
+            name=str(row["name"]),
+            verifier_key=str(row["verifier_key"]),
+            org=str(row["org"]),
+            status=str(row["status"]),
+            registered_at=str(row["registered_at"]),
+            approved_by=None if row["approved_by"] is None else str(row["approved_by"]),
+        )
+
+    def cosignature_put(self, cursor: Any, tree_size: int, key_id: str, line: str) -> None:
+        cursor.execute(
+            self._q(
+                "INSERT INTO dialoog_log_cosignatures (tree_size, key_id, line) VALUES (?, ?, ?)"
+            ),
+            (tree_size, key_id, line),
+        )
+
+    def cosignatures(self, cursor: Any, tree_size: int) -> list[tuple[str, str]]:
+        cursor.execute(
+            self._q(
+                "SELECT key_id, line FROM dialoog_log_cosignatures WHERE tree_size = ? "
+                "ORDER BY key_id"
+            ),
+            (tree_size,),
+        )
+        return [(str(row["key_id"]), str(row["line"])) for row in cursor.fetchall()]
+
+    def last_cosigned(self, cursor: Any, key_id: str) -> int | None:
+        cursor.execute(
+            self._q("SELECT MAX(tree_size) AS n FROM dialoog_log_cosignatures WHERE key_id = ?"),
+            (key_id,),
+        )
+        row = cursor.fetchone()
+        return None if row is None or row["n"] is None else int(row["n"])
+
 
 def _leaf(row: Any) -> LeafRecord:
     return LeafRecord(
@@ -295,6 +363,8 @@ class MemoryMerkleLog:
         self.by_notification: dict[int, int] = {}
         self.node_hashes: dict[tuple[int, int], bytes] = {}
         self.saved: dict[int, StoredCheckpoint] = {}
+        self.witnesses: dict[str, Witness] = {}
+        self.cosigned: dict[tuple[int, str], str] = {}
 
     def append(self, leaves: Sequence[tuple[int, str, int, str]]) -> list[int]:
         indexes = []
@@ -355,3 +425,23 @@ class SqlLogReads:
     def log_checkpoints(self, *, before: int | None, limit: int) -> list[StoredCheckpoint]:
         with self._log_cursor() as cursor:
             return self.merkle_sql.checkpoints(cursor, before=before, limit=limit)
+
+    def log_witness_put(self, witness: Witness) -> None:
+        with self._log_write_cursor() as cursor:
+            self.merkle_sql.witness_put(cursor, witness)
+
+    def log_witness(self, key_id: str) -> Witness | None:
+        with self._log_cursor() as cursor:
+            return self.merkle_sql.witness(cursor, key_id)
+
+    def log_cosignature_put(self, tree_size: int, key_id: str, line: str) -> None:
+        with self._log_write_cursor() as cursor:
+            self.merkle_sql.cosignature_put(cursor, tree_size, key_id, line)
+
+    def log_cosignatures(self, tree_size: int) -> list[tuple[str, str]]:
+        with self._log_cursor() as cursor:
+            return self.merkle_sql.cosignatures(cursor, tree_size)
+
+    def log_last_cosigned(self, key_id: str) -> int | None:
+        with self._log_cursor() as cursor:
+            return self.merkle_sql.last_cosigned(cursor, key_id)

@@ -7,16 +7,19 @@ import base64
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
+from pydantic import Field
 
 from api.deps import ContractsDep, ServicesDep
-from api.responses import READ_ERRORS, Out, _problem
+from api.responses import COMMAND_ERRORS, READ_ERRORS, Out, _problem
 from api.schemas import MAX_COUNT
 from api.security import CurrentPrincipal
 from application.checkpoints import key_id, verifier_key
 from application.log_queries import ConsistencyProofData, InclusionProofData
+from application.read_models import SummaryFilter
 from application.transparency_log import StoredCheckpoint
+from application.witnesses import Witness
 
 router = APIRouter(prefix="/log", tags=["transparency log"])
 
@@ -48,6 +51,44 @@ class CheckpointPage(Out):
     next_cursor: int | None
 
 
+class WitnessCreate(Out):
+    verifier_key: str = Field(
+        min_length=10,
+        max_length=300,
+        pattern=r"^[^\s+]+\+[0-9a-f]{8}\+[A-Za-z0-9+/=]+$",
+        description="The witness's Ed25519 key in Go's note format: name+keyid+base64(0x01 ‖ key)",
+    )
+
+
+class WitnessOut(Out):
+    key_id: str
+    name: str
+    org: str
+    status: str
+    verifier_key: str
+    approved_by: str | None
+
+    @classmethod
+    def of(cls, witness: Witness) -> WitnessOut:
+        return cls(
+            key_id=witness.key_id,
+            name=witness.name,
+            org=witness.org,
+            status=witness.status,
+            verifier_key=witness.verifier_key,
+            approved_by=witness.approved_by,
+        )
+
+
+class CosignatureCreate(Out):
+    signature: str = Field(
+        min_length=10,
+        max_length=400,
+        pattern=r"^\u2014 [^\s]+ [A-Za-z0-9+/=]+$",
+        description="One note signature line over the checkpoint's body: `— <name> <base64>`",
+    )
+
+
 class LogKeyOut(Out):
     algorithm: str
     key_name: str
@@ -69,7 +110,7 @@ class LogKeyOut(Out):
     },
 )
 def checkpoint(services: ServicesDep) -> Response:
-    note = services.checkpoints.current().note
+    note = services.witnesses.with_cosignatures(services.checkpoints.current()).note
     return Response(note, media_type=CHECKPOINT_MEDIA_TYPE, headers={"Cache-Control": "no-cache"})
 
 
@@ -88,7 +129,8 @@ def checkpoints(
     limit: Annotated[int, Query(ge=1, le=100, description="Page size")] = 20,
 ) -> CheckpointPage:
     found = services.checkpoints.store.log_checkpoints(before=before, limit=limit + 1)
-    items = [CheckpointOut.of(c) for c in found[:limit]]
+    witnesses = services.witnesses
+    items = [CheckpointOut.of(witnesses.with_cosignatures(c)) for c in found[:limit]]
     more = len(found) > limit
     return CheckpointPage(items=items, next_cursor=items[-1].tree_size if more else None)
 
@@ -150,3 +192,74 @@ def consistency_proof(
     ],
 ) -> ConsistencyProofData:
     return contracts.consistency_proof(principal, from_size, to_size)
+
+
+WITNESS_ERRORS: dict[int | str, dict[str, Any]] = {
+    **{k: v for k, v in COMMAND_ERRORS.items() if k not in (412, 422)},
+    404: _problem("No such witness or checkpoint"),
+    409: _problem("The key is registered already, or the co-signature was refused"),
+}
+
+
+@router.post(
+    "/witnesses",
+    status_code=201,
+    response_model=WitnessOut,
+    summary="Register your organisation's witness key (an auditor)",
+    description="The key stays `pending` until a contract manager of a commissioning "
+    "organisation approves it; then your auditors may co-sign checkpoints with it.",
+    responses=WITNESS_ERRORS,
+)
+def register_witness(
+    body: WitnessCreate, principal: CurrentPrincipal, services: ServicesDep
+) -> WitnessOut:
+    return WitnessOut.of(services.witnesses.register(principal, body.verifier_key))
+
+
+@router.post(
+    "/witnesses/{keyId}/approval",
+    response_model=WitnessOut,
+    summary="Approve a witness key (a contract manager of a commissioning organisation)",
+    responses=WITNESS_ERRORS,
+)
+def approve_witness(
+    key_id: Annotated[
+        str,
+        Path(alias="keyId", pattern=r"^[0-9a-f]{8}$", max_length=8, description="Key id (hex)"),
+    ],
+    principal: CurrentPrincipal,
+    services: ServicesDep,
+    contracts: ContractsDep,
+) -> WitnessOut:
+    def commissions() -> bool:
+        after: tuple[str, str] | None = None
+        while True:
+            rows = contracts.list_contracts(principal, SummaryFilter(after=after, limit=200))
+            if any(row.commissioner == principal.org for row in rows):
+                return True
+            if len(rows) < 200:
+                return False
+            after = (rows[-1].reference, rows[-1].contract_id)
+
+    return WitnessOut.of(services.witnesses.approve(principal, key_id, commissions))
+
+
+@router.post(
+    "/checkpoints/{treeSize}/cosignatures",
+    status_code=201,
+    response_model=CheckpointOut,
+    summary="Co-sign a checkpoint your organisation's witness checked",
+    description="Accepted when the signature holds under your approved witness key and the log "
+    "at this size extends the last checkpoint your witness co-signed (checked here with a "
+    "consistency proof). Answers the checkpoint with every co-signature.",
+    responses=WITNESS_ERRORS,
+)
+def cosign(
+    tree_size: Annotated[
+        int, Path(alias="treeSize", ge=0, le=MAX_COUNT, description="The checkpoint's size")
+    ],
+    body: CosignatureCreate,
+    principal: CurrentPrincipal,
+    services: ServicesDep,
+) -> CheckpointOut:
+    return CheckpointOut.of(services.witnesses.cosign(principal, tree_size, body.signature))

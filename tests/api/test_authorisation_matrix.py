@@ -106,10 +106,39 @@ def _indicator(client: TestClient) -> Context:
     }
 
 
+def _witness_registered(client: TestClient) -> Context:
+    from tests.api.test_witnesses import WitnessKey, registered
+
+    context = _active(client)
+    key = WitnessKey()
+    return context | {"keyId": registered(client, key, approve=False), "vkey": key.vkey}
+
+
+def _witness_approved(client: TestClient) -> Context:
+    from tests.api.test_witnesses import WitnessKey, current, registered
+
+    context = _active(client)
+    key = WitnessKey()
+    registered(client, key)
+    size, note = current(client)
+    return context | {"treeSize": str(size), "line": key.cosignature(note)}
+
+
+def _witness_key(_: TestClient) -> Context:
+    from tests.api.test_witnesses import WitnessKey
+
+    return {"vkey": WitnessKey().vkey}
+
+
+def _witness_auditor() -> Headers:
+    return s.token_for("rekenkamer-utrecht", "auditor", sub="rita")
+
+
 # --------------------------------------------------------------------------- the table
 
 PUBLIC, LIST, CREATE, READ, AUDIT, WRITE = "public", "list", "create", "read", "audit", "write"
 AUDITORS = "auditors"  # the auditor role only, not a contract's parties (the access log)
+WITNESS = "witness"  # the log's witnesses: who may is tested in tests/api/test_witnesses.py
 
 
 @dataclass(frozen=True)
@@ -231,6 +260,17 @@ ENDPOINTS: dict[str, Endpoint] = {
     "GET /access-log": Endpoint(AUDITORS, 200, right=s.auditor),
     "GET /contracts/{contractId}/export": Endpoint(
         AUDIT, 200, right=s.auditor, media="application/zip"
+    ),
+    # The log's witnesses: an outside auditor registers and co-signs, a commissioner approves
+    # (their refusals: tests/api/test_witnesses.py).
+    "POST /log/witnesses": Endpoint(
+        WITNESS, 201, _witness_key, lambda c: {"verifierKey": c["vkey"]}, right=_witness_auditor
+    ),
+    "POST /log/witnesses/{keyId}/approval": Endpoint(
+        WITNESS, 200, _witness_registered, lambda _: {}
+    ),
+    "POST /log/checkpoints/{treeSize}/cosignatures": Endpoint(
+        WITNESS, 201, _witness_approved, lambda c: {"signature": c["line"]}, right=_witness_auditor
     ),
     "GET /log/checkpoint": Endpoint(PUBLIC, 200, _active, media="text/plain"),
     "GET /log/checkpoints": Endpoint(PUBLIC, 200, _active),

@@ -112,3 +112,37 @@ def test_no_checkpoint_is_signed_over_a_rewritten_or_truncated_log(
         assert honest.sign_now().tree_size == 6  # the untouched log still extends it
     finally:
         service.close()
+
+
+def test_a_witness_co_signature_is_refused_when_the_log_no_longer_extends_its_last(
+    settings: Settings,
+) -> None:
+    from application.witnesses import CosignatureRefused, Witnesses
+    from tests.api.test_witnesses import WitnessKey
+    from tests.support.people import CARLA
+
+    auditor = CARLA.principal  # an auditor of the commissioning organisation, as the witness
+    service = service_for(settings)
+    try:
+        scene = active_contract(service)
+        signer = log_signer(settings)
+        honest = Checkpointer(service.recorder, signer, origin=settings.log_origin, interval=0)
+        witnesses = Witnesses(service.recorder, honest)
+        key = WitnessKey()
+        witness = witnesses.register(auditor, key.vkey)
+        witnesses.approve(COMMISSIONER, witness.key_id, lambda: True)
+        first = honest.sign_now()
+        witnesses.cosign(auditor, first.tree_size, key.cosignature(first.note))
+        _publish(service, scene.contract_id)
+        second = honest.sign_now()
+        tampered = Checkpointer(
+            Rewritten(service.recorder), signer, origin=settings.log_origin, interval=0
+        )
+        with pytest.raises(CosignatureRefused, match="does not extend size 5"):
+            Witnesses(service.recorder, tampered).cosign(
+                auditor, second.tree_size, key.cosignature(second.note)
+            )
+        accepted = witnesses.cosign(auditor, second.tree_size, key.cosignature(second.note))
+        assert open_note(accepted.note, key.vkey)
+    finally:
+        service.close()
