@@ -1,5 +1,5 @@
-"""`dialoog export`, `dialoog verify`, `dialoog import` and `dialoog checkpoint`: evidence an
-auditor can take away, and checking it (docs/EVIDENCE.md).
+"""`dialoog export`, `dialoog verify`, `dialoog import`, `dialoog checkpoint` and `dialoog
+dossier`: evidence an auditor can take away, and checking it (docs/EVIDENCE.md).
 
 * `verify BUNDLE [--checkpoint OLD]` runs the bundle's own verifier logic (the file shipped as
   `verify.py`), with no server and no database.
@@ -37,6 +37,7 @@ def register(app: typer.Typer) -> None:
     app.command("verify")(verify)
     app.command("import")(import_)
     app.command("checkpoint")(checkpoint)
+    app.command("dossier")(dossier)
 
 
 def _settings() -> Settings:
@@ -99,6 +100,27 @@ def import_(
     finally:
         services.close()
     typer.echo(f"imported {count} events of contract {contract_id}")
+
+
+def dossier(
+    contract_id: Annotated[str, typer.Argument(help="The contract's id (32 hex characters)")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The PDF file to write")],
+) -> None:
+    """Write the auditor's dossier of a contract (PDF, in Dutch) from the configured store."""
+    from api.cli import _fail
+    from application.contract_store import contract_uuid
+    from infrastructure.pdf import pdf_of
+
+    services = bootstrap(_settings())
+    try:
+        html = services.contracts.dossier_of(contract_uuid(contract_id), services.checkpoints)
+    except ApplicationError as error:
+        _fail(str(error))
+    finally:
+        services.close()
+    pdf = pdf_of(html)
+    output.write_bytes(pdf)
+    typer.echo(f"wrote {output} ({len(pdf)} bytes)")
 
 
 def checkpoint() -> None:

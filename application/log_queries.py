@@ -9,14 +9,18 @@ A consistency proof holds only hashes of the whole log: any authenticated caller
 from __future__ import annotations
 
 import base64
+from uuid import UUID
 
-from application.checkpoints import Checkpointer
+from application import history, verification
+from application.checkpoints import Checkpointer, open_note, parse_checkpoint
 from application.contract_store import ContractStore, contract_uuid
+from application.dossier import dossier_html
 from application.errors import ApplicationError, ContractNotFound, InvalidQuery
 from application.evidence import build_bundle
 from application.principal import Principal
+from application.rendering import contract_data
 from application.transparency_log import LeafRecord, MerkleLog
-from application.views import Data
+from application.views import Data, HistoryEntry
 from domain import merkle
 
 
@@ -116,3 +120,38 @@ class EvidenceQueries(LogQueries):
         self.verify(principal, contract_id)  # type: ignore[attr-defined]
         with self._store_errors():
             return build_bundle(self.recorder, checkpoints, contract_uuid(contract_id), from_sizes)
+
+    def dossier(self, principal: Principal, contract_id: str, checkpoints: Checkpointer) -> str:
+        """The auditor's dossier (HTML) for the contract's auditors and contract managers."""
+        self.verify(principal, contract_id)  # type: ignore[attr-defined]
+        return self.dossier_of(contract_uuid(contract_id), checkpoints)
+
+    def dossier_of(self, contract_id: UUID, checkpoints: Checkpointer) -> str:
+        """The dossier of a contract, for whoever may read the store (the CLI)."""
+        with self._store_errors():
+            verdict, _ = verification.verify_chain(self.recorder, contract_id)
+            data = contract_data(self._load(contract_id))
+            entries: list[HistoryEntry] = []
+            while True:
+                page = history.history_page(self.events, contract_id, after=len(entries), limit=200)
+                entries.extend(page.items)
+                if page.next_cursor is None:
+                    break
+            signed = checkpoints.sign_now()
+            checkpoint = parse_checkpoint(open_note(signed.note, checkpoints.vkey))
+            inclusion = None
+            for leaf in checkpoints.log.store.log_leaves_of(contract_id.hex):
+                if leaf.version == data.version and leaf.leaf_index < checkpoint.tree_size:
+                    proof = checkpoints.log.inclusion(leaf.leaf_index, checkpoint.tree_size)
+                    try:
+                        merkle.verify_inclusion(
+                            leaf.leaf_index,
+                            checkpoint.tree_size,
+                            merkle.event_leaf_hash(data.head_digest),
+                            proof,
+                            checkpoint.root_hash,
+                        )
+                        inclusion = (leaf.leaf_index, True)
+                    except merkle.ProofError:
+                        inclusion = (leaf.leaf_index, False)
+        return dossier_html(data, entries, verdict, signed, inclusion)

@@ -1,4 +1,5 @@
-"""For auditors and contract managers: a contract's evidence bundle (docs/EVIDENCE.md)."""
+"""For auditors and contract managers: a contract's evidence bundle and dossier
+(docs/EVIDENCE.md)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from api.deps import ContractId, ContractsDep, ServicesDep
 from api.responses import READ_ERRORS, _problem
 from api.schemas import MAX_COUNT
 from api.security import CurrentPrincipal
+from infrastructure.pdf import pdf_of
 
 router = APIRouter(prefix="/contracts/{contractId}", tags=["audit"])
 
@@ -50,4 +52,32 @@ def export(
         bundle,
         media_type="application/zip",
         headers={"Content-Disposition": f'attachment; filename="dialoog-{contract_id}.zip"'},
+    )
+
+
+@router.get(
+    "/dossier.pdf",
+    summary="The auditor's dossier (PDF, in Dutch)",
+    description="The timeline, every agreed change with its consents and session, money "
+    "against the ceiling and the modification limit, indicators against their targets, and "
+    "the verification result with the signed checkpoint it was checked against. For the "
+    "contract's auditors and contract managers.",
+    response_class=Response,
+    responses={
+        200: {"description": "The dossier", "content": {"application/pdf": {"schema": {}}}},
+        409: _problem("The stored log no longer extends the last checkpoint signed: tampering"),
+        **READ_ERRORS,
+    },
+)
+def dossier(
+    contract_id: ContractId,
+    principal: CurrentPrincipal,
+    contracts: ContractsDep,
+    services: ServicesDep,
+) -> Response:
+    html = contracts.dossier(principal, contract_id, services.checkpoints)
+    return Response(
+        pdf_of(html),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="dossier-{contract_id}.pdf"'},
     )

@@ -272,6 +272,9 @@ ENDPOINTS: dict[str, Endpoint] = {
     "POST /log/checkpoints/{treeSize}/cosignatures": Endpoint(
         WITNESS, 201, _witness_approved, lambda c: {"signature": c["line"]}, right=_witness_auditor
     ),
+    "GET /contracts/{contractId}/dossier.pdf": Endpoint(
+        AUDIT, 200, right=s.auditor, media="application/pdf"
+    ),
     "GET /log/checkpoint": Endpoint(PUBLIC, 200, _active, media="text/plain"),
     "GET /log/checkpoints": Endpoint(PUBLIC, 200, _active),
     "GET /log/key": Endpoint(PUBLIC, 200, _nothing),

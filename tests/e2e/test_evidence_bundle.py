@@ -107,7 +107,7 @@ def test_an_altered_bundle_names_what_failed(settings: Settings):
     assert "checkpoint: the signature of dialoog.localhost/log does not hold" in report.lines[0]
 
 
-def test_the_cli_exports_verifies_and_imports(tmp_path: Path) -> None:
+def test_the_cli_exports_verifies_imports_and_prints_the_dossier(tmp_path: Path) -> None:
     import os
     import subprocess
     import sys
@@ -148,6 +148,10 @@ def test_the_cli_exports_verifies_and_imports(tmp_path: Path) -> None:
     again = dialoog("import", str(bundle), url=target)
     assert again.returncode == 2
     assert "empty store only" in again.stderr
+    dossier = tmp_path / "dossier.pdf"
+    printed = dialoog("dossier", scene.contract_id, "-o", str(dossier))
+    assert printed.returncode == 0, printed.stderr
+    assert dossier.read_bytes().startswith(b"%PDF-")
     missing = dialoog("export", "0" * 32, "-o", str(tmp_path / "none.zip"))
     assert missing.returncode == 2
     assert f"no contract {'0' * 32}" in missing.stderr
