@@ -20,7 +20,7 @@ from application.evidence import build_bundle
 from application.principal import Principal
 from application.rendering import contract_data
 from application.transparency_log import LeafRecord, MerkleLog
-from application.views import Data, HistoryEntry
+from application.views import Data, HistoryEntry, VerificationData
 from domain import merkle
 
 
@@ -107,6 +107,12 @@ class LogQueries(ContractStore):
 
 
 class EvidenceQueries(LogQueries):
+    def verify(
+        self, principal: Principal, contract_id: str, *, snapshots: bool = False
+    ) -> VerificationData:
+        """The chain's verdict, visible to the contract's auditors (ContractQueries.verify)."""
+        raise NotImplementedError
+
     def export_bundle(
         self,
         principal: Principal,
@@ -117,13 +123,13 @@ class EvidenceQueries(LogQueries):
         """The contract's evidence bundle, for its auditors and contract managers. Visibility is
         decided as for verification (from the stored records when the history no longer
         replays), so a damaged contract can still be exported and shown to be damaged."""
-        self.verify(principal, contract_id)  # type: ignore[attr-defined]
+        self.verify(principal, contract_id)
         with self._store_errors():
             return build_bundle(self.recorder, checkpoints, contract_uuid(contract_id), from_sizes)
 
     def dossier(self, principal: Principal, contract_id: str, checkpoints: Checkpointer) -> str:
         """The auditor's dossier (HTML) for the contract's auditors and contract managers."""
-        self.verify(principal, contract_id)  # type: ignore[attr-defined]
+        self.verify(principal, contract_id)
         return self.dossier_of(contract_uuid(contract_id), checkpoints)
 
     def dossier_of(self, contract_id: UUID, checkpoints: Checkpointer) -> str:
