@@ -353,34 +353,6 @@ def _leaf(row: Any) -> LeafRecord:
     )
 
 
-class MemoryMerkleLog:
-    """The same log in memory, for the memory:// store (guarded by the recorder's lock)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.RLock()
-        self.frontier: list[bytes] = []
-        self.leaves: list[LeafRecord] = []
-        self.by_notification: dict[int, int] = {}
-        self.node_hashes: dict[tuple[int, int], bytes] = {}
-        self.saved: dict[int, StoredCheckpoint] = {}
-        self.witnesses: dict[str, Witness] = {}
-        self.cosigned: dict[tuple[int, str], str] = {}
-
-    def append(self, leaves: Sequence[tuple[int, str, int, str]]) -> list[int]:
-        indexes = []
-        with self.lock:
-            for notification_id, contract_id, version, digest in leaves:
-                size = len(self.leaves)
-                for level, index, value in merkle.append_leaf(
-                    size, self.frontier, merkle.event_leaf_hash(digest)
-                ):
-                    self.node_hashes[(level, index)] = value
-                self.leaves.append(LeafRecord(size, contract_id, version, digest))
-                self.by_notification[notification_id] = size
-                indexes.append(size)
-        return indexes
-
-
 class SqlLogReads:
     """The `LogStore` reads of an SQL recorder; `_log_cursor()` gives a reading cursor."""
 
