@@ -107,10 +107,18 @@ class ContractStore(Application[UUID]):
 
     def log_indexes_of(self, recordings: Any) -> tuple[int, ...]:
         """The leaf indexes of the contract events among saved recordings."""
-        ids = [r.notification.id for r in recordings if getattr(r.domain_event, "digest", None)]
-        if not ids or not isinstance(self.recorder, LogStore):
+        events = [
+            (
+                r.notification.id,
+                UUID(str(r.notification.originator_id)).hex,
+                r.notification.originator_version,
+            )
+            for r in recordings
+            if getattr(r.domain_event, "digest", None)
+        ]
+        if not events or not isinstance(self.recorder, LogStore):
             return ()
-        return tuple(self.recorder.log_leaf_indexes(ids))
+        return tuple(self.recorder.log_leaf_indexes(events))
 
     # -----------------------------------------------------------------------------------------
 

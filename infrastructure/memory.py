@@ -74,9 +74,9 @@ class LoggedPOPOApplicationRecorder(POPOApplicationRecorder):
                 return self.merkle.leaves[leaf_index]
         return None
 
-    def log_leaf_indexes(self, notification_ids: Sequence[int]) -> list[int]:
+    def log_leaf_indexes(self, events: Sequence[tuple[int, str, int]]) -> list[int]:
         with self.merkle.lock:
-            found = [self.merkle.by_notification.get(n) for n in notification_ids]
+            found = [self.merkle.by_notification.get(event[0]) for event in events]
         return sorted(i for i in found if i is not None)
 
     def log_add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:

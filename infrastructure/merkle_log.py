@@ -101,7 +101,7 @@ class SqlMerkleLog:
         self.prefix = f'"{schema}".' if schema else ""
         self.create_statements = [
             "CREATE TABLE IF NOT EXISTS dialoog_log_leaves ("
-            f"leaf_index {bigint} PRIMARY KEY, notification_id {bigint} NOT NULL UNIQUE, "
+            f"leaf_index {bigint} PRIMARY KEY, notification_id {bigint} NOT NULL, "
             f"contract_id TEXT NOT NULL, version {bigint} NOT NULL, event_digest TEXT NOT NULL)",
             "CREATE INDEX IF NOT EXISTS log_leaves_by_contract "
             "ON dialoog_log_leaves (contract_id, version)",
@@ -143,7 +143,8 @@ class SqlMerkleLog:
             for level, index, value in merkle.append_leaf(
                 size, frontier, merkle.event_leaf_hash(digest)
             ):
-                node_rows.append((level, index, value))
+                if level:  # a leaf's own hash is its digest's: kept once, in the leaves table
+                    node_rows.append((level, index, value))
             indexes.append(size)
             size += 1
         cursor.executemany(
@@ -208,6 +209,18 @@ class SqlMerkleLog:
             by_level.setdefault(level, []).append(index)
         for level, indexes in by_level.items():
             marks = ", ".join("?" for _ in indexes)
+            if level == 0:
+                cursor.execute(
+                    self._q(
+                        "SELECT leaf_index, event_digest FROM dialoog_log_leaves "  # noqa: S608
+                        f"WHERE leaf_index IN ({marks})"
+                    ),
+                    tuple(indexes),
+                )
+                for row in cursor.fetchall():
+                    digest = str(row["event_digest"])
+                    found[(0, int(row["leaf_index"]))] = merkle.event_leaf_hash(digest)
+                continue
             cursor.execute(
                 self._q(
                     f"SELECT level, idx, hash FROM dialoog_log_nodes "  # noqa: S608 - only ?
@@ -240,18 +253,20 @@ class SqlMerkleLog:
         row = cursor.fetchone()
         return _leaf(row) if row else None
 
-    def leaf_indexes(self, cursor: Any, notification_ids: Sequence[int]) -> list[int]:
-        if not notification_ids:
-            return []
-        marks = ", ".join("?" for _ in notification_ids)
-        cursor.execute(
-            self._q(
-                "SELECT leaf_index FROM dialoog_log_leaves "  # noqa: S608 - only placeholders
-                f"WHERE notification_id IN ({marks}) ORDER BY leaf_index"
-            ),
-            tuple(notification_ids),
-        )
-        return [int(row["leaf_index"]) for row in cursor.fetchall()]
+    def leaf_indexes(self, cursor: Any, events: Sequence[tuple[int, str, int]]) -> list[int]:
+        """The leaf indexes of (notification id, contract id, version), by contract and
+        version (the index the log keeps anyway)."""
+        found: list[int] = []
+        for _, contract_id, version in events:
+            cursor.execute(
+                self._q(
+                    "SELECT leaf_index FROM dialoog_log_leaves WHERE contract_id = ? "
+                    "AND version = ?"
+                ),
+                (contract_id, version),
+            )
+            found.extend(int(row["leaf_index"]) for row in cursor.fetchall())
+        return sorted(found)
 
     def add_checkpoint(self, cursor: Any, checkpoint: StoredCheckpoint) -> None:
         cursor.execute(
@@ -383,12 +398,12 @@ class SqlLogReads:
         with self._log_cursor() as cursor:
             return self.merkle_sql.leaf(cursor, leaf_index)
 
-    def log_leaf_indexes(self, notification_ids: Sequence[int]) -> list[int]:
-        cached = self.leaf_cache.get(notification_ids)
+    def log_leaf_indexes(self, events: Sequence[tuple[int, str, int]]) -> list[int]:
+        cached = self.leaf_cache.get([event[0] for event in events])
         if cached is not None:
             return cached
         with self._log_cursor() as cursor:
-            return self.merkle_sql.leaf_indexes(cursor, notification_ids)
+            return self.merkle_sql.leaf_indexes(cursor, events)
 
     def log_add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
         with self._log_write_cursor() as cursor:
