@@ -5,8 +5,9 @@ Every recorder (memory, SQLite, PostgreSQL) appends the leaves of the contract e
 inserts while it holds the store's writer lock — SQLite's single writer, PostgreSQL's EXCLUSIVE
 lock on the events table that also orders notification ids — so leaf indexes follow commit
 order without gaps, and a rolled-back insert rolls back its leaves. One append reads the head
-row (size and frontier, ≤ 64 hashes) and writes the leaves, their completed nodes (amortised
-two per leaf) and the head: O(log n). A proof reads the O(log n) nodes it is folded from.
+row (size and frontier, ≤ 64 hashes) and writes the leaves, the nodes above them it completes
+(amortised one per leaf) and the head: O(log n). A proof reads the O(log n) nodes it is folded
+from (a leaf's own hash from its digest in the leaves table).
 
 Tables (SQL): `dialoog_log_leaves`, `dialoog_log_nodes`, `dialoog_log_head`,
 `dialoog_log_checkpoints`.
