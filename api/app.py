@@ -22,8 +22,10 @@ from api.routes import (
     access_log,
     audit,
     contracts,
+    evidence,
     indicators,
     lifecycle,
+    log,
     parties,
     proposals,
     publications,
@@ -64,6 +66,8 @@ def include_routers(app: FastAPI) -> None:
         record_pages,
         audit,
         access_log,
+        log,
+        evidence,
     ):
         v1.include_router(module.router)
     v1.include_router(_meta_router(app))

@@ -16,6 +16,7 @@ import typer
 from pydantic import ValidationError
 
 from api.app import create_app, service_version
+from api.evidence_cli import register as register_evidence_commands
 from api.logs import logging_config
 from api.serving import bind_listener
 from api.telemetry import MULTIPROC_DIR_VAR
@@ -322,6 +323,10 @@ def demo() -> None:
         _fail(f"event store not available ({settings.database.redacted()}): {error}")
     finally:
         services.close()
+
+
+# Evidence an auditor can take away: export, verify, import, checkpoint (api/evidence_cli.py).
+register_evidence_commands(app)
 
 
 if __name__ == "__main__":

@@ -114,4 +114,7 @@ def run_command(
             idempotency_key=key,
             view=view,
         )
-    return respond(result.view, status, location(result) if location else None)
+    response = respond(result.view, status, location(result) if location else None)
+    if result.log_indexes:  # the receipt's second half: where the events sit in the log
+        response.headers["Log-Index"] = ", ".join(str(i) for i in result.log_indexes)
+    return response

@@ -62,6 +62,14 @@ _CONTRACT_HEADERS = {
 }
 
 
+_LOG_INDEX = {
+    "description": "The transparency log's leaf indexes of the events this command appended, "
+    "e.g. `12, 13`: ask for their inclusion proofs (absent on a repeat answered from its "
+    "Idempotency-Key)",
+    "schema": {"type": "string", "maxLength": 400, "pattern": "^[0-9]+(, [0-9]+)*$"},
+}
+
+
 def build_openapi(app: FastAPI, version: str) -> dict[str, Any]:
     document = get_openapi(
         title="dialoog API",
@@ -76,6 +84,10 @@ def build_openapi(app: FastAPI, version: str) -> dict[str, Any]:
             {"name": "dialogue", "description": "Sessions, proposals and consent"},
             {"name": "indicators", "description": "The dashboard and measurements"},
             {"name": "audit", "description": "History, differences and verification"},
+            {
+                "name": "transparency log",
+                "description": "Signed checkpoints and proofs over every event (docs/EVIDENCE.md)",
+            },
             {"name": "meta", "description": "This document"},
         ],
     )
@@ -128,7 +140,9 @@ def _shape_operation(path: str, method: str, operation: dict[str, Any]) -> None:
         if code.startswith(("2", "3")):
             headers = response.setdefault("headers", {})
             headers.update(_HEADERS)
-            if path.startswith("/contracts/") or (path == "/contracts" and method == "post"):
+            if path.startswith("/contracts/") and path.endswith("/export"):
+                pass  # a zip of the stored events, not a view of the contract
+            elif path.startswith("/contracts/") or (path == "/contracts" and method == "post"):
                 headers.update(_CONTRACT_HEADERS)
             if path == "/contracts/{contractId}" and method == "get":
                 headers["Contract-Version"] = {
@@ -136,6 +150,8 @@ def _shape_operation(path: str, method: str, operation: dict[str, Any]) -> None:
                     "view was computed from",
                     "schema": {"type": "integer", "minimum": 1},
                 }
+            if method == "post" and path.startswith("/contracts"):
+                headers["Log-Index"] = _LOG_INDEX
             if code == "201" and path == "/contracts":
                 headers["Location"] = {
                     "description": "Where the new contract can be read",

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from api.http import IdempotencyKeyInFlight
 from api.logs import current_request_id
 from api.security import NotAuthenticated
+from application.checkpoints import LogInconsistent
 from application.errors import (
     ApplicationError,
     CommitOutcomeUnknown,
@@ -34,6 +35,8 @@ from application.errors import (
     TooMuchContention,
     VersionMismatch,
 )
+from application.log_queries import LeafNotFound
+from application.witnesses import CosignatureRefused, WitnessConflict, WitnessNotFound
 from domain import errors as rules
 
 PROBLEM_BASE = "https://dialoog.example/problems/"
@@ -55,6 +58,11 @@ ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
     IdempotencyKeyReused: (422, "Idempotency-Key reused with a different request"),
     IdempotencyKeyInFlight: (409, "A request with this Idempotency-Key is still running"),
     InvalidQuery: (400, "Request is not valid"),
+    LeafNotFound: (404, "No such leaf in a contract you may see"),
+    LogInconsistent: (409, "The log no longer extends the last checkpoint signed"),
+    WitnessNotFound: (404, "No such witness or checkpoint"),
+    WitnessConflict: (409, "The witness key is registered or approved already"),
+    CosignatureRefused: (409, "The co-signature was refused"),
     ApplicationError: (400, "Request cannot be carried out"),
     # Who may act is the organisation's business: acting for another party is forbidden.
     rules.NotAParty: (403, rules.NotAParty.title),

@@ -42,6 +42,9 @@ class CommandResult:
     replayed: bool = False
     #: the view of the contract right after the command the caller asked for (not stored)
     view: Any = None
+    #: the transparency log's leaf indexes of the events the command appended (not stored;
+    #: empty for a repeat answered from its receipt)
+    log_indexes: tuple[int, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {

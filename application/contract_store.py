@@ -36,6 +36,7 @@ from application.read_models import (
 )
 from application.snapshots import SealedSnapshotStore
 from application.transcodings import register_domain_transcodings
+from application.transparency_log import LogStore, MerkleLog
 from application.visibility import PartyGate
 from domain.contract import Contract
 from domain.values import AccessRole, local_date
@@ -153,6 +154,30 @@ class ContractStore(Application[UUID]):
     def notification_count(self) -> int:
         with self._store_errors():
             return self.recorder.max_notification_id() or 0
+
+    # -- the transparency log (application/transparency_log.py) ------------------------------
+
+    def merkle_log(self) -> MerkleLog:
+        if not isinstance(self.recorder, LogStore):
+            raise InvalidQuery("this event store keeps no transparency log")
+        return MerkleLog(self.recorder)
+
+    def log_indexes_of(self, recordings: Any) -> tuple[int, ...]:
+        """The leaf indexes of the contract events among saved recordings."""
+        events = [
+            (
+                r.notification.id,
+                UUID(str(r.notification.originator_id)).hex,
+                r.notification.originator_version,
+            )
+            for r in recordings
+            if getattr(r.domain_event, "digest", None)
+        ]
+        if not events or not isinstance(self.recorder, LogStore):
+            return ()
+        return tuple(self.recorder.log_leaf_indexes(events))
+
+    # -----------------------------------------------------------------------------------------
 
     def ping(self) -> None:
         """Raise StoreUnavailable unless the event store answers."""

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from application import diff, history, record_pages, time_travel, verification
 from application.contract_store import ContractStore, contract_uuid
 from application.errors import ContractNotFound, InvalidQuery, NotPermitted, StoreUnavailable
+from application.log_queries import EvidenceQueries
 from application.principal import Principal
 from application.read_models import ContractSummary, IndicatorRow, SummaryFilter
 from application.rendering import contract_data, proposal_data
@@ -31,7 +32,7 @@ from domain.values import local_date
 log = logging.getLogger(__name__)
 
 
-class ContractQueries(ContractStore):
+class ContractQueries(EvidenceQueries, ContractStore):
     name = "dialoog"  # not the class name: the stores' tables are named after it
 
     def get_contract(

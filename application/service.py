@@ -124,7 +124,7 @@ class ContractService(ContractQueries):
         )
         result = CommandResult(contract.id.hex, contract.version, contract.head_digest)
         try:
-            self._save(contract, claim, receipt_for(principal, key, print_, result))
+            logged = self._save(contract, claim, receipt_for(principal, key, print_, result))
         except IntegrityError:
             replay = self._replay(principal, key, print_, view)
             if replay is not None:
@@ -133,7 +133,7 @@ class ContractService(ContractQueries):
                 f"{contract.commissioner} already has a contract with reference "
                 f"{contract.reference!r}"
             ) from None
-        return self._viewed(result, contract, view)
+        return self._viewed(replace(result, log_indexes=logged), contract, view)
 
     def _run(
         self,
@@ -155,7 +155,7 @@ class ContractService(ContractQueries):
                 contract.id.hex, contract.version, contract.head_digest, created_id
             )
             try:
-                self._save(contract, receipt_for(principal, key, print_, result))
+                logged = self._save(contract, receipt_for(principal, key, print_, result))
             except IntegrityError:
                 replay = self._replay(principal, key, print_, view)
                 if replay is not None:
@@ -165,14 +165,16 @@ class ContractService(ContractQueries):
                     raise VersionMismatch(expected_version, actual) from None
                 time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 20)))  # noqa: S311
                 continue
-            return self._viewed(result, contract, view)
+            return self._viewed(replace(result, log_indexes=logged), contract, view)
         raise TooMuchContention(
             f"{command.fingerprint_name} lost the race for contract {command.contract_id} too often"
         )
 
-    def _save(self, *pending: Any) -> None:
+    def _save(self, *pending: Any) -> tuple[int, ...]:
+        """Save atomically; the transparency log's leaf indexes of the contract events saved."""
         with self._store_errors():
-            self.save(*(item for item in pending if item is not None))
+            recordings = self.save(*(item for item in pending if item is not None))
+            return self.log_indexes_of(recordings)
 
     def _replay(
         self, principal: Principal, key: str | None, print_: str, view: View | None

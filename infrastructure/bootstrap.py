@@ -14,9 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from application.errors import StoreUnavailable
+from application.checkpoints import Checkpointer
+from application.errors import InvalidQuery, StoreUnavailable
 from application.service import ContractService
+from application.transparency_log import LogStore
+from application.witnesses import Witnesses, WitnessStore
 from infrastructure.access_log import BufferedAccessLog, access_log_store
+from infrastructure.log_key import log_signer
 from infrastructure.settings import DatabaseParts, Settings
 from infrastructure.stores import contract_service
 
@@ -168,6 +172,8 @@ class Services:
     _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
     _contracts: ContractService | None = field(default=None, repr=False)
     _access_log: BufferedAccessLog | None = field(default=None, repr=False)
+    _checkpoints: Checkpointer | None = field(default=None, repr=False)
+    _witnesses: Witnesses | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -179,6 +185,34 @@ class Services:
                 self._contracts = contract_service(self.settings)
                 self._closers.append(self._contracts.close)
             return self._contracts
+
+    @property
+    def checkpoints(self) -> Checkpointer:
+        """The transparency log's signed checkpoints (key from the settings or the data dir)."""
+        contracts = self.contracts
+        with self._lock:
+            if self._checkpoints is None:
+                store = contracts.recorder
+                if not isinstance(store, LogStore):
+                    raise InvalidQuery("this event store keeps no transparency log")
+                self._checkpoints = Checkpointer(
+                    store,
+                    log_signer(self.settings),
+                    origin=self.settings.log_origin,
+                    interval=self.settings.log_checkpoint_interval,
+                )
+            return self._checkpoints
+
+    @property
+    def witnesses(self) -> Witnesses:
+        checkpoints = self.checkpoints
+        with self._lock:
+            if self._witnesses is None:
+                store = checkpoints.store
+                if not isinstance(store, WitnessStore):
+                    raise InvalidQuery("this event store keeps no witnesses")
+                self._witnesses = Witnesses(store, checkpoints)
+            return self._witnesses
 
     @property
     def access_log(self) -> BufferedAccessLog:

@@ -10,11 +10,12 @@ a request either. Durability settings (fsync, synchronous_commit) are left at th
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import psycopg
@@ -31,6 +32,7 @@ from psycopg_pool.base import AttemptWithBackoff
 
 from application.errors import CommitOutcomeUnknown, NotStored
 from infrastructure import metrics
+from infrastructure.merkle_log import LeafIndexCache, SqlLogReads, SqlMerkleLog, contract_leaves
 
 log = logging.getLogger("dialoog.store")
 
@@ -146,7 +148,7 @@ def _never_connected(error: BaseException) -> bool:
     return False
 
 
-class GroupCommitApplicationRecorder(FailFastApplicationRecorder):
+class GroupCommitApplicationRecorder(SqlLogReads, FailFastApplicationRecorder):
     """Commits the events of concurrent saves together: one transaction, one table lock and one
     fsync for many commands, each in its own savepoint so a conflict fails only its own save.
 
@@ -156,6 +158,10 @@ class GroupCommitApplicationRecorder(FailFastApplicationRecorder):
     are now durable, and hands leadership to the next waiting caller. Insert order still equals
     commit order (the table lock is kept), so readers of the notification log never skip a gap.
     A caller returns only after the commit that holds its events succeeded.
+
+    The transparency log's leaves are appended in the same transaction, after the insert and
+    under the same table lock (`_fetch_ids_after_insert_events`), so leaf indexes follow commit
+    order without gaps across processes too (infrastructure/merkle_log.py).
     """
 
     MAX_BATCH = 256
@@ -165,6 +171,54 @@ class GroupCommitApplicationRecorder(FailFastApplicationRecorder):
         self._queue: deque[_Save] = deque()
         self._queue_lock = threading.Lock()
         self._leading = False
+        self.merkle_sql = SqlMerkleLog(
+            placeholder="%s", blob="bytea", bigint="bigint", schema=self.datastore.schema
+        )
+        self.leaf_cache = LeafIndexCache()
+
+    # -- the transparency log (begin) ------------------------------------------------------
+
+    def create_table(self) -> None:
+        super().create_table()
+        with self.datastore.transaction(commit=True) as cursor:
+            for statement in self.merkle_sql.create_statements:
+                cursor.execute(statement)
+        with self.datastore.transaction(commit=True) as cursor:
+            self._lock_table(cursor)  # no insert between reading the events and the head
+            table = f'"{self.datastore.schema}"."{self.events_table_name}"'
+            self.merkle_sql.backfill(cursor, table, "notification_id")
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        notification_ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        leaves = contract_leaves(stored_events, notification_ids)
+        indexes = self.merkle_sql.append(curs, leaves)
+        self.leaf_cache.stage(zip((leaf[0] for leaf in leaves), indexes, strict=True))
+        return notification_ids
+
+    @contextlib.contextmanager
+    def _log_cursor(self) -> Iterator[Any]:
+        with self.datastore.get_connection() as connection, connection.cursor() as cursor:
+            yield cursor
+
+    @contextlib.contextmanager
+    def _log_write_cursor(self) -> Iterator[Any]:
+        with self.datastore.transaction(commit=True) as cursor:
+            yield cursor
+
+    def _staged(self, insert: Any) -> Any:
+        """Run a committing insert; the leaf indexes it appended count once it committed."""
+        self.leaf_cache.discard_staged()
+        try:
+            outcome = insert()
+        except BaseException:
+            self.leaf_cache.discard_staged()
+            raise
+        self.leaf_cache.commit_staged()
+        return outcome
+
+    # -- the transparency log (end) --------------------------------------------------------
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -173,7 +227,9 @@ class GroupCommitApplicationRecorder(FailFastApplicationRecorder):
             return []
         if any(value is not None for value in kwargs.values()):
             # Tracking records and the like belong to one transaction of their own.
-            alone: Sequence[int] | None = _stock_insert(self, stored_events, **kwargs)
+            alone: Sequence[int] | None = self._staged(
+                lambda: _stock_insert(self, stored_events, **kwargs)
+            )
             return alone
         with metrics.store_call("insert", len(stored_events)):
             return self._insert_in_group(stored_events)
@@ -221,11 +277,11 @@ class GroupCommitApplicationRecorder(FailFastApplicationRecorder):
         events = [event for save in batch for event in save.events]
         metrics.group_committed(len(batch), len(events))
         try:
-            notification_ids = list(_stock_insert(self, events) or [])
+            notification_ids = list(self._staged(lambda: _stock_insert(self, events)) or [])
         except IntegrityError:
             if len(batch) == 1:
                 raise
-            self._commit_one_by_one(batch)
+            self._staged(lambda: self._commit_one_by_one(batch))
             return
         for save in batch:
             save.notification_ids, notification_ids = (

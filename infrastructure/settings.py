@@ -135,6 +135,22 @@ class Settings(BaseSettings):
         "2014/24/EU art. 4(d), revised every two years) recorded on each contract opened; "
         "the modification limit is the lower of 10% of the initial value and this",
     )
+    log_origin: str = Field(
+        default="dialoog.localhost/log",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^\s+]+$",
+        description="the transparency log's origin: the first line of every checkpoint and the "
+        "name of its signing key, e.g. dialoog.gemeente-utrecht.nl/log",
+    )
+    log_signing_key_file: Path | None = Field(
+        default=None,
+        description="the log's Ed25519 key in Go's note signer format (else generated as "
+        "<data_dir>/log-signing-key, mode 0600)",
+    )
+    log_checkpoint_interval: float = Field(
+        default=60, ge=0, le=86400, description="seconds at least between checkpoints signed"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)

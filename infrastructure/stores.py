@@ -18,7 +18,7 @@ def library_env(settings: Settings) -> dict[str, str]:
     """The eventsourcing library's settings for `settings.database_url`."""
     database = settings.database
     if database.kind == "memory":
-        return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+        return {"PERSISTENCE_MODULE": "infrastructure.memory:LoggedPOPOFactory"}
     if database.kind == "sqlite":
         busy_timeout = max(1, math.ceil(settings.lock_timeout))
         return {

@@ -106,10 +106,39 @@ def _indicator(client: TestClient) -> Context:
     }
 
 
+def _witness_registered(client: TestClient) -> Context:
+    from tests.api.test_witnesses import WitnessKey, registered
+
+    context = _active(client)
+    key = WitnessKey()
+    return context | {"keyId": registered(client, key, approve=False), "vkey": key.vkey}
+
+
+def _witness_approved(client: TestClient) -> Context:
+    from tests.api.test_witnesses import WitnessKey, current, registered
+
+    context = _active(client)
+    key = WitnessKey()
+    registered(client, key)
+    size, note = current(client)
+    return context | {"treeSize": str(size), "line": key.cosignature(note)}
+
+
+def _witness_key(_: TestClient) -> Context:
+    from tests.api.test_witnesses import WitnessKey
+
+    return {"vkey": WitnessKey().vkey}
+
+
+def _witness_auditor() -> Headers:
+    return s.token_for("rekenkamer-utrecht", "auditor", sub="rita")
+
+
 # --------------------------------------------------------------------------- the table
 
 PUBLIC, LIST, CREATE, READ, AUDIT, WRITE = "public", "list", "create", "read", "audit", "write"
 AUDITORS = "auditors"  # the auditor role only, not a contract's parties (the access log)
+WITNESS = "witness"  # the log's witnesses: who may is tested in tests/api/test_witnesses.py
 
 
 @dataclass(frozen=True)
@@ -120,6 +149,7 @@ class Endpoint:
     body: Body = None
     params: dict[str, Any] = field(default_factory=dict)
     right: Callable[[], Headers] = s.commissioner
+    media: str = "application/json"
 
 
 def _reason(_: Context) -> dict[str, Any]:
@@ -245,6 +275,31 @@ ENDPOINTS: dict[str, Endpoint] = {
     ),
     "GET /contracts/{contractId}/verification": Endpoint(AUDIT, 200, right=s.auditor),
     "GET /access-log": Endpoint(AUDITORS, 200, right=s.auditor),
+    "GET /contracts/{contractId}/export": Endpoint(
+        AUDIT, 200, right=s.auditor, media="application/zip"
+    ),
+    # The log's witnesses: an outside auditor registers and co-signs, a commissioner approves
+    # (their refusals: tests/api/test_witnesses.py).
+    "POST /log/witnesses": Endpoint(
+        WITNESS, 201, _witness_key, lambda c: {"verifierKey": c["vkey"]}, right=_witness_auditor
+    ),
+    "POST /log/witnesses/{keyId}/approval": Endpoint(
+        WITNESS, 200, _witness_registered, lambda _: {}
+    ),
+    "POST /log/checkpoints/{treeSize}/cosignatures": Endpoint(
+        WITNESS, 201, _witness_approved, lambda c: {"signature": c["line"]}, right=_witness_auditor
+    ),
+    "GET /contracts/{contractId}/dossier.pdf": Endpoint(
+        AUDIT, 200, right=s.auditor, media="application/pdf"
+    ),
+    "GET /log/checkpoint": Endpoint(PUBLIC, 200, _active, media="text/plain"),
+    "GET /log/checkpoints": Endpoint(PUBLIC, 200, _active),
+    "GET /log/key": Endpoint(PUBLIC, 200, _nothing),
+    # a leaf of the contract the setup opened (the first event of this fresh store)
+    "GET /log/proofs/inclusion": Endpoint(
+        READ, 200, params={"leafIndex": 0, "treeSize": 1}, right=s.reader
+    ),
+    "GET /log/proofs/consistency": Endpoint(READ, 200, params={"from": 1, "to": 2}, right=s.reader),
 }
 
 
@@ -334,7 +389,7 @@ def test_authorisation_matrix(client: TestClient, key: str) -> None:
     # 4. The right party and role: the 2xx.
     response = call(endpoint.right())
     assert response.status_code == endpoint.success, response.text
-    assert response.headers["content-type"].startswith("application/json")
+    assert response.headers["content-type"].startswith(endpoint.media)
 
 
 # --------------------------------------------------------------------------- commissioner-only
