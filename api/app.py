@@ -13,6 +13,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from api import health
+from api.conditional import ConditionalGetMiddleware
 from api.headers import StandardHeadersMiddleware
 from api.logs import RequestContextMiddleware
 from api.openapi import API_PREFIX, build_openapi
@@ -114,6 +115,7 @@ def create_app(settings: Settings) -> FastAPI:
         # series come from prometheus-client (api/telemetry.py), logs from api/logs.py.
         telemetry={"tracing": True, "operation_spans": True, "metrics": False, "logs": False},
     )
+    app.add_middleware(ConditionalGetMiddleware)  # innermost: sees the body the route sent
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(StandardHeadersMiddleware, api_version=service_version())
     configure_tracing(settings, service_version())
