@@ -23,6 +23,7 @@ from api.routes import (
     access_log,
     audit,
     contracts,
+    events,
     indicators,
     lifecycle,
     parties,
@@ -63,6 +64,7 @@ def include_routers(app: FastAPI) -> None:
         indicators,
         audit,
         access_log,
+        events,
     ):
         v1.include_router(module.router)
     v1.include_router(_meta_router(app))

@@ -84,6 +84,7 @@ def build_openapi(app: FastAPI, version: str) -> dict[str, Any]:
             {"name": "dialogue", "description": "Sessions, proposals and consent"},
             {"name": "indicators", "description": "The dashboard and measurements"},
             {"name": "audit", "description": "History, differences and verification"},
+            {"name": "events", "description": "The change feed and its stream"},
             {"name": "meta", "description": "This document"},
         ],
     )

@@ -228,6 +228,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     ),
     "GET /contracts/{contractId}/verification": Endpoint(AUDIT, 200, right=s.auditor),
     "GET /access-log": Endpoint(AUDITORS, 200, right=s.auditor),
+    "GET /events": Endpoint(LIST, 200, _active, right=s.reader),
 }
 
 
@@ -307,7 +308,7 @@ def test_authorisation_matrix(client: TestClient, key: str) -> None:
     elif endpoint.kind == LIST:
         response = call(_other_org_with_the_role(LIST))
         assert response.status_code == 200
-        assert response.json() == {"items": [], "nextCursor": None}
+        assert response.json()["items"] == []  # a feed's cursor moves on even over nothing
     elif endpoint.kind == AUDITORS:
         # Another organisation's auditor sees nothing of what these parties did.
         response = call(_other_org_with_the_role(AUDIT))
