@@ -33,7 +33,9 @@ from api.routes import (
     sessions,
 )
 from api.security import TokenVerifier
+from api.streams import EventStreams
 from api.telemetry import TelemetryMiddleware, configure_tracing, flush_traces, metrics_router
+from application.feed import feed_head
 from infrastructure.bootstrap import bootstrap
 from infrastructure.secrets import jwt_secret
 from infrastructure.settings import Settings
@@ -99,6 +101,11 @@ def create_app(settings: Settings) -> FastAPI:
         services = bootstrap(settings)
         app.state.services = services
         app.state.token_verifier = TokenVerifier.from_settings(settings, jwt_secret(settings))
+        app.state.streams = EventStreams(
+            settings.sse_max_streams,
+            lambda: feed_head(services.contracts),
+            settings.sse_poll_seconds,
+        )
         try:
             yield
         finally:

@@ -103,24 +103,28 @@ def feed_page(
     store: ContractStore, principal: Principal, query: FeedQuery, source: str
 ) -> FeedPage:
     """The events after `query.after` the caller may see, oldest first."""
-    if not 1 <= query.limit <= MAX_LIMIT:
-        raise InvalidQuery(f"limit must be between 1 and {MAX_LIMIT}")
-    topics = _topics(query.types)
-    only: UUID | None = None
-    if query.contract_id is not None:
-        only = contract_uuid(query.contract_id)
-        store._visible(principal, query.contract_id)  # 404 unless visible
+    topics = checked(store, principal, query)
+    only = contract_uuid(query.contract_id) if query.contract_id is not None else None
     visible: dict[UUID, bool] = {}
     items: list[CloudEvent] = []
     position = query.after
     scanned = 0
-    while len(items) < query.limit and scanned < MAX_SCAN:
+    # Everything up to the head read first is committed (or rolled back, leaving a gap): see
+    # the module's docstring. A page that reads to it moves the cursor there, past positions
+    # that hold nothing for this caller, so the next read starts where new events will be.
+    head = feed_head(store)
+    while len(items) < query.limit and scanned < MAX_SCAN and position < head:
         batch_size = min(max(query.limit * 2, 100), MAX_SCAN - scanned)
         with store._store_errors():
             batch = store.recorder.select_notifications(
-                start=position, limit=batch_size, topics=topics, inclusive_of_start=False
+                start=position,
+                limit=batch_size,
+                stop=head,
+                topics=topics,
+                inclusive_of_start=False,
             )
         if not batch:
+            position = head
             break
         scanned += len(batch)
         for notification in batch:
@@ -134,9 +138,29 @@ def feed_page(
             position = notification.id
             if len(items) == query.limit:
                 break
-        if len(batch) < batch_size:
+        if len(batch) < batch_size and len(items) < query.limit:
+            position = head
             break
-    return FeedPage(items=items, next_cursor=position)
+    return FeedPage(items=items, next_cursor=max(position, query.after))
+
+
+def feed_head(store: ContractStore) -> int:
+    """The last committed position of the whole log (0 when empty)."""
+    with store._store_errors():
+        return store.recorder.max_notification_id() or 0
+
+
+def checked(store: ContractStore, principal: Principal, query: FeedQuery) -> list[str]:
+    """The stored topics the query asks for; InvalidQuery for a bad query, ContractNotFound for
+    a contract the caller may not see."""
+    if not 1 <= query.limit <= MAX_LIMIT:
+        raise InvalidQuery(f"limit must be between 1 and {MAX_LIMIT}")
+    if query.after < 0:
+        raise InvalidQuery("after must not be negative")
+    topics = _topics(query.types)
+    if query.contract_id is not None:
+        store._visible(principal, query.contract_id)  # 404 unless visible
+    return topics
 
 
 def _topics(types: Sequence[str]) -> list[str]:

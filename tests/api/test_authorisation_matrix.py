@@ -110,6 +110,8 @@ def _indicator(client: TestClient) -> Context:
 
 PUBLIC, LIST, CREATE, READ, AUDIT, WRITE = "public", "list", "create", "read", "audit", "write"
 AUDITORS = "auditors"  # the auditor role only, not a contract's parties (the access log)
+#: a stream that never ends by itself: its 200s are in tests/e2e/test_event_stream.py
+STREAM = "stream"
 
 
 @dataclass(frozen=True)
@@ -229,6 +231,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "GET /contracts/{contractId}/verification": Endpoint(AUDIT, 200, right=s.auditor),
     "GET /access-log": Endpoint(AUDITORS, 200, right=s.auditor),
     "GET /events": Endpoint(LIST, 200, _active, right=s.reader),
+    "GET /events/stream": Endpoint(STREAM, 200, _active, right=s.reader),
 }
 
 
@@ -279,6 +282,16 @@ def test_authorisation_matrix(client: TestClient, key: str) -> None:
         else:
             assert response.status_code == 401, (name, response.status_code, response.text)
             s.assert_unauthenticated(response)
+
+    if endpoint.kind == STREAM:
+        # Another organisation asking for a contract's events: 404, before any stream opens.
+        response = client.get(
+            API + key.removeprefix("GET "),
+            headers=_other_org_with_the_role(READ),
+            params={"contractId": context["contractId"]},
+        )
+        s.assert_problem(response, 404, "contract-not-found")
+        return
 
     # 2. Roles of the right organisation that may not: 403.
     if endpoint.kind in (WRITE, CREATE):
