@@ -23,9 +23,11 @@ from api.routes import (
     access_log,
     audit,
     contracts,
+    disclosure,
     events,
     indicators,
     lifecycle,
+    open_data,
     parties,
     proposals,
     publications,
@@ -67,6 +69,8 @@ def include_routers(app: FastAPI) -> None:
         audit,
         access_log,
         events,
+        disclosure,
+        open_data,
     ):
         v1.include_router(module.router)
     v1.include_router(_meta_router(app))

@@ -85,6 +85,7 @@ def build_openapi(app: FastAPI, version: str) -> dict[str, Any]:
             {"name": "indicators", "description": "The dashboard and measurements"},
             {"name": "audit", "description": "History, differences and verification"},
             {"name": "events", "description": "The change feed and its stream"},
+            {"name": "open data", "description": "Public contracts as OCDS, without a token"},
             {"name": "meta", "description": "This document"},
         ],
     )

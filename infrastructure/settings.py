@@ -174,6 +174,14 @@ class Settings(BaseSettings):
     sse_max_streams: int = Field(
         default=100, ge=1, le=10_000, description="open event streams per worker (more: 503)"
     )
+    ocid_prefix: str = Field(
+        default="ocds-dialoog",
+        pattern=r"^ocds-[a-z0-9]{1,30}$",
+        description="the OCDS ocid prefix registered for this publisher (ocid = prefix-contractid)",
+    )
+    ocds_publisher: str = Field(
+        default="dialoog", min_length=1, max_length=200, description="the OCDS publisher's name"
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -133,3 +133,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         return
     counts = " ".join(f"{name}={_ran[name]}" for name in BACKENDS)
     terminalreporter.write_line(f"backends: {counts}")
+    from tests.support import ocds  # the one line for the OCDS check without ../shared
+
+    if ocds.NOT_RUN:
+        terminalreporter.write_line(ocds.SKIP_LINE)

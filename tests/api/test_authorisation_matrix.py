@@ -97,6 +97,18 @@ def _open_proposal(client: TestClient) -> Context:
     }
 
 
+def _disclosed(client: TestClient) -> Context:
+    """An active contract its commissioner made public."""
+    context = _active(client)
+    response = client.post(
+        f"{API}/contracts/{context['contractId']}/disclosure",
+        headers=s.commissioner(),
+        json={"reason": "Woo"},
+    )
+    assert response.status_code == 200, response.text
+    return context
+
+
 def _indicator(client: TestClient) -> Context:
     contract = s.active_contract(client)
     return {
@@ -112,6 +124,7 @@ PUBLIC, LIST, CREATE, READ, AUDIT, WRITE = "public", "list", "create", "read", "
 AUDITORS = "auditors"  # the auditor role only, not a contract's parties (the access log)
 #: a stream that never ends by itself: its 200s are in tests/e2e/test_event_stream.py
 STREAM = "stream"
+OPEN = "open"  # open data of one public contract: anyone, no token; 404 unless public
 
 
 @dataclass(frozen=True)
@@ -232,6 +245,11 @@ ENDPOINTS: dict[str, Endpoint] = {
     "GET /access-log": Endpoint(AUDITORS, 200, right=s.auditor),
     "GET /events": Endpoint(LIST, 200, _active, right=s.reader),
     "GET /events/stream": Endpoint(STREAM, 200, _active, right=s.reader),
+    "POST /contracts/{contractId}/disclosure": Endpoint(WRITE, 200, body=_reason),
+    "POST /contracts/{contractId}/disclosure/withdrawal": Endpoint(WRITE, 200, _disclosed, _reason),
+    "GET /public/contracts/{contractId}/ocds/releases": Endpoint(OPEN, 200, _disclosed),
+    "GET /public/contracts/{contractId}/ocds/record": Endpoint(OPEN, 200, _disclosed),
+    "GET /public/ocds/releases": Endpoint(PUBLIC, 200, _disclosed),
 }
 
 
@@ -277,7 +295,7 @@ def test_authorisation_matrix(client: TestClient, key: str) -> None:
     # 1. Bad credentials: 401 (the document itself is public).
     for name, make in s.BAD_CREDENTIALS.items():
         response = call(make())
-        if endpoint.kind == PUBLIC:
+        if endpoint.kind in (PUBLIC, OPEN):
             assert response.status_code == 200, (name, response.text)
         else:
             assert response.status_code == 401, (name, response.status_code, response.text)
@@ -311,7 +329,11 @@ def test_authorisation_matrix(client: TestClient, key: str) -> None:
             s.assert_problem(call(headers), 403, "not-permitted")
 
     # 3. Another organisation, with the role that would otherwise do: 404, never 403.
-    if contract_scoped:
+    if endpoint.kind == OPEN:
+        # Anyone reads a public contract; one that is not public (or missing) is a 404.
+        unknown = dict(context, contractId="0" * 32)
+        s.assert_problem(_call(client, key, endpoint, unknown, {}), 404, "contract-not-found")
+    elif contract_scoped:
         response = call(_other_org_with_the_role(endpoint.kind))
         s.assert_problem(response, 404, "contract-not-found")
         # Not even a difference between an unknown contract and someone else's.
