@@ -35,9 +35,10 @@ MAX_PAGES = 20_000
 MAX_SECONDS = 300
 
 
-@pytest.fixture
-def service(settings: Settings) -> Iterator[ContractService]:
-    service = service_for(settings)
+@pytest.fixture(params=[False, True], ids=["loading", "read-models"])
+def service(settings: Settings, request: pytest.FixtureRequest) -> Iterator[ContractService]:
+    """Visibility decided by loading each contract, or from the read models (as the API does)."""
+    service = service_for(settings, read_models=request.param)
     yield service
     service.close()
 
@@ -48,7 +49,7 @@ def second_worker(settings: Settings, service: ContractService) -> Iterator[Cont
     if settings.database.kind == "memory":
         yield service
         return
-    other = service_for(settings)
+    other = service_for(settings, read_models=service.projection is not None)
     yield other
     other.close()
 
