@@ -7,7 +7,7 @@ proposal. Effective dates are the real ones of the story; recorded times are now
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -56,6 +56,8 @@ AUDITOR = Principal(
 
 #: How many demo contracts one store takes (WMO-2025-017, WMO-2025-017-2, …).
 MAX_DEMOS = 1000
+#: the term's first day: the providers, stakeholders and the start of delivery take effect then
+START = date(2025, 1, 1)
 
 
 @dataclass
@@ -63,6 +65,8 @@ class Demo:
     service: ContractService
     contract_id: str = ""
     reference: str = ""
+    #: session id → the day it was held: what is decided in it takes effect that day
+    held: dict[str, date] = field(default_factory=dict)
 
     def load(self) -> str:
         """Load a fresh demo contract under the first demo reference not yet taken."""
@@ -106,6 +110,7 @@ class Demo:
                 name="Buurtteams Utrecht Noord",
                 rationale="Sterk lokaal netwerk, bewezen aanpak bij multiproblematiek, "
                 "klik met wijk",
+                effective_on=START,
             ),
         )
         s.handle(
@@ -115,15 +120,22 @@ class Demo:
                 org=WELFARE,
                 name="Welzijn Plus",
                 rationale="Ervaring met informele zorg en vrijwilligers; vult het buurtteam aan",
+                effective_on=START,
             ),
         )
         for provider in (NEIGHBOURHOOD_TEAM, WELFARE):
-            s.handle(PEOPLE[provider], AcceptInvitation(cid, org=provider))
-        s.handle(gemeente, RegisterStakeholder(cid, name="Zilveren Kruis", kind="health_insurer"))
+            s.handle(PEOPLE[provider], AcceptInvitation(cid, org=provider, effective_on=START))
+        for name, kind in (
+            ("Zilveren Kruis", "health_insurer"),
+            ("Wmo-adviesraad Utrecht", "client_council"),
+        ):
+            s.handle(gemeente, RegisterStakeholder(cid, name=name, kind=kind, effective_on=START))
         s.handle(
-            gemeente, RegisterStakeholder(cid, name="Wmo-adviesraad Utrecht", kind="client_council")
+            gemeente,
+            ActivateContract(
+                cid, reason="Start levering en dialoog per 1 januari", effective_on=START
+            ),
         )
-        s.handle(gemeente, ActivateContract(cid, reason="Start levering en dialoog per 1 januari"))
 
         kickoff = self._session(date(2025, 1, 14), "Startbijeenkomst: visie en eerste effecten")
         vision = self._agree(
@@ -133,6 +145,7 @@ class Demo:
                 ChangeAction.ADD,
                 GoalLevel.VISION,
                 text="Inwoners van Noord leven gezond en doen naar vermogen mee",
+                effective_on=self.held[kickoff],
             ),
             "De visie uit het beleidsplan sociaal domein",
             [buurtteam, welzijn],
@@ -145,6 +158,7 @@ class Demo:
                 GoalLevel.EFFECT,
                 parent_id=vision,
                 text="Minder inwoners vallen terug in zwaardere zorg",
+                effective_on=self.held[kickoff],
             ),
             "Eerste effect uit de dialoog",
             [gemeente, welzijn],
@@ -157,6 +171,7 @@ class Demo:
                 GoalLevel.RESULT,
                 parent_id=effect,
                 text="Inwoners met een ondersteuningsvraag hebben binnen twee weken een plan",
+                effective_on=self.held[kickoff],
             ),
             "Snel een plan voorkomt escalatie",
             [gemeente, buurtteam],
@@ -170,6 +185,7 @@ class Demo:
                 parent_id=result,
                 text="Wekelijks inloopspreekuur in elk wijkcentrum",
                 delivered_by=DeliveredBy.MIXED,
+                effective_on=self.held[kickoff],
             ),
             "Laagdrempelig contact",
             [gemeente, welzijn],
@@ -211,6 +227,7 @@ class Demo:
             SubmitProposal(
                 cid,
                 session_id=spring,
+                effective_on=self.held[spring],
                 change=Adjustment(
                     legal_basis="Art. 2.163b Aanbestedingswet (binnen het plafond)",
                     value=Decimal("0.00"),
@@ -223,7 +240,7 @@ class Demo:
                 rationale="Eerste verdeling van het budget over de aanbieders",
             ),
         )
-        self._consent_all_open([buurtteam, welzijn])
+        self._consent_all_open([buurtteam, welzijn], self.held[spring])
 
         quarters = [
             (date(2025, 1, 1), date(2025, 3, 31)),
@@ -255,6 +272,7 @@ class Demo:
             SubmitProposal(
                 cid,
                 session_id=summer,
+                effective_on=self.held[summer],
                 change=Adjustment(
                     legal_basis="Art. 2.163b Aanbestedingswet (herverdeling binnen het plafond)",
                     value=Decimal("0.00"),
@@ -267,12 +285,13 @@ class Demo:
                 rationale="Meer vrijwilligersinzet vraagt € 150.000 verschuiving naar welzijn",
             ),
         )
-        self._consent_all_open([gemeente, buurtteam])
+        self._consent_all_open([gemeente, buurtteam], self.held[summer])
         s.handle(
             buurtteam,
             SubmitProposal(
                 cid,
                 session_id=summer,
+                effective_on=self.held[summer],
                 change=ScopeRefinement(
                     assignment="Inwoners van Utrecht Noord krijgen dichtbij huis passende "
                     "ondersteuning; het buurtteam coördineert, welzijn organiseert de informele "
@@ -281,12 +300,13 @@ class Demo:
                 rationale="De rolverdeling uit de praktijk vastleggen",
             ),
         )
-        self._consent_all_open([gemeente, welzijn])
+        self._consent_all_open([gemeente, welzijn], self.held[summer])
         rejected = s.handle(
             buurtteam,
             SubmitProposal(
                 cid,
                 session_id=summer,
+                effective_on=self.held[summer],
                 change=Adjustment(
                     legal_basis="Art. 2.163c Aanbestedingswet",
                     value=Decimal("600000.00"),
@@ -304,6 +324,8 @@ class Demo:
                 cid,
                 proposal_id=str(rejected),
                 reason="Eerst effect van de herverdeling afwachten; terug in Q4",
+                session_id=summer,
+                effective_on=self.held[summer],
             ),
         )
         autumn = self._session(date(2025, 10, 7), "Evaluatie met inwoners en Wmo-adviesraad")
@@ -324,6 +346,7 @@ class Demo:
                 audience="gemeenteraad",
                 channel="raadsinformatiebrief",
                 summary=f"Voortgang wijkondersteuning Noord (sessie {autumn[:8]})",
+                effective_on=self.held[autumn],
             ),
         )
 
@@ -340,6 +363,7 @@ class Demo:
                 summary=summary,
             ),
         )
+        self.held[str(result.created_id)] = held_on
         return str(result.created_id)
 
     def _agree(
@@ -350,14 +374,27 @@ class Demo:
         rationale: str,
         others: list[Principal],
     ) -> str:
+        on = self.held[session]
         proposal_id = self.service.handle(
             proposer,
             SubmitProposal(
-                self.contract_id, session_id=session, change=change, rationale=rationale
+                self.contract_id,
+                session_id=session,
+                change=change,
+                rationale=rationale,
+                effective_on=on,
             ),
         ).created_id
         for person in others:
-            self.service.handle(person, GiveConsent(self.contract_id, proposal_id=str(proposal_id)))
+            self.service.handle(
+                person,
+                GiveConsent(
+                    self.contract_id,
+                    proposal_id=str(proposal_id),
+                    session_id=session,
+                    effective_on=on,
+                ),
+            )
         proposal = self.service.get_proposal(proposer, self.contract_id, str(proposal_id))
         return next(iter(proposal.body.created_ids.values()))
 
@@ -383,6 +420,7 @@ class Demo:
             frequency="quarterly",
             data_source="Registratie buurtteams",
             result_id=result,
+            effective_on=self.held[session],
         )
         return self._agree(
             PEOPLE[MUNICIPALITY],
@@ -392,12 +430,18 @@ class Demo:
             [PEOPLE[NEIGHBOURHOOD_TEAM], PEOPLE[WELFARE]],
         )
 
-    def _consent_all_open(self, people: list[Principal]) -> None:
+    def _consent_all_open(self, people: list[Principal], on: date) -> None:
         contract = self.service.get_contract(people[0], self.contract_id)
         for proposal in contract.proposals:
             if proposal.status == "open":
                 for person in people:
                     if person.org in proposal.awaiting:
                         self.service.handle(
-                            person, GiveConsent(self.contract_id, proposal_id=proposal.proposal_id)
+                            person,
+                            GiveConsent(
+                                self.contract_id,
+                                proposal_id=proposal.proposal_id,
+                                session_id=proposal.session_id,
+                                effective_on=on,
+                            ),
                         )

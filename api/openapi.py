@@ -45,9 +45,11 @@ _HEADERS = {
 }
 _ETAG = {
     "description": "An entity tag of this representation: the contract version it reflects "
-    '(e.g. `"7"`) where there is one, else a strong tag of its bytes; send it back in '
-    "`If-None-Match` to get a 304 while it is unchanged",
-    "schema": {"type": "string", "maxLength": 64, "pattern": '^(W/)?"[0-9A-Za-z_-]+"$'},
+    '(e.g. `"7"`) where there is one — a read with `asOf` or `inForceOn` is a view, not a '
+    'version, and has a weak tag naming the query (`W/"inForceOn=2026-07-15;version=48"`) — '
+    "else a strong tag of its bytes; send it back in `If-None-Match` to get a 304 while it is "
+    "unchanged",
+    "schema": {"type": "string", "maxLength": 120, "pattern": '^(W/)?"[^"]+"$'},
 }
 _IF_NONE_MATCH = {
     "name": "If-None-Match",
@@ -146,6 +148,12 @@ def _shape_operation(path: str, method: str, operation: dict[str, Any]) -> None:
             headers.update(_HEADERS)
             if path.startswith("/contracts/") or (path == "/contracts" and method == "post"):
                 headers.update(_CONTRACT_HEADERS)
+            if path == "/contracts/{contractId}" and method == "get":
+                headers["Contract-Version"] = {
+                    "description": "With `asOf` or `inForceOn`: the version of the history the "
+                    "view was computed from",
+                    "schema": {"type": "integer", "minimum": 1},
+                }
             if code == "201" and path == "/contracts":
                 headers["Location"] = {
                     "description": "Where the new contract can be read",

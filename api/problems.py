@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic.alias_generators import to_camel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -25,6 +26,7 @@ from application.errors import (
     HistoryCorrupt,
     IdempotencyKeyReused,
     InvalidQuery,
+    NotInForce,
     NotPermitted,
     NotStored,
     ReferenceTaken,
@@ -45,6 +47,7 @@ ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
     StoreUnavailable: (503, "Event store unavailable"),
     TooMuchContention: (503, "Too many concurrent changes to this contract; try again"),
     ContractNotFound: (404, "No such contract"),
+    NotInForce: (404, "The contract was not in force on that date"),
     HistoryCorrupt: (500, "The stored history of this contract is damaged"),
     NotPermitted: (403, "Your role does not allow this"),
     VersionMismatch: (412, "The contract has moved on since the version you named"),
@@ -132,9 +135,9 @@ def error_problem(error: Exception) -> JSONResponse:
         logger.error("error mapped to %s", status, exc_info=error)
     elif status == 503:
         logger.warning("%s: %s", _code_of(error), error)
-    extensions: dict[str, Any] = {}
+    extensions: dict[str, Any] = dict(getattr(error, "extensions", None) or {})
     if status == 400:
-        extensions["invalidParams"] = [{"name": "body", "reason": str(error)}]
+        extensions["invalidParams"] = [{"name": field_path(error), "reason": str(error)}]
     if isinstance(error, VersionMismatch):
         extensions.update(expectedVersion=error.expected, actualVersion=error.actual)
     return problem(status, _code_of(error), title, public_detail(error, status), **extensions)
@@ -198,6 +201,23 @@ def json_path(loc: Sequence[Any], body: Any) -> str:
             path += f".{part}" if path else str(part)
         # otherwise: a label for the branch of a union under a value; not part of the path
     return path or "body"
+
+
+def field_path(error: Exception) -> str:
+    """The JSON path of the argument a domain error names (`change.baseline.value` for the
+    domain's `change.baseline.value`, `heldOn` for `held_on`); `body` where it names none."""
+    field = getattr(error, "field", None)
+    if not field:
+        return "body"
+    path, before = "", ""
+    for part in field.split("."):
+        if part.isdigit():
+            # The n-th change of a package is `changes[n].change` in the body.
+            path += f"[{part}]" + (".change" if before == "changes" else "")
+        else:
+            path += ("." if path else "") + to_camel(part)
+        before = part
+    return path
 
 
 def _unauthenticated(request: Request) -> NotAuthenticated | None:

@@ -17,7 +17,7 @@ from pydantic.alias_generators import to_camel, to_snake
 from domain.goals import ChangeAction, DeliveredBy, GoalChange, GoalLevel
 from domain.indicators import Baseline, Direction, IndicatorChange, Target
 from domain.money import Adjustment
-from domain.proposals import Change, ScopeRefinement
+from domain.proposals import MAX_PACKAGE, Change, ChangePackage, ScopeRefinement, SingleChange
 from domain.values import Allocation, Participant, Period, ProcedureKind
 
 Text = Annotated[str, Field(min_length=1, max_length=200)]
@@ -70,6 +70,17 @@ class Body(BaseModel):
         return value
 
 
+class EffectiveOn(Body):
+    """A command's body: what it records takes effect on `effectiveOn` (default: today)."""
+
+    effective_on: date | None = Field(
+        default=None,
+        description="The day what this records takes effect (default: the day it is "
+        "recorded). It may lie in the past, never after today, and not before a fact it "
+        "depends on (409 effective-before-dependency).",
+    )
+
+
 class PeriodIn(Body):
     start: date
     end: date
@@ -96,6 +107,9 @@ class ContractCreate(Body):
     procedure: ProcedureKind = ProcedureKind.DIALOGUE
     term: PeriodIn
     financial_framework: FinancialFrameworkIn
+    effective_on: date | None = Field(
+        default=None, description="The day the opening takes effect (default: the term's start)"
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -116,13 +130,13 @@ class ContractCreate(Body):
     )
 
 
-class ProviderCreate(Body):
+class ProviderCreate(EffectiveOn):
     org: Org
     name: Text
     rationale: LongText
 
 
-class StakeholderCreate(Body):
+class StakeholderCreate(EffectiveOn):
     name: Text
     kind: Text
     contact: OptionalText = ""
@@ -152,6 +166,10 @@ class SessionCreate(Body):
 
 class ScopeRefinementIn(Body):
     assignment: LongText
+    effective_on: date | None = Field(
+        default=None,
+        description="The day the change takes effect once agreed (default: the day it is agreed)",
+    )
 
 
 class GoalChangeIn(Body):
@@ -161,6 +179,10 @@ class GoalChangeIn(Body):
     parent_id: Annotated[str, Field(max_length=64)] | None = None
     text: Annotated[str, Field(max_length=2_000)] | None = None
     delivered_by: DeliveredBy | None = None
+    effective_on: date | None = Field(
+        default=None,
+        description="The day the change takes effect once agreed (default: the day it is agreed)",
+    )
 
 
 class BaselineIn(Body):
@@ -186,6 +208,10 @@ class IndicatorChangeIn(Body):
     frequency: Annotated[str, Field(max_length=40)] | None = None
     data_source: Annotated[str, Field(max_length=200)] | None = None
     result_id: Annotated[str, Field(max_length=64)] | None = None
+    effective_on: date | None = Field(
+        default=None,
+        description="The day the change takes effect once agreed (default: the day it is agreed)",
+    )
 
 
 class AllocationIn(Body):
@@ -204,7 +230,7 @@ class AdjustmentIn(Body):
     justification: Annotated[str, Field(max_length=10_000)] | None = None
 
 
-class _ProposalBase(Body):
+class _ProposalBase(EffectiveOn):
     session_id: Annotated[str, Field(min_length=1, max_length=64)]
     rationale: LongText
 
@@ -229,19 +255,72 @@ class AdjustmentProposal(_ProposalBase):
     change: AdjustmentIn
 
 
-ProposalCreate = Annotated[
-    ScopeRefinementProposal | GoalProposal | IndicatorProposal | AdjustmentProposal,
+class ScopeRefinementItem(Body):
+    kind: Literal["scope_refinement"]
+    change: ScopeRefinementIn
+
+
+class GoalItem(Body):
+    kind: Literal["goal"]
+    change: GoalChangeIn
+
+
+class IndicatorItem(Body):
+    kind: Literal["indicator"]
+    change: IndicatorChangeIn
+
+
+class AdjustmentItem(Body):
+    kind: Literal["adjustment"]
+    change: AdjustmentIn
+
+
+PackageItem = Annotated[
+    ScopeRefinementItem | GoalItem | IndicatorItem | AdjustmentItem,
     Field(discriminator="kind"),
 ]
 
 
-def change_of(
-    proposal: ScopeRefinementProposal | GoalProposal | IndicatorProposal | AdjustmentProposal,
-) -> Change:
+class PackageProposal(_ProposalBase):
+    """Several changes agreed or rejected together. A goal's `parentId` or an indicator's
+    `resultId` may be `#n`: the node added by the package's n-th change (from 0)."""
+
+    kind: Literal["package"]
+    changes: Annotated[list[PackageItem], Field(min_length=1, max_length=MAX_PACKAGE)]
+
+
+ProposalCreate = Annotated[
+    ScopeRefinementProposal
+    | GoalProposal
+    | IndicatorProposal
+    | AdjustmentProposal
+    | PackageProposal,
+    Field(discriminator="kind"),
+]
+
+Single = (
+    ScopeRefinementProposal
+    | GoalProposal
+    | IndicatorProposal
+    | AdjustmentProposal
+    | ScopeRefinementItem
+    | GoalItem
+    | IndicatorItem
+    | AdjustmentItem
+)
+
+
+def change_of(proposal: Single | PackageProposal) -> Change:
     """The domain change a proposal body describes."""
+    if isinstance(proposal, PackageProposal):
+        return ChangePackage(tuple(_single_change(item) for item in proposal.changes))
+    return _single_change(proposal)
+
+
+def _single_change(proposal: Single) -> SingleChange:
     change = proposal.change
     if isinstance(change, ScopeRefinementIn):
-        return ScopeRefinement(assignment=change.assignment)
+        return ScopeRefinement(assignment=change.assignment, effective_on=change.effective_on)
     if isinstance(change, GoalChangeIn):
         return GoalChange(**change.model_dump())
     if isinstance(change, IndicatorChangeIn):
@@ -269,18 +348,18 @@ def change_of(
     )
 
 
-class ConsentCreate(Body):
+class ConsentCreate(EffectiveOn):
     on_behalf_of: Org | None = Field(
         default=None, description="The party consenting; must be the caller's own organisation"
     )
     session_id: Annotated[str, Field(max_length=64)] | None = None
 
 
-class ReasonBody(Body):
+class ReasonBody(EffectiveOn):
     reason: LongText
 
 
-class LifecycleStep(Body):
+class LifecycleStep(EffectiveOn):
     """Why the contract takes this step, and the decision behind it (where there is one)."""
 
     reason: LongText
@@ -291,7 +370,7 @@ class LifecycleStep(Body):
     )
 
 
-class ProposalClosing(Body):
+class ProposalClosing(EffectiveOn):
     """Why a proposal is rejected or withdrawn, and in which session (if in one)."""
 
     reason: LongText
@@ -300,18 +379,18 @@ class ProposalClosing(Body):
     )
 
 
-class AcceptanceBody(Body):
+class AcceptanceBody(EffectiveOn):
     """Accepting an invitation needs no fields; the caller's organisation accepts."""
 
 
-class AccessGrantCreate(Body):
+class AccessGrantCreate(EffectiveOn):
     org: Org
     role: Annotated[str, Field(description="auditor or reader", max_length=20)]
     until: date | None = Field(default=None, description="The last day the grant holds")
     reason: LongText
 
 
-class OptionalReasonBody(Body):
+class OptionalReasonBody(EffectiveOn):
     reason: Annotated[str, Field(max_length=10_000)] = ""
     decision_ref: Annotated[str, Field(max_length=200)] | None = None
 
@@ -323,7 +402,7 @@ class MeasurementCreate(Body):
     indicator_version: Annotated[int, Field(ge=1, le=MAX_COUNT)] | None = None
 
 
-class PublicationCreate(Body):
+class PublicationCreate(EffectiveOn):
     audience: Text
     channel: Text
     summary: LongText
@@ -346,7 +425,7 @@ class EvaluationCreate(Body):
     conclusions: Annotated[str, Field(max_length=10_000)] = ""
 
 
-class CorrectionCreate(Body):
+class CorrectionCreate(EffectiveOn):
     """A mistaken record corrected by a new event that names the version that recorded it."""
 
     corrects_version: Annotated[int, Field(ge=1, le=MAX_COUNT)] = Field(

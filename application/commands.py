@@ -89,6 +89,8 @@ class OpenContract(Command):
     term: Period
     ceiling: Decimal
     budget_period: Period
+    #: the day the opening takes effect (None: the term's start)
+    effective_on: date | None = field(default=None, metadata=ADDED_LATER)
 
     def open(self, actor: Actor, *, threshold: Decimal | None = None) -> Contract:
         """Open the contract; `threshold` is the EU threshold in force (the service's setting),
@@ -102,6 +104,7 @@ class OpenContract(Command):
             term=self.term,
             ceiling=self.ceiling,
             budget_period=self.budget_period,
+            effective_on=self.effective_on,
             threshold=SOCIAL_SERVICES_THRESHOLD if threshold is None else threshold,
         )
 
@@ -111,6 +114,9 @@ class ContractCommand(Command):
     """A command on an existing contract."""
 
     contract_id: str
+    #: the day what the command records takes effect (None: the day it is recorded); commands
+    #: whose fact has its own date (a session's, a measurement's period) take that instead
+    effective_on: date | None = field(default=None, kw_only=True, metadata=ADDED_LATER)
 
     @property
     def target(self) -> str:

@@ -21,6 +21,12 @@ class ContractNotFound(ApplicationError):
     code = "contract-not-found"
 
 
+class NotInForce(ApplicationError):
+    """The contract exists, but its opening had not taken effect on the date asked for."""
+
+    code = "not-in-force"
+
+
 class NotPermitted(ApplicationError):
     """The caller's role does not allow this."""
 

@@ -17,11 +17,13 @@ from application.views import (
     ContractData,
     DiffData,
     HistoryPage,
+    IndicatorHistoryData,
     ProposalData,
     VerificationData,
     Viewed,
 )
 from domain.contract import Contract
+from domain.events import ContractEvent
 from domain.values import local_date
 
 log = logging.getLogger(__name__)
@@ -80,16 +82,31 @@ class ContractQueries(ContractStore):
             return history.history_page(self.events, contract.id, after=after, limit=limit)
 
     def diff(
-        self, principal: Principal, contract_id: str, *, from_version: int, to_version: int
+        self,
+        principal: Principal,
+        contract_id: str,
+        *,
+        from_version: int,
+        to_version: int,
+        language: str = "nl",
     ) -> DiffData:
+        """What changed from one version to a later one, and why, in `language` (nl or en)."""
         self._require_auditor(principal)
         contract = self._visible(principal, contract_id, audit=True)
         for v in (from_version, to_version):
             if not 1 <= v <= contract.version:
                 raise InvalidQuery(f"versions run from 1 to {contract.version}")
+        if from_version > to_version:
+            raise InvalidQuery(f"from ({from_version}) must not be after to ({to_version})")
         before = self._load(contract.id, version=from_version)
         after = self._load(contract.id, version=to_version)
-        return diff.diff(before, after)
+        with self._store_errors():
+            between = [
+                event
+                for event in self.events.get(contract.id, gt=from_version, lte=to_version)
+                if isinstance(event, ContractEvent)
+            ]
+        return diff.diff(before, after, between, language)
 
     def verify(
         self, principal: Principal, contract_id: str, *, snapshots: bool = False
@@ -155,6 +172,21 @@ class ContractQueries(ContractStore):
         with self._store_errors():
             rows = store.indicators(contract.id.hex)
         return Viewed(contract.version, contract.head_digest, rows)
+
+    def indicator_history(
+        self, principal: Principal, contract_id: str, indicator_id: str
+    ) -> Viewed[IndicatorHistoryData]:
+        """Every version of an indicator with the dialogue behind it, and the contract version
+        it was read at."""
+        contract = self._visible(principal, contract_id)
+        with self._store_errors():
+            events = [
+                event
+                for event in self.events.get(contract.id, lte=contract.version)
+                if isinstance(event, ContractEvent)
+            ]
+        found = history.indicator_history(contract, events, indicator_id)
+        return Viewed(contract.version, contract.head_digest, found)
 
     def _granted(self, principal: Principal, contract_id: str) -> bool:
         """Does an access grant let this outside organisation audit the contract? (A damaged

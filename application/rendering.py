@@ -38,9 +38,8 @@ from application.views import (
 from domain.chain import canonical
 from domain.contract import Contract
 from domain.goals import GoalChange
-from domain.indicators import IndicatorChange, Measurement
-from domain.money import Adjustment
-from domain.proposals import Proposal, ScopeRefinement
+from domain.indicators import Indicator, IndicatorChange, Measurement
+from domain.proposals import KIND_OF_CHANGE, Change, ChangePackage, Proposal
 from domain.records import (
     AccessGrant,
     Correction,
@@ -53,10 +52,15 @@ from domain.records import (
 from domain.values import local_date
 
 
-def change_data(
-    change: ScopeRefinement | GoalChange | IndicatorChange | Adjustment,
-) -> dict[str, Any]:
-
+def change_data(change: Change) -> dict[str, Any]:
+    """A change as the API shows it; a package as the list of its changes, each with its kind."""
+    if isinstance(change, ChangePackage):
+        return {
+            "changes": [
+                {"kind": str(KIND_OF_CHANGE[type(part)]), "change": change_data(part)}
+                for part in change.changes
+            ]
+        }
     plain = canonical(change)
     return {to_camel(k): _camel_keys(v) for k, v in plain.items() if v is not None}
 
@@ -69,13 +73,37 @@ def _camel_keys(value: Any) -> Any:
     return value
 
 
+def indicator_data(i: Indicator) -> IndicatorData:
+    return IndicatorData(
+        indicator_id=i.indicator_id,
+        version=i.version,
+        name=i.name,
+        definition=i.definition,
+        unit=i.unit,
+        direction=str(i.direction),
+        baseline=BaselineData(
+            value=i.baseline.value, measured_on=i.baseline.measured_on, source=i.baseline.source
+        )
+        if i.baseline
+        else None,
+        target=TargetData(value=i.target.value, due_on=i.target.due_on) if i.target else None,
+        frequency=i.frequency,
+        data_source=i.data_source,
+        result_id=i.result_id,
+        status="active" if i.active else "retired",
+    )
+
+
 def proposal_data(contract: Contract, proposal: Proposal) -> ProposalData:
     change = proposal.change
     created: dict[str, str] = {}
-    if isinstance(change, GoalChange) and change.action == "add" and change.node_id:
-        created["nodeId"] = change.node_id
-    if isinstance(change, IndicatorChange) and change.action == "add" and change.indicator_id:
-        created["indicatorId"] = change.indicator_id
+    parts = change.changes if isinstance(change, ChangePackage) else (change,)
+    for index, part in enumerate(parts):
+        at = f"changes[{index}]." if isinstance(change, ChangePackage) else ""
+        if isinstance(part, GoalChange) and part.action == "add" and part.node_id:
+            created[f"{at}nodeId"] = part.node_id
+        if isinstance(part, IndicatorChange) and part.action == "add" and part.indicator_id:
+            created[f"{at}indicatorId"] = part.indicator_id
     awaiting = (
         sorted(contract.parties - set(proposal.consents)) if proposal.status == "open" else []
     )
@@ -154,31 +182,7 @@ def contract_data(contract: Contract) -> ContractData:
             )
             for n in contract.goals.values()
         ],
-        indicators=[
-            IndicatorData(
-                indicator_id=i.indicator_id,
-                version=i.version,
-                name=i.name,
-                definition=i.definition,
-                unit=i.unit,
-                direction=str(i.direction),
-                baseline=BaselineData(
-                    value=i.baseline.value,
-                    measured_on=i.baseline.measured_on,
-                    source=i.baseline.source,
-                )
-                if i.baseline
-                else None,
-                target=TargetData(value=i.target.value, due_on=i.target.due_on)
-                if i.target
-                else None,
-                frequency=i.frequency,
-                data_source=i.data_source,
-                result_id=i.result_id,
-                status="active" if i.active else "retired",
-            )
-            for i in contract.indicators.values()
-        ],
+        indicators=[indicator_data(i) for i in contract.indicators.values()],
         measurements=[measurement_data(m) for m in contract.measurements.values()],
         sessions=[session_data(s) for s in contract.sessions.values()],
         proposals=[proposal_data(contract, p) for p in contract.proposals.values()],

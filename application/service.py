@@ -149,7 +149,8 @@ class ContractService(ContractQueries):
             contract = self._visible(principal, command.contract_id)
             if expected_version is not None and contract.version != expected_version:
                 raise VersionMismatch(expected_version, contract.version)
-            created_id = command.execute(contract, actor)
+            with contract.taking_effect_on(command.effective_on):
+                created_id = command.execute(contract, actor)
             result = CommandResult(
                 contract.id.hex, contract.version, contract.head_digest, created_id
             )

@@ -5,7 +5,11 @@ Semantics (docs/AUDIT.md says the same for users):
 * state as recorded at moment T — the last version whose recorded time is ≤ T, found by binary
   search over the stored events (versions are recorded in time order), then as above;
 * state in force on date D, as known now — every event recorded so far whose effective date is
-  on or before D, applied in recorded order; later-dated events are left out.
+  on or before D, applied in recorded order; later-dated events are left out. Because no fact
+  may take effect before a fact it depends on (`domain.timeline`), that state satisfies every
+  rule the current state does. Its `version` and `head_digest` are those of the history it was
+  computed from (the latest version), not of any one event: it is a view, not a version. Before
+  the opening took effect there is no such state (`NotInForce`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Mapper
 
-from application.errors import HistoryCorrupt
+from application.errors import HistoryCorrupt, NotInForce
 from domain.contract import Contract
 from domain.events import ContractEvent, ProposalAgreed
 
@@ -57,8 +61,14 @@ def _recorded_at(
 
 def in_force_on(events: Iterable[Any], day: date) -> Contract:
     contract: Contract | None = None
+    last: Any = None
     for event in events:
+        last = event
         if contract is None:
+            if event.effective_on > day:
+                raise NotInForce(
+                    f"the contract's opening took effect on {event.effective_on}, after {day}"
+                )
             contract = event.mutate(None)
             continue
         if event.effective_on <= day:
@@ -66,11 +76,12 @@ def in_force_on(events: Iterable[Any], day: date) -> Contract:
                 # Agreed later with effect from an earlier date: the change is in force on
                 # `day`, the dialogue that led to it is not part of this view.
                 event.apply_change(contract)
-                contract.head_digest = event.digest
             else:
                 event.apply(contract)
-            contract.version = event.originator_version
-            contract.modified_on = event.timestamp
     if contract is None:
         raise ValueError("a contract has at least one event")
+    # The view stands on the whole history known now: name its head, not the last event applied.
+    contract.version = last.originator_version
+    contract.modified_on = last.timestamp
+    contract.head_digest = last.digest
     return contract

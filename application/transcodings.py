@@ -55,6 +55,7 @@ STORED_CLASSES: tuple[type, ...] = (
     money.FinancialFramework,
     money.ValuedChange,
     proposals.ScopeRefinement,
+    proposals.ChangePackage,
     proposals.Proposal,
     records.Provider,
     records.AccessGrant,

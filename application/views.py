@@ -139,6 +139,40 @@ class IndicatorData(Data):
     status: str
 
 
+class ConsentData(Data):
+    party: str
+    by: ActorData
+    at: datetime
+    effective_on: date
+    session_id: str | None
+    version: int
+
+
+class IndicatorVersionData(Data):
+    """One version of an indicator as agreed (or its retirement), and the dialogue behind it."""
+
+    version: int
+    #: `agreed` (a new version) or `retired`
+    change: str
+    indicator: IndicatorData
+    effective_on: date
+    agreed_in_version: int
+    agreed_at: datetime
+    proposal_id: str
+    proposed_by: ActorData
+    proposed_at: datetime | None
+    consents: list[ConsentData]
+    session_id: str | None
+    session_held_on: date | None
+    reason: str
+    decision_ref: str | None
+
+
+class IndicatorHistoryData(Data):
+    indicator_id: str
+    versions: list[IndicatorVersionData]
+
+
 class MeasurementData(Data):
     measurement_id: str
     indicator_id: str
@@ -161,7 +195,8 @@ class ProposalData(Data):
     awaiting: list[str]
     closed_by: ActorData | None
     closing_reason: str | None
-    #: ids an addition creates (nodeId / indicatorId), known from submission, in force once agreed
+    #: ids an addition creates (nodeId / indicatorId; in a package `changes[n].nodeId`), known
+    #: from submission, in force once agreed
     created_ids: dict[str, str]
 
 
@@ -292,16 +327,37 @@ class HistoryPage(Data):
     next_cursor: int | None
 
 
+class WhyData(Data):
+    """The event behind a difference: who, when, and the proposal, session, reason and decision
+    it stands on."""
+
+    version: int
+    event: str
+    by: ActorData
+    effective_on: date
+    proposal_id: str | None
+    session_id: str | None
+    session_held_on: date | None
+    reason: str | None
+    decision_ref: str | None
+
+
 class ChangeData(Data):
     path: str
     before: Any
     after: Any
+    #: the change in words, in the language of the answer, with full texts
     summary: str
+    #: the last event between the two versions that made this difference (None: none did,
+    #: e.g. a count that moved)
+    why: WhyData | None = None
 
 
 class DiffData(Data):
     from_version: int
     to_version: int
+    #: the language of the summaries: `nl` unless Accept-Language prefers `en`
+    language: str = "nl"
     changes: list[ChangeData]
 
 

@@ -16,14 +16,17 @@ stays here.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 from uuid import UUID, uuid4
 
-from domain import errors
+from domain import errors, timeline
 from domain.chain import GENESIS_DIGEST, ChainedAggregate
 from domain.events import (
     AccessGranted,
@@ -52,6 +55,7 @@ from domain.events import (
     ResidentsConsulted,
     SessionHeld,
     StakeholderRegistered,
+    apply_agreed_change,
 )
 from domain.goals import ChangeAction, GoalChange, GoalNode, check_goal_change
 from domain.indicators import (
@@ -70,7 +74,17 @@ from domain.money import (
     initial_value,
     value_of_adjustment,
 )
-from domain.proposals import KIND_OF_CHANGE, Change, Proposal, ProposalStatus, ScopeRefinement
+from domain.proposals import (
+    KIND_OF_CHANGE,
+    MAX_PACKAGE,
+    Change,
+    ChangePackage,
+    Proposal,
+    ProposalStatus,
+    ScopeRefinement,
+    SingleChange,
+    adjustment_in,
+)
 from domain.records import (
     AccessGrant,
     Correction,
@@ -116,7 +130,7 @@ class Contract(ChainedAggregate):
     #: The shape and meaning of the state below. Bump it whenever what an event does to the
     #: state changes, so snapshots taken under the old rules are no longer used (they are
     #: caches; the events are the record).
-    STATE_VERSION = 3
+    STATE_VERSION = 4
 
     #: Disclosed by the commissioner (Woo). A class default rather than state set in
     #: `__init__`: snapshots from before disclosure existed stay valid (they are all private).
@@ -149,6 +163,8 @@ class Contract(ChainedAggregate):
         #: version (as text) → [kind, id] of the records a correction may change
         self.correctable: dict[str, list[str]] = {}
         self.head_digest = GENESIS_DIGEST
+        #: when what each event read and wrote took effect (`domain.timeline`)
+        self.marks: timeline.Marks = {}
         #: the date the opening took effect (the term's start unless said otherwise)
         self.opened_on: date  # set by Opened
 
@@ -210,7 +226,9 @@ class Contract(ChainedAggregate):
             "commissioner": required_text(actor.org, "the commissioner's organisation"),
         }
         if fields["ceiling"] <= ZERO:
-            raise errors.InvalidValue("the ceiling must be positive")
+            raise errors.InvalidValue(
+                "the ceiling must be positive", field="financial_framework.ceiling"
+            )
         if euros(threshold) <= ZERO:
             raise errors.InvalidValue("the EU threshold must be positive")
         fields["initial_value"] = initial_value(fields["ceiling"], budget_period, term)
@@ -227,9 +245,29 @@ class Contract(ChainedAggregate):
         )
         return cls._create_chained(ContractOpened, id=contract_id, **fields)
 
+    @contextmanager
+    def taking_effect_on(self, day: date | None) -> Iterator[None]:
+        """The facts the commands in the block record take effect on `day` (None: the day they
+        are recorded), unless their own date says otherwise (a session's, a measurement's
+        period, an agreed change's). A fact recorded now cannot take effect after today."""
+        if day is not None:
+            today = local_date(ContractOpened.create_timestamp())
+            if day > today:
+                raise errors.InvalidValue(
+                    f"a fact recorded today ({today}) cannot take effect later ({day}); "
+                    "only an agreed change can, by its own effectiveOn",
+                    field="effective_on",
+                )
+        self.__dict__["_taking_effect_on"] = day
+        try:
+            yield
+        finally:
+            self.__dict__.pop("_taking_effect_on", None)
+
     def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
-        """Stamp the event with its recorded time and effective date; `ChainedAggregate` adds
-        its place in the chain."""
+        """Stamp the event with its recorded time and effective date, after checking that it
+        does not take effect before a fact it depends on; `ChainedAggregate` adds its place in
+        the chain."""
         timestamp = event_class.create_timestamp()
         fields: dict[str, Any] = {
             "session_id": None,
@@ -240,8 +278,28 @@ class Contract(ChainedAggregate):
             "timestamp": timestamp,
         }
         if fields["effective_on"] is None:
-            fields["effective_on"] = local_date(timestamp)
+            fields["effective_on"] = self._effective_default(timestamp)
+        self._check_effective(event_class, fields)
         super().trigger_event(event_class, **fields)
+
+    def _effective_default(self, timestamp: Any = None) -> date:
+        """The day a fact recorded now takes effect unless it says otherwise: the day given to
+        the command, else the day it is recorded — or the opening's, for a fact recorded while
+        the contract is prepared before its term starts."""
+        given: date | None = self.__dict__.get("_taking_effect_on")
+        if given is not None:
+            return given
+        today = local_date(timestamp or ContractOpened.create_timestamp())
+        opened_on: date | None = self.__dict__.get("opened_on")
+        return max(today, opened_on) if opened_on is not None else today
+
+    def _check_effective(self, event_class: Any, fields: dict[str, Any]) -> None:
+        # A session held to prepare the contract before it takes effect stands from the opening.
+        effective_on: date = max(fields["effective_on"], self.opened_on)
+        touches = event_class.touches(self, fields)
+        dependency = timeline.conflict(self.marks, touches, effective_on)
+        if dependency is not None:
+            raise errors.EffectiveBeforeDependency(event_class.__name__, effective_on, dependency)
 
     def admit_provider(
         self, *, actor: Actor, org: str, name: str, rationale: str, effective_on: date | None = None
@@ -252,7 +310,7 @@ class Contract(ChainedAggregate):
         self._check_not_closed()
         org = org_id(org, "the provider's organisation id")
         if org == self.commissioner:
-            raise errors.InvalidValue("the commissioner cannot be its own provider")
+            raise errors.InvalidValue("the commissioner cannot be its own provider", field="org")
         if org in self.active_providers or org in self.invited_providers:
             raise errors.ProviderAlreadyAdmitted(f"{org!r} is already a provider or invited")
         self.trigger_event(
@@ -344,10 +402,14 @@ class Contract(ChainedAggregate):
         self._check_commissioner(actor)
         org = org_id(org, "the organisation id")
         if org in self.members:
-            raise errors.InvalidValue(f"{org!r} is a party already: it needs no access grant")
+            raise errors.InvalidValue(
+                f"{org!r} is a party already: it needs no access grant", field="org"
+            )
         today = local_date(AccessGranted.create_timestamp())
         if until is not None and until < today:
-            raise errors.InvalidValue(f"a grant until {until} would have ended already")
+            raise errors.InvalidValue(
+                f"a grant until {until} would have ended already", field="until"
+            )
         grant_id = new_id()
         self.trigger_event(
             AccessGranted,
@@ -385,21 +447,23 @@ class Contract(ChainedAggregate):
         self._check_party(actor)
         self._check_not_closed()
         if not participants:
-            raise errors.InvalidValue("a session has participants")
+            raise errors.InvalidValue("a session has participants", field="participants")
         earliest = min(self.opened_on, local_date(self.created_on))
         today = local_date(SessionHeld.create_timestamp())
         if not earliest <= held_on <= today:
             raise errors.InvalidValue(
                 f"a session is held between the contract's opening ({earliest}) and today "
-                f"({today}), not on {held_on}"
+                f"({today}), not on {held_on}",
+                field="held_on",
             )
         known = {self.commissioner, *self.providers, *self.stakeholders}
-        for participant in participants:
+        for index, participant in enumerate(participants):
             if not participant.external and participant.org not in known:
                 raise errors.InvalidValue(
                     f"participant {participant.name!r} names {participant.org!r}, which is not "
                     "a party or a registered stakeholder of this contract; mark someone from "
-                    "outside as external"
+                    "outside as external",
+                    field=f"participants.{index}.org",
                 )
         session_id = new_id()
         self.trigger_event(
@@ -524,12 +588,13 @@ class Contract(ChainedAggregate):
         self._check_not_closed()
         indicator = check_measurement(self.indicators, indicator_id, indicator_version)
         if not _is_decimal(value):
-            raise errors.InvalidValue(f"{value!r} is not a finite decimal")
+            raise errors.InvalidValue(f"{value!r} is not a finite decimal", field="value")
         today = local_date(MeasurementRecorded.create_timestamp())
         if period.end > today:
             raise errors.InvalidValue(
                 f"a measurement covers a period that has ended; {period.end} is after today "
-                f"({today})"
+                f"({today})",
+                field="period.end",
             )
         measurement_id = new_id()
         self.trigger_event(
@@ -565,7 +630,9 @@ class Contract(ChainedAggregate):
         self._check_party(actor)
         self._check_not_closed()
         if participants_count < 0:
-            raise errors.InvalidValue("the number of participants cannot be negative")
+            raise errors.InvalidValue(
+                "the number of participants cannot be negative", field="participants_count"
+            )
         consultation_id = new_id()
         self.trigger_event(
             ResidentsConsulted,
@@ -593,6 +660,24 @@ class Contract(ChainedAggregate):
         self._transition(actor, (ContractStatus.DRAFT,), "activate")
         if not self.active_providers:
             raise errors.NoProviders("admit at least one provider before activating")
+        day = effective_on or self._effective_default()
+        accepted = sorted(
+            (str(mark[0]), org, mark)
+            for org in self.active_providers
+            if (mark := self.marks.get(f"provider:{org}"))
+        )
+        if len(accepted) == len(self.active_providers) and accepted[0][0] > day.isoformat():
+            on, org, mark = accepted[0]
+            raise errors.EffectiveBeforeDependency(
+                "ContractActivated",
+                day,
+                timeline.Dependency(
+                    f"{mark[2]} of provider {org}, the first party to deliver",
+                    date.fromisoformat(on),
+                    int(mark[1]) or None,
+                    str(mark[2]),
+                ),
+            )
         self.trigger_event(
             ContractActivated,
             actor=actor,
@@ -682,11 +767,21 @@ class Contract(ChainedAggregate):
                     + (f" (a {kind} allows {', '.join(allowed)})" if allowed else "")
                 )
             if name == "value" and not _is_decimal(value):
-                raise errors.InvalidValue(f"{value!r} is not a number")
+                raise errors.InvalidValue(f"{value!r} is not a number", field=f"corrections.{name}")
             if name == "participants_count" and not (str(value).isascii() and str(value).isdigit()):
-                raise errors.InvalidValue(f"{value!r} is not a number of participants")
+                raise errors.InvalidValue(
+                    f"{value!r} is not a number of participants", field=f"corrections.{name}"
+                )
             if not str(value).strip():
-                raise errors.InvalidValue(f"{name} must not be empty")
+                raise errors.InvalidValue(f"{name} must not be empty", field=f"corrections.{name}")
+        recorded_on = self._record_date(kind, self.correctable[str(corrects_version)][1])
+        day = self._effective_default()
+        if recorded_on is not None and day < recorded_on:
+            raise errors.EffectiveBeforeDependency(
+                "RecordCorrected",
+                day,
+                timeline.Dependency(f"the {kind} it corrects", recorded_on, corrects_version, kind),
+            )
         self.trigger_event(
             RecordCorrected,
             actor=actor,
@@ -716,6 +811,18 @@ class Contract(ChainedAggregate):
 
     # Rules ----------------------------------------------------------------------------------
 
+    def _record_date(self, kind: str, record_id: str) -> date | None:
+        """The day a correctable record took effect (None if it is not in this state)."""
+        if kind == "session" and record_id in self.sessions:
+            return self.sessions[record_id].held_on
+        if kind == "measurement" and record_id in self.measurements:
+            return self.measurements[record_id].period.end
+        for record in (*self.publications, *self.consultations, *self.evaluations):
+            for name in ("publication_id", "consultation_id", "evaluation_id"):
+                if getattr(record, name, None) == record_id:
+                    return getattr(record, "issued_on", None) or getattr(record, "held_on", None)
+        return None
+
     def _check_party(self, actor: Actor) -> None:
         if actor.org not in self.parties:
             raise errors.NotAParty(f"{actor.org!r} is not a party to contract {self.reference}")
@@ -736,8 +843,18 @@ class Contract(ChainedAggregate):
     def _check_session(self, session_id: str | None) -> None:
         if not session_id:
             raise errors.SessionRequired("name the dialogue session this change came from")
-        if session_id not in self.sessions:
-            raise errors.UnknownSession(f"session {session_id!r} is not on this contract")
+        session = self.sessions.get(session_id)
+        if session is None:
+            raise errors.UnknownSession(
+                f"session {session_id!r} is not on this contract", field="session_id"
+            )
+        day = self._effective_default()
+        if day < session.held_on:
+            raise errors.EffectiveBeforeDependency(
+                "what is recorded in it",
+                day,
+                timeline.Dependency(f"session {session_id}", session.held_on, None, "SessionHeld"),
+            )
 
     def _transition(
         self, actor: Actor, allowed_from: tuple[ContractStatus, ...], verb: str
@@ -756,7 +873,15 @@ class Contract(ChainedAggregate):
         return proposal
 
     def _with_new_ids(self, change: Change) -> Change:
-        """An addition gets its id when it is proposed, so it is known once agreed."""
+        """An addition gets its id when it is proposed, so it is known once agreed; in a
+        package, `#n` references to the n-th change's new node become that node's id."""
+        if isinstance(change, ChangePackage):
+            parts: list[SingleChange] = []
+            for part in change.changes:
+                if isinstance(part, ChangePackage):
+                    raise errors.InvalidValue("a package holds no packages", field="changes")
+                parts.append(_resolved(cast(SingleChange, self._with_new_ids(part)), parts))
+            return ChangePackage(tuple(parts))
         if isinstance(change, GoalChange) and change.action == ChangeAction.ADD:
             return dataclasses.replace(change, node_id=new_id())
         if isinstance(change, IndicatorChange) and change.action == ChangeAction.ADD:
@@ -764,6 +889,10 @@ class Contract(ChainedAggregate):
         return change
 
     def _check_change(self, change: Change) -> None:
+        if isinstance(change, ChangePackage):
+            self._check_package(change)
+            self._check_takes_effect(change)
+            return
         if isinstance(change, ScopeRefinement):
             required_text(change.assignment, "the assignment")
         elif isinstance(change, GoalChange):
@@ -773,7 +902,55 @@ class Contract(ChainedAggregate):
         elif isinstance(change, Adjustment):
             check_adjustment(self.framework, self.term, self.active_providers, change)
         else:
-            raise errors.InvalidValue(f"{type(change).__name__} is not a kind of change")
+            raise errors.InvalidValue(
+                f"{type(change).__name__} is not a kind of change", field="change"
+            )
+        self._check_takes_effect(change)
+
+    def _check_package(self, package: ChangePackage) -> None:
+        """Each change in order, as it would stand after the ones before it."""
+        if not 1 <= len(package.changes) <= MAX_PACKAGE:
+            raise errors.InvalidValue(
+                f"a package holds 1 to {MAX_PACKAGE} changes", field="changes"
+            )
+        if sum(1 for c in package.changes if isinstance(c, Adjustment)) > 1:
+            raise errors.InvalidValue(
+                "a package holds at most one change to the money or term: put all of it in one",
+                field="changes",
+            )
+        days = {c.effective_on for c in package.changes} - {None}
+        if len(days) > 1:
+            raise errors.InvalidValue(
+                "the changes of one package take effect together: give them one effectiveOn "
+                f"(not {', '.join(sorted(map(str, days)))})",
+                field="changes",
+            )
+        scratch = copy.deepcopy(self)
+        for index, part in enumerate(package.changes):
+            if isinstance(part, ChangePackage):
+                raise errors.InvalidValue("a package holds no packages", field="changes")
+            try:
+                scratch._check_change(part)
+            except errors.DomainError as error:
+                inner = (error.field or "").removeprefix("change").removeprefix(".")
+                error.field = f"changes.{index}" + (f".{inner}" if inner else "")
+                error.detail = f"change {index + 1} of the package: {error.detail}"
+                error.args = (error.detail,)
+                raise
+            value = (
+                value_of_adjustment(scratch.framework, scratch.term, part)
+                if isinstance(part, Adjustment)
+                else ZERO
+            )
+            apply_agreed_change(scratch, part, value=value, proposal_id="", session_id=None)
+
+    def _check_takes_effect(self, change: Change) -> None:
+        """The change, once agreed, may not take effect before what it depends on."""
+        effective_on = getattr(change, "effective_on", None) or self._effective_default()
+        touches = ProposalAgreed.touches(self, {"change": change})
+        dependency = timeline.conflict(self.marks, touches, effective_on)
+        if dependency is not None:
+            raise errors.EffectiveBeforeDependency("the agreed change", effective_on, dependency)
 
     def _agree_proposals_now_complete(self, actor: Actor) -> list[str]:
         """Every open proposal all parties have now consented to takes effect."""
@@ -793,19 +970,46 @@ class Contract(ChainedAggregate):
                 actor=actor,
                 session_id=proposal.session_id,
                 decision_ref=getattr(change, "decision_ref", None),
-                effective_on=getattr(change, "effective_on", None),
+                effective_on=change.effective_on,
                 reason=proposal.rationale,
                 proposal_id=proposal.proposal_id,
                 kind=proposal.kind,
                 change=change,
                 change_value=(
-                    value_of_adjustment(self.framework, self.term, change)
-                    if isinstance(change, Adjustment)
+                    value_of_adjustment(self.framework, self.term, adjustment)
+                    if (adjustment := adjustment_in(change)) is not None
                     else ZERO
                 ),
             )
             agreed.append(proposal.proposal_id)
         return agreed
+
+
+def _resolved(change: SingleChange, before: list[SingleChange]) -> SingleChange:
+    """A package's change with `#n` (the node the n-th change adds) replaced by that node's id."""
+
+    def node(reference: str | None) -> str | None:
+        if reference is None or not reference.startswith("#"):
+            return reference
+        index = reference[1:]
+        if not index.isdigit() or int(index) >= len(before):
+            raise errors.InvalidValue(
+                f"{reference!r} names no earlier change of this package", field="changes"
+            )
+        earlier = before[int(index)]
+        adds = isinstance(earlier, GoalChange) and earlier.action == ChangeAction.ADD
+        added = earlier.node_id if isinstance(earlier, GoalChange) and adds else None
+        if added is None:
+            raise errors.InvalidValue(
+                f"{reference!r} names a change that adds no goal node", field="changes"
+            )
+        return str(added)
+
+    if isinstance(change, GoalChange) and change.parent_id is not None:
+        return dataclasses.replace(change, parent_id=node(change.parent_id))
+    if isinstance(change, IndicatorChange) and change.result_id is not None:
+        return dataclasses.replace(change, result_id=node(change.result_id))
+    return change
 
 
 def _is_decimal(value: object) -> bool:

@@ -7,16 +7,31 @@ refused command leaves the history exactly as it was.
 
 from __future__ import annotations
 
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from domain.timeline import Dependency
+
 
 class DomainError(Exception):
-    """A command was refused because it breaks a rule of the contract."""
+    """A command was refused because it breaks a rule of the contract.
+
+    `field` names the command's argument at fault where there is one (`held_on`,
+    `change.baseline.value`), so a caller can point at it."""
 
     code = "domain-error"
     title = "The command breaks a rule of the contract"
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.field = field
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        """Facts beside the detail that a program may read (none by default)."""
+        return {}
 
 
 class InvalidValue(DomainError):
@@ -121,6 +136,36 @@ class JustificationRequired(DomainError):
 class InvalidTerm(DomainError):
     code = "invalid-term"
     title = "The term or period is not acceptable"
+
+
+# Effective dates ----------------------------------------------------------------------------
+
+
+class EffectiveBeforeDependency(DomainError):
+    code = "effective-before-dependency"
+    title = "A fact may not take effect before a fact it depends on"
+
+    def __init__(self, event: str, effective_on: date, dependency: Dependency) -> None:
+        super().__init__(
+            f"{event} would take effect on {effective_on}, before {dependency.describe()}, "
+            "on which it depends; give it a later effectiveOn (or date that fact earlier)",
+            field="effective_on",
+        )
+        self.event = event
+        self.effective_on = effective_on
+        self.dependency = dependency
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        return {
+            "effectiveOn": self.effective_on.isoformat(),
+            "dependsOn": {
+                "what": self.dependency.what,
+                "event": self.dependency.event,
+                "version": self.dependency.version,
+                "effectiveOn": self.dependency.effective_on.isoformat(),
+            },
+        }
 
 
 # Goal chain (rule 5) ------------------------------------------------------------------------

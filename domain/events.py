@@ -14,16 +14,25 @@ class's import path is stored with every event, they stay together in this one m
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from eventsourcing.domain import Aggregate
 
-from domain.goals import GoalChange, apply_goal_change
+from domain import timeline
+from domain.goals import ChangeAction, GoalChange, GoalLevel, apply_goal_change
 from domain.indicators import IndicatorChange, Measurement, apply_indicator_change
 from domain.money import FinancialFramework, apply_adjustment
-from domain.proposals import KIND_OF_CHANGE, Change, Proposal, ProposalStatus, ScopeRefinement
+from domain.proposals import (
+    KIND_OF_CHANGE,
+    Change,
+    ChangePackage,
+    Proposal,
+    ProposalStatus,
+    ScopeRefinement,
+)
 from domain.records import (
     AccessGrant,
     Correction,
@@ -34,6 +43,7 @@ from domain.records import (
     Session,
     Stakeholder,
 )
+from domain.timeline import Touches
 from domain.values import Actor, ContractStatus, Participant, Period, ProviderStatus
 
 R = TypeVar("R")
@@ -53,11 +63,34 @@ class ContractEvent(Aggregate.Event):
 
     def apply(self, aggregate: Any) -> None:
         contract: Contract = aggregate
+        touches = type(self).touches(contract, vars(self))
         self.apply_to(contract)
         contract.head_digest = self.digest
+        timeline.record(
+            contract.marks,
+            touches,
+            max(self.effective_on, contract.opened_on),  # what precedes the opening waits for it
+            self.originator_version,
+            type(self).__name__,
+        )
 
     def apply_to(self, contract: Contract) -> None:
         """What the event changes in the contract's state."""
+
+    @classmethod
+    def touches(cls, contract: Contract, fields: Mapping[str, Any]) -> Touches:
+        """What the event reads and writes, by the keys of `domain.timeline`: checked before it
+        is triggered (its effective date may not come before what it depends on) and noted
+        when it is applied. Every event stands on the contract's opening."""
+        return READS_OPENING + cls.stands_on(contract, fields)
+
+    @classmethod
+    def stands_on(cls, contract: Contract, fields: Mapping[str, Any]) -> Touches:
+        """What this kind of event reads and writes besides the opening."""
+        return Touches()
+
+
+READS_OPENING = Touches(reads=("opening",))
 
 
 # Setup -----------------------------------------------------------------------------------
@@ -80,6 +113,10 @@ class ContractOpened(ContractEvent, Aggregate.Created):
     commissioner: str
     initial_value: Decimal
     threshold: Decimal | None
+
+    @classmethod
+    def touches(cls, contract: Contract, fields: Mapping[str, Any]) -> Touches:
+        return Touches(writes=("opening",))
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -119,6 +156,10 @@ class ProviderAdmitted(ContractEvent):
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         state["invited"] = False
 
+    @classmethod
+    def stands_on(cls, contract: Contract, fields: Mapping[str, Any]) -> Touches:
+        return Touches(writes=(f"provider:{fields['org']}",))
+
     def apply_to(self, contract: Contract) -> None:
         contract.providers[self.org] = Provider(
             org=self.org,
@@ -134,6 +175,10 @@ class ProviderAccepted(ContractEvent):
 
     org: str
 
+    @classmethod
+    def stands_on(cls, contract: Contract, fields: Mapping[str, Any]) -> Touches:
+        return Touches(writes=(f"provider:{fields['org']}",))
+
     def apply_to(self, contract: Contract) -> None:
         provider = contract.providers.get(self.org)
         if provider is not None:
@@ -144,6 +189,10 @@ class ProviderDeclined(ContractEvent):
     """The provider's own people declined the invitation."""
 
     org: str
+
+    @classmethod
+    def stands_on(cls, contract: Contract, fields: Mapping[str, Any]) -> Touches:
+        return Touches(writes=(f"provider:{fields['org']}",))
 
     def apply_to(self, contract: Contract) -> None:
         provider = contract.providers.get(self.org)
@@ -159,6 +208,10 @@ class AccessGranted(ContractEvent):
     role: str
     until: date | None
 
+    @classmethod
+    def stands_on(cls, contract: Contract, fields: Mapping[str, Any]) -> Touches:
+        return Touches(writes=(f"grant:{fields['grant_id']}",))
+
     def apply_to(self, contract: Contract) -> None:
         contract.access_grants[self.grant_id] = AccessGrant(
             grant_id=self.grant_id,
@@ -173,6 +226,10 @@ class AccessGranted(ContractEvent):
 class AccessRevoked(ContractEvent):
     grant_id: str
 
+    @classmethod
+    def stands_on(cls, contract: Contract, fields: Mapping[str, Any]) -> Touches:
+        return Touches(writes=(f"grant:{fields['grant_id']}",))
+
     def apply_to(self, contract: Contract) -> None:
         grant = contract.access_grants.get(self.grant_id)
         if grant is not None:
@@ -181,6 +238,11 @@ class AccessRevoked(ContractEvent):
 
 class ProviderWithdrew(ContractEvent):
     org: str
+
+    @classmethod
+    def stands_on(cls, contract: Contract, fields: Mapping[str, Any]) -> Touches:
+        # Its allocation is freed: the money changes too.
+        return Touches(writes=(f"provider:{fields['org']}", "money"))
 
     def apply_to(self, contract: Contract) -> None:
         provider = contract.providers.get(self.org)
@@ -198,6 +260,10 @@ class StakeholderRegistered(ContractEvent):
     name: str
     kind: str
     contact: str
+
+    @classmethod
+    def stands_on(cls, contract: Contract, fields: Mapping[str, Any]) -> Touches:
+        return Touches(writes=(f"stakeholder:{fields['stakeholder_id']}",))
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -222,6 +288,25 @@ class SessionHeld(ContractEvent):
     minutes_ref: str
     summary: str
 
+    @classmethod
+    def touches(cls, contract: Contract, fields: Mapping[str, Any]) -> Touches:
+        # Not the opening: a session may prepare a contract before its term starts (it is held
+        # between the opening's recording or effective date, whichever is earlier, and today).
+        return cls.stands_on(contract, fields)
+
+    @classmethod
+    def stands_on(cls, contract: Contract, fields: Mapping[str, Any]) -> Touches:
+        # Each participant's organisation was a party, an invited provider or a stakeholder.
+        reads = []
+        for participant in fields["participants"]:
+            if participant.external:
+                continue
+            if participant.org in contract.providers:
+                reads.append(f"provider:{participant.org}")
+            elif participant.org in contract.stakeholders:
+                reads.append(f"stakeholder:{participant.org}")
+        return Touches(reads=tuple(reads))
+
     def apply_to(self, contract: Contract) -> None:
         contract.sessions[str(self.session_id)] = Session(
             session_id=str(self.session_id),
@@ -240,6 +325,10 @@ class ProposalSubmitted(ContractEvent):
     change: Change
     rationale: str
 
+    @classmethod
+    def stands_on(cls, contract: Contract, fields: Mapping[str, Any]) -> Touches:
+        return Touches(reads=("activation",), writes=(f"proposal:{fields['proposal_id']}",))
+
     def apply_to(self, contract: Contract) -> None:
         contract.proposals[self.proposal_id] = Proposal(
             proposal_id=self.proposal_id,
@@ -257,6 +346,10 @@ class ConsentGiven(ContractEvent):
     proposal_id: str
     party: str
 
+    @classmethod
+    def stands_on(cls, contract: Contract, fields: Mapping[str, Any]) -> Touches:
+        return Touches(reads=("activation",), writes=(f"proposal:{fields['proposal_id']}",))
+
     def apply_to(self, contract: Contract) -> None:
         contract.proposals[self.proposal_id].consents.append(self.party)
 
@@ -265,12 +358,20 @@ class ProposalRejected(ContractEvent):
     proposal_id: str
     party: str
 
+    @classmethod
+    def stands_on(cls, contract: Contract, fields: Mapping[str, Any]) -> Touches:
+        return Touches(reads=("activation",), writes=(f"proposal:{fields['proposal_id']}",))
+
     def apply_to(self, contract: Contract) -> None:
         close_proposal(contract, self, ProposalStatus.REJECTED)
 
 
 class ProposalWithdrawn(ContractEvent):
     proposal_id: str
+
+    @classmethod
+    def stands_on(cls, contract: Contract, fields: Mapping[str, Any]) -> Touches:
+        return Touches(reads=("activation",), writes=(f"proposal:{fields['proposal_id']}",))
 
     def apply_to(self, contract: Contract) -> None:
         close_proposal(contract, self, ProposalStatus.WITHDRAWN)
@@ -284,27 +385,51 @@ class ProposalAgreed(ContractEvent):
     change: Change
     change_value: Decimal
 
+    @classmethod
+    def stands_on(cls, contract: Contract, fields: Mapping[str, Any]) -> Touches:
+        # Not the proposal itself: a change may take effect before the dialogue that agreed it.
+        return Touches(reads=("activation",)) + change_touches(contract, fields["change"])
+
     def apply_to(self, contract: Contract) -> None:
         close_proposal(contract, self, ProposalStatus.AGREED)
         self.apply_change(contract)
 
     def apply_change(self, contract: Contract) -> None:
         """The agreed change itself (also used alone by the in-force-on-date view)."""
-        change = self.change
-        if isinstance(change, ScopeRefinement):
-            contract.assignment = change.assignment
-        elif isinstance(change, GoalChange):
-            apply_goal_change(contract.goals, change)
-        elif isinstance(change, IndicatorChange):
-            apply_indicator_change(contract.indicators, change, self.session_id)
-        else:
-            contract.term = apply_adjustment(
-                contract.framework,
-                contract.term,
-                change,
-                value=self.change_value,
-                proposal_id=self.proposal_id,
+        apply_agreed_change(
+            contract,
+            self.change,
+            value=self.change_value,
+            proposal_id=self.proposal_id,
+            session_id=self.session_id,
+        )
+
+
+def apply_agreed_change(
+    contract: Contract,
+    change: Change,
+    *,
+    value: Decimal,
+    proposal_id: str,
+    session_id: str | None,
+) -> None:
+    """What an agreed change does to the state (a package: each of its changes in order; its
+    one adjustment is worth `value`)."""
+    if isinstance(change, ChangePackage):
+        for part in change.changes:
+            apply_agreed_change(
+                contract, part, value=value, proposal_id=proposal_id, session_id=session_id
             )
+    elif isinstance(change, ScopeRefinement):
+        contract.assignment = change.assignment
+    elif isinstance(change, GoalChange):
+        apply_goal_change(contract.goals, change)
+    elif isinstance(change, IndicatorChange):
+        apply_indicator_change(contract.indicators, change, session_id)
+    else:
+        contract.term = apply_adjustment(
+            contract.framework, contract.term, change, value=value, proposal_id=proposal_id
+        )
 
 
 # Monitoring and transparency -------------------------------------------------------------
@@ -317,6 +442,10 @@ class MeasurementRecorded(ContractEvent):
     period: Period
     value: Decimal
     source: str
+
+    @classmethod
+    def stands_on(cls, contract: Contract, fields: Mapping[str, Any]) -> Touches:
+        return Touches(reads=(f"indicator:{fields['indicator_id']}@{fields['indicator_version']}",))
 
     def apply_to(self, contract: Contract) -> None:
         contract.measurements[self.measurement_id] = Measurement(
@@ -380,26 +509,53 @@ class ResidentsConsulted(ContractEvent):
 
 
 class ContractActivated(ContractEvent):
+    @classmethod
+    def stands_on(cls, contract: Contract, fields: Mapping[str, Any]) -> Touches:
+        # The providers that were parties when delivery started (at least one).
+        accepted = [
+            f"provider:{org}"
+            for org in sorted(contract.active_providers)
+            if str(contract.marks.get(f"provider:{org}", [""])[0])
+            <= fields["effective_on"].isoformat()
+        ]
+        return Touches(reads=tuple(accepted), writes=("activation", "status"))
+
     def apply_to(self, contract: Contract) -> None:
         contract.status = ContractStatus.ACTIVE
 
 
 class ContractSuspended(ContractEvent):
+    @classmethod
+    def stands_on(cls, contract: Contract, fields: Mapping[str, Any]) -> Touches:
+        return Touches(reads=("activation",), writes=("status",))
+
     def apply_to(self, contract: Contract) -> None:
         contract.status = ContractStatus.SUSPENDED
 
 
 class ContractResumed(ContractEvent):
+    @classmethod
+    def stands_on(cls, contract: Contract, fields: Mapping[str, Any]) -> Touches:
+        return Touches(reads=("activation",), writes=("status",))
+
     def apply_to(self, contract: Contract) -> None:
         contract.status = ContractStatus.ACTIVE
 
 
 class ContractTerminated(ContractEvent):
+    @classmethod
+    def stands_on(cls, contract: Contract, fields: Mapping[str, Any]) -> Touches:
+        return Touches(reads=("activation",), writes=("status",))
+
     def apply_to(self, contract: Contract) -> None:
         contract.status = ContractStatus.TERMINATED
 
 
 class ContractCompleted(ContractEvent):
+    @classmethod
+    def stands_on(cls, contract: Contract, fields: Mapping[str, Any]) -> Touches:
+        return Touches(reads=("activation",), writes=("status",))
+
     def apply_to(self, contract: Contract) -> None:
         contract.status = ContractStatus.COMPLETED
 
@@ -461,6 +617,35 @@ class RecordCorrected(ContractEvent):
             contract.evaluations = _corrected(
                 contract.evaluations, "evaluation_id", record_id, self.corrections
             )
+
+
+def change_touches(contract: Contract, change: Change) -> Touches:
+    """What an agreed change reads and writes (see `domain.timeline`)."""
+    if isinstance(change, ChangePackage):
+        touches = Touches()
+        for part in change.changes:
+            touches += change_touches(contract, part)
+        return touches
+    if isinstance(change, ScopeRefinement):
+        return Touches(writes=("assignment",))
+    if isinstance(change, GoalChange):
+        node = contract.goals.get(str(change.node_id))
+        parents = {change.parent_id, node.parent_id if node is not None else None} - {None}
+        writes: tuple[str, ...] = (f"goal:{change.node_id}",)
+        if change.level == GoalLevel.VISION:
+            writes += ("vision",)
+        return Touches(reads=tuple(f"goal:{p}" for p in sorted(map(str, parents))), writes=writes)
+    if isinstance(change, IndicatorChange):
+        current = contract.indicators.get(str(change.indicator_id))
+        results = {change.result_id, current.result_id if current is not None else None} - {None}
+        writes = (f"indicator:{change.indicator_id}",)
+        if change.action != ChangeAction.RETIRE:
+            version = 1 if current is None else current.version + 1
+            writes += (f"indicator:{change.indicator_id}@{version}",)
+        return Touches(reads=tuple(f"goal:{r}" for r in sorted(map(str, results))), writes=writes)
+    # An adjustment (anything else was refused before this is asked).
+    orgs = sorted({a.org for a in getattr(change, "allocations", None) or ()})
+    return Touches(reads=tuple(f"provider:{org}" for org in orgs), writes=("money",))
 
 
 # Openness (Woo active disclosure) ----------------------------------------------------------

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 from typing import Any
 
@@ -13,6 +14,7 @@ from domain.errors import (
     UnknownGoal,
     VisionExists,
 )
+from domain.values import OMITTED_AT_DEFAULT
 
 
 class GoalLevel(StrEnum):
@@ -53,6 +55,8 @@ class GoalChange:
     parent_id: str | None = None
     text: str | None = None
     delivered_by: DeliveredBy | None = None
+    #: the day the change takes effect once agreed (None: the day it is agreed)
+    effective_on: date | None = field(default=None, metadata=OMITTED_AT_DEFAULT)
 
 
 @dataclass
@@ -73,7 +77,7 @@ def check_goal_change(nodes: dict[str, GoalNode], change: GoalChange) -> None:
         _member(DeliveredBy, change.delivered_by, "deliverer")
     if change.action == ChangeAction.ADD:
         if not (change.text or "").strip():
-            raise InvalidValue("a new goal node needs a text")
+            raise InvalidValue("a new goal node needs a text", field="change.text")
         _check_parent(nodes, level, change.parent_id)
         return
     node = nodes.get(change.node_id or "")
@@ -85,7 +89,7 @@ def check_goal_change(nodes: dict[str, GoalNode], change: GoalChange) -> None:
         if change.parent_id is not None and change.parent_id != node.parent_id:
             _check_parent(nodes, level, change.parent_id)
         if change.text is not None and not change.text.strip():
-            raise InvalidValue("a goal node's text must not be empty")
+            raise InvalidValue("a goal node's text must not be empty", field="change.text")
         return
     children = [n.node_id for n in nodes.values() if n.active and n.parent_id == node.node_id]
     if children:
@@ -120,7 +124,9 @@ def apply_goal_change(nodes: dict[str, GoalNode], change: GoalChange) -> None:
             delivered_by=change.delivered_by,
         )
         return
-    node = nodes[node_id]
+    node = nodes.get(node_id)
+    if node is None:  # absent only from a partial view of a history older than the timeline
+        return
     if change.action == ChangeAction.RETIRE:
         node.active = False
         return

@@ -17,7 +17,7 @@ from domain.errors import (
     UnknownIndicator,
 )
 from domain.goals import ChangeAction, GoalLevel, GoalNode
-from domain.values import Period
+from domain.values import OMITTED_AT_DEFAULT, Period
 
 
 class Direction(StrEnum):
@@ -56,6 +56,8 @@ class IndicatorChange:
     frequency: str | None = None
     data_source: str | None = None
     result_id: str | None = None
+    #: the day the change takes effect once agreed (None: the day it is agreed)
+    effective_on: date | None = field(default=None, metadata=OMITTED_AT_DEFAULT)
 
 
 @dataclass
@@ -95,7 +97,9 @@ def check_indicator_change(
         for name in ("name", "definition", "unit", "direction", "frequency", "data_source"):
             value = getattr(change, name)
             if value is None or (isinstance(value, str) and not value.strip()):
-                raise InvalidValue(f"a new indicator needs a {name.replace('_', ' ')}")
+                raise InvalidValue(
+                    f"a new indicator needs a {name.replace('_', ' ')}", field=f"change.{name}"
+                )
         if change.target is not None and change.baseline is None:
             raise TargetNeedsBaseline("agree a baseline together with the target")
         _check_direction(change.direction)
@@ -113,7 +117,10 @@ def check_indicator_change(
             for name in ("name", "definition", "unit", "frequency", "data_source"):
                 value = getattr(change, name)
                 if value is not None and not value.strip():
-                    raise InvalidValue(f"an indicator's {name.replace('_', ' ')} cannot be empty")
+                    raise InvalidValue(
+                        f"an indicator's {name.replace('_', ' ')} cannot be empty",
+                        field=f"change.{name}",
+                    )
     if change.result_id is not None:
         result = goals.get(change.result_id)
         if result is None or not result.active or result.level != GoalLevel.RESULT:
@@ -140,7 +147,9 @@ def apply_indicator_change(
             agreed_in_session=session_id,
         )
         return
-    current = indicators[indicator_id]
+    current = indicators.get(indicator_id)
+    if current is None:  # absent only from a partial view of a history older than the timeline
+        return
     if change.action == ChangeAction.RETIRE:
         current.active = False
         return
@@ -198,4 +207,4 @@ def _check_direction(direction: object) -> None:
     try:
         Direction(direction)  # type: ignore[arg-type]
     except ValueError:
-        raise InvalidValue(f"{direction!r} is not a direction") from None
+        raise InvalidValue(f"{direction!r} is not a direction", field="change.direction") from None

@@ -160,19 +160,21 @@ def check_adjustment(
 ) -> None:
     """Raise the money rule an adjustment would break (rule 3 and rule 4)."""
     if not adjustment.legal_basis.strip():
-        raise InvalidValue("an adjustment needs a legal basis")
+        raise InvalidValue("an adjustment needs a legal basis", field="change.legal_basis")
     euros(adjustment.value)
     if adjustment.ceiling is not None:
         euros(adjustment.ceiling)
     for allocation in adjustment.allocations or ():
         euros(allocation.amount)
     if not adjustment.allocations and adjustment.ceiling is None and not adjustment.term_end:
-        raise InvalidValue("an adjustment changes allocations, the ceiling or the term")
+        raise InvalidValue(
+            "an adjustment changes allocations, the ceiling or the term", field="change"
+        )
     if adjustment.ceiling is not None:
         if not (adjustment.decision_ref or "").strip():
             raise DecisionRequired("name the budget decision that changes the ceiling")
         if adjustment.ceiling <= ZERO:
-            raise InvalidValue("the ceiling must be positive")
+            raise InvalidValue("the ceiling must be positive", field="change.ceiling")
     if adjustment.term_end is not None and adjustment.term_end <= term.end:
         raise InvalidTerm(f"a term extension must end after the current end {term.end}")
     seen: set[str] = set()
@@ -180,9 +182,9 @@ def check_adjustment(
         if allocation.org not in providers:
             raise UnknownProvider(f"{allocation.org!r} is not an active provider")
         if allocation.org in seen:
-            raise InvalidValue(f"{allocation.org!r} is allocated twice")
+            raise InvalidValue(f"{allocation.org!r} is allocated twice", field="change.allocations")
         if allocation.amount < ZERO:
-            raise InvalidValue("an allocation cannot be negative")
+            raise InvalidValue("an allocation cannot be negative", field="change.allocations")
         seen.add(allocation.org)
     ceiling = adjustment.ceiling if adjustment.ceiling is not None else framework.ceiling
     after = sum(framework.allocations_after(adjustment).values(), ZERO)

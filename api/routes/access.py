@@ -24,7 +24,12 @@ router = APIRouter(prefix="/contracts/{contractId}/access-grants", tags=["contra
 )
 def grant_access(contract_id: ContractId, body: AccessGrantCreate, command: Command) -> Response:
     grant = GrantAccess(
-        contract_id, org=body.org, role=body.role, reason=body.reason, until=body.until
+        contract_id,
+        effective_on=body.effective_on,
+        org=body.org,
+        role=body.role,
+        reason=body.reason,
+        until=body.until,
     )
     return command.run(grant, View.ACCESS_GRANT, status=201)
 
@@ -38,5 +43,7 @@ def grant_access(contract_id: ContractId, body: AccessGrantCreate, command: Comm
 def revoke_access(
     contract_id: ContractId, grant_id: GrantId, body: ReasonBody, command: Command
 ) -> Response:
-    revoke = RevokeAccess(contract_id, grant_id=grant_id, reason=body.reason)
+    revoke = RevokeAccess(
+        contract_id, effective_on=body.effective_on, grant_id=grant_id, reason=body.reason
+    )
     return command.run(revoke, View.ACCESS_GRANT)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import Response
 
 from api.deps import ContractId, ContractsDep, CurrentPrincipal
 from api.responses import READ_ERRORS
 from api.schemas import MAX_COUNT
+from application.diff import language_of
 from application.views import DiffData, HistoryPage, VerificationData
 
 router = APIRouter(prefix="/contracts/{contractId}", tags=["audit"])
@@ -46,8 +48,27 @@ def diff(
         int, Query(alias="from", ge=1, le=MAX_COUNT, description="Earlier version")
     ],
     to_version: Annotated[int, Query(alias="to", ge=1, le=MAX_COUNT, description="Later version")],
-) -> DiffData:
-    return contracts.diff(principal, contract_id, from_version=from_version, to_version=to_version)
+    accept_language: Annotated[
+        str | None,
+        Header(
+            max_length=200,
+            description="`nl` (the default) or `en`: the language of the summaries",
+        ),
+    ] = None,
+) -> Response:
+    language = language_of(accept_language)
+    data = contracts.diff(
+        principal,
+        contract_id,
+        from_version=from_version,
+        to_version=to_version,
+        language=language,
+    )
+    return Response(
+        data.model_dump_json(by_alias=True).encode(),
+        media_type="application/json",
+        headers={"Content-Language": language, "Vary": "Accept-Language"},
+    )
 
 
 @router.get(

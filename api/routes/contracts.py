@@ -42,6 +42,7 @@ def open_contract(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     command = OpenContract(
+        effective_on=body.effective_on,
         reference=body.reference,
         title=body.title,
         assignment=body.assignment,
@@ -110,13 +111,31 @@ def get_contract(
         Query(alias="asOf", description="As recorded at this moment (RFC 3339 with offset)"),
     ] = None,
     in_force_on: Annotated[
-        date | None, Query(alias="inForceOn", description="As in force on this date, known now")
+        date | None,
+        Query(
+            alias="inForceOn",
+            description="As in force on this date, as known now: every fact recorded so far "
+            "that took effect on or before it (404 not-in-force before the opening)",
+        ),
     ] = None,
 ) -> Response:
     data = contracts.get_contract(
         principal, contract_id, version=version, as_of=as_of, in_force_on=in_force_on
     )
-    return respond(Viewed(data.version, data.head_digest, data))
+    if as_of is None and in_force_on is None:
+        return respond(Viewed(data.version, data.head_digest, data))
+    # A time-travel read is a view, not a version: no ETag a client could send back in If-Match
+    # as if it were one; `Contract-Version` names the version it stands on.
+    query = f"asOf={as_of.isoformat()}" if as_of is not None else f"inForceOn={in_force_on}"
+    return Response(
+        data.model_dump_json(by_alias=True).encode(),
+        media_type="application/json",
+        headers={
+            "Contract-Version": str(data.version),
+            "Contract-Digest": f"sha-256={data.head_digest}",
+            "ETag": f'W/"{query};version={data.version}"',
+        },
+    )
 
 
 def _encode_cursor(reference: str, contract_id: str) -> str:

@@ -12,7 +12,7 @@ from api.http import contract_headers
 from api.responses import COMMAND_ERRORS, READ_ERRORS, IndicatorOut, IndicatorPage
 from api.schemas import MeasurementCreate
 from application.commands import RecordMeasurement
-from application.views import MeasurementData, View
+from application.views import IndicatorHistoryData, MeasurementData, View
 
 router = APIRouter(prefix="/contracts/{contractId}/indicators", tags=["indicators"])
 
@@ -33,6 +33,29 @@ def indicator_dashboard(
     return JSONResponse(
         page.model_dump(mode="json", by_alias=True),
         headers=contract_headers(dashboard.version, dashboard.head_digest),
+    )
+
+
+@router.get(
+    "/{indicatorId}/history",
+    response_model=IndicatorHistoryData,
+    summary="Every version of an indicator, with who proposed and consented, when, in which "
+    "session, and why",
+    description="Versions oldest first; a retirement is the last entry (`change: retired`). "
+    "Read from the events in one call.",
+    responses=READ_ERRORS,
+)
+def indicator_history(
+    contract_id: ContractId,
+    indicator_id: IndicatorId,
+    principal: CurrentPrincipal,
+    contracts: ContractsDep,
+) -> Response:
+    found = contracts.indicator_history(principal, contract_id, indicator_id)
+    return Response(
+        found.body.model_dump_json(by_alias=True).encode(),
+        media_type="application/json",
+        headers=contract_headers(found.version, found.head_digest),
     )
 
 

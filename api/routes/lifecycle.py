@@ -29,7 +29,12 @@ router = APIRouter(prefix="/contracts/{contractId}", tags=["contracts"])
     operation_id="activateContract",
 )
 def activate(contract_id: ContractId, body: OptionalReasonBody, command: Command) -> Response:
-    step = ActivateContract(contract_id, reason=body.reason, decision_ref=body.decision_ref)
+    step = ActivateContract(
+        contract_id,
+        effective_on=body.effective_on,
+        reason=body.reason,
+        decision_ref=body.decision_ref,
+    )
     return command.run(step, View.CONTRACT)
 
 
@@ -41,7 +46,12 @@ def activate(contract_id: ContractId, body: OptionalReasonBody, command: Command
     operation_id="suspendContract",
 )
 def suspend(contract_id: ContractId, body: LifecycleStep, command: Command) -> Response:
-    step = SuspendContract(contract_id, reason=body.reason, decision_ref=body.decision_ref)
+    step = SuspendContract(
+        contract_id,
+        effective_on=body.effective_on,
+        reason=body.reason,
+        decision_ref=body.decision_ref,
+    )
     return command.run(step, View.CONTRACT)
 
 
@@ -53,7 +63,12 @@ def suspend(contract_id: ContractId, body: LifecycleStep, command: Command) -> R
     operation_id="resumeContract",
 )
 def resume(contract_id: ContractId, body: LifecycleStep, command: Command) -> Response:
-    step = ResumeContract(contract_id, reason=body.reason, decision_ref=body.decision_ref)
+    step = ResumeContract(
+        contract_id,
+        effective_on=body.effective_on,
+        reason=body.reason,
+        decision_ref=body.decision_ref,
+    )
     return command.run(step, View.CONTRACT)
 
 
@@ -65,7 +80,12 @@ def resume(contract_id: ContractId, body: LifecycleStep, command: Command) -> Re
     operation_id="terminateContract",
 )
 def terminate(contract_id: ContractId, body: LifecycleStep, command: Command) -> Response:
-    step = TerminateContract(contract_id, reason=body.reason, decision_ref=body.decision_ref)
+    step = TerminateContract(
+        contract_id,
+        effective_on=body.effective_on,
+        reason=body.reason,
+        decision_ref=body.decision_ref,
+    )
     return command.run(step, View.CONTRACT)
 
 
@@ -77,5 +97,10 @@ def terminate(contract_id: ContractId, body: LifecycleStep, command: Command) ->
     operation_id="completeContract",
 )
 def complete(contract_id: ContractId, body: LifecycleStep, command: Command) -> Response:
-    step = CompleteContract(contract_id, reason=body.reason, decision_ref=body.decision_ref)
+    step = CompleteContract(
+        contract_id,
+        effective_on=body.effective_on,
+        reason=body.reason,
+        decision_ref=body.decision_ref,
+    )
     return command.run(step, View.CONTRACT)

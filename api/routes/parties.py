@@ -29,7 +29,13 @@ router = APIRouter(prefix="/contracts/{contractId}", tags=["contracts"])
     responses=COMMAND_ERRORS,
 )
 def admit_provider(contract_id: ContractId, body: ProviderCreate, command: Command) -> Response:
-    admit = AdmitProvider(contract_id, org=body.org, name=body.name, rationale=body.rationale)
+    admit = AdmitProvider(
+        contract_id,
+        effective_on=body.effective_on,
+        org=body.org,
+        name=body.name,
+        rationale=body.rationale,
+    )
     return command.run(admit, View.CONTRACT, status=201)
 
 
@@ -42,7 +48,9 @@ def admit_provider(contract_id: ContractId, body: ProviderCreate, command: Comma
 def accept_invitation(
     contract_id: ContractId, org: OrgId, body: AcceptanceBody, command: Command
 ) -> Response:
-    return command.run(AcceptInvitation(contract_id, org=org), View.CONTRACT)
+    return command.run(
+        AcceptInvitation(contract_id, effective_on=body.effective_on, org=org), View.CONTRACT
+    )
 
 
 @router.post(
@@ -54,7 +62,9 @@ def accept_invitation(
 def decline_invitation(
     contract_id: ContractId, org: OrgId, body: ReasonBody, command: Command
 ) -> Response:
-    decline = DeclineInvitation(contract_id, org=org, reason=body.reason)
+    decline = DeclineInvitation(
+        contract_id, effective_on=body.effective_on, org=org, reason=body.reason
+    )
     return command.run(decline, View.CONTRACT)
 
 
@@ -67,7 +77,10 @@ def decline_invitation(
 def withdraw_provider(
     contract_id: ContractId, org: OrgId, body: ReasonBody, command: Command
 ) -> Response:
-    return command.run(WithdrawProvider(contract_id, org=org, reason=body.reason), View.CONTRACT)
+    return command.run(
+        WithdrawProvider(contract_id, effective_on=body.effective_on, org=org, reason=body.reason),
+        View.CONTRACT,
+    )
 
 
 @router.post(
@@ -81,6 +94,10 @@ def register_stakeholder(
     contract_id: ContractId, body: StakeholderCreate, command: Command
 ) -> Response:
     register = RegisterStakeholder(
-        contract_id, name=body.name, kind=body.kind, contact=body.contact
+        contract_id,
+        effective_on=body.effective_on,
+        name=body.name,
+        kind=body.kind,
+        contact=body.contact,
     )
     return command.run(register, View.STAKEHOLDER, status=201)

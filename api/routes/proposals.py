@@ -26,7 +26,11 @@ router = APIRouter(prefix="/contracts/{contractId}/proposals", tags=["dialogue"]
 )
 def submit_proposal(contract_id: ContractId, body: ProposalCreate, command: Command) -> Response:
     submit = SubmitProposal(
-        contract_id, session_id=body.session_id, change=change_of(body), rationale=body.rationale
+        contract_id,
+        effective_on=body.effective_on,
+        session_id=body.session_id,
+        change=change_of(body),
+        rationale=body.rationale,
     )
     return command.run(submit, View.PROPOSAL, status=201)
 
@@ -59,6 +63,7 @@ def give_consent(
 ) -> Response:
     consent = GiveConsent(
         contract_id,
+        effective_on=body.effective_on,
         proposal_id=proposal_id,
         on_behalf_of=body.on_behalf_of,
         session_id=body.session_id,
@@ -76,7 +81,11 @@ def reject_proposal(
     contract_id: ContractId, proposal_id: ProposalId, body: ProposalClosing, command: Command
 ) -> Response:
     reject = RejectProposal(
-        contract_id, proposal_id=proposal_id, reason=body.reason, session_id=body.session_id
+        contract_id,
+        effective_on=body.effective_on,
+        proposal_id=proposal_id,
+        reason=body.reason,
+        session_id=body.session_id,
     )
     return command.run(reject, View.PROPOSAL)
 
@@ -91,6 +100,10 @@ def withdraw_proposal(
     contract_id: ContractId, proposal_id: ProposalId, body: ProposalClosing, command: Command
 ) -> Response:
     withdraw = WithdrawProposal(
-        contract_id, proposal_id=proposal_id, reason=body.reason, session_id=body.session_id
+        contract_id,
+        effective_on=body.effective_on,
+        proposal_id=proposal_id,
+        reason=body.reason,
+        session_id=body.session_id,
     )
     return command.run(withdraw, View.PROPOSAL)

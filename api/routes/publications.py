@@ -25,6 +25,10 @@ def issue_publication(
     contract_id: ContractId, body: PublicationCreate, command: Command
 ) -> Response:
     issue = IssuePublication(
-        contract_id, audience=body.audience, channel=body.channel, summary=body.summary
+        contract_id,
+        effective_on=body.effective_on,
+        audience=body.audience,
+        channel=body.channel,
+        summary=body.summary,
     )
     return command.run(issue, View.PUBLICATION, status=201)

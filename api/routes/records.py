@@ -70,6 +70,7 @@ def record_evaluation(
 def correct_record(contract_id: ContractId, body: CorrectionCreate, command: Command) -> Response:
     correct = CorrectRecord(
         contract_id,
+        effective_on=body.effective_on,
         corrects_version=body.corrects_version,
         corrections=body.corrections_value(),
         reason=body.reason,

@@ -58,25 +58,51 @@ def test_history_pages_follow_next_cursor(client: TestClient, active: ActiveCont
 
 
 def test_diff_in_words(client: TestClient, active: ActiveContract) -> None:
+    """Dutch by default, organisations by name, euros as a Dutch reader writes them, and the
+    proposal, session, reason and decision behind each change; English on request."""
     s.agree(
         client,
         active,
         "adjustment",
-        s.adjustment(allocations=[{"org": "zorg-a", "amount": "250000.00"}]),
+        s.adjustment(
+            allocations=[{"org": "zorg-a", "amount": "1220000.00"}],
+            ceiling="1500000.00",
+            decisionRef="Raadsbesluit 2025-12",
+            justification="Meer vraag",
+        ),
     )
     head = s.read_contract(client, active)["version"]
     response = client.get(active.url("/diff"), headers=s.auditor(), params={"from": 1, "to": head})
     assert response.status_code == 200
+    assert response.headers["content-language"] == "nl"
     body = response.json()
-    assert body["fromVersion"] == 1
-    assert body["toVersion"] == head
+    assert (body["fromVersion"], body["toVersion"], body["language"]) == (1, head, "nl")
     for change in body["changes"]:
-        assert set(change) == {"path", "before", "after", "summary"}
+        assert set(change) == {"path", "before", "after", "summary", "why"}
         assert change["summary"]
-    summaries = [c["summary"] for c in body["changes"]]
-    assert "Status changed: draft → active" in summaries
-    assert "Allocation to zorg-a € 0 → € 250000.00" in summaries
-    assert any(summary.startswith("Provider ") for summary in summaries)
+    by_path = {c["path"]: c for c in body["changes"]}
+    assert by_path["status"]["summary"] == "Status: concept → actief"
+    assert by_path["status"]["why"]["event"] == "ContractActivated"
+    allocation = by_path["financialFramework.allocations.zorg-a"]
+    assert allocation["summary"] == "Budget voor Zorg zorg-a: € 0,00 → € 1.220.000,00"
+    why = allocation["why"]
+    assert why["event"] == "ProposalAgreed" and why["proposalId"]
+    assert why["sessionId"] == active.session_id and why["sessionHeldOn"] == "2025-02-03"
+    assert why["decisionRef"] == "Raadsbesluit 2025-12"
+    assert why["reason"] and why["by"]["org"]
+    assert by_path["financialFramework.ceiling"]["summary"] == (
+        "Plafond € 1.000.000,00 → € 1.500.000,00"
+    )
+    assert any(c["summary"] == "Aanbieder Zorg zorg-a uitgenodigd" for c in body["changes"])
+    english = client.get(
+        active.url("/diff"),
+        headers={**s.auditor(), "Accept-Language": "en-GB, nl;q=0.5"},
+        params={"from": 1, "to": head},
+    )
+    assert english.headers["content-language"] == "en"
+    summaries = [c["summary"] for c in english.json()["changes"]]
+    assert "Status: draft → active" in summaries
+    assert "Allocation to Zorg zorg-a: €0.00 → €1,220,000.00" in summaries
     same = client.get(active.url("/diff"), headers=s.auditor(), params={"from": 2, "to": 2})
     assert same.status_code == 200
     assert same.json()["changes"] == []
@@ -84,6 +110,22 @@ def test_diff_in_words(client: TestClient, active: ActiveContract) -> None:
         active.url("/diff"), headers=s.auditor(), params={"from": 1, "to": head + 1}
     )
     s.assert_problem(out_of_range, 400, "invalid-query")
+    backwards = client.get(active.url("/diff"), headers=s.auditor(), params={"from": 3, "to": 2})
+    s.assert_problem(backwards, 400, "invalid-query")
+
+
+def test_diff_shows_full_texts(client: TestClient, active: ActiveContract) -> None:
+    """A changed assignment shows both texts whole, however long and however alike."""
+    old = s.read_contract(client, active)["assignment"]
+    new = old + " " + "En ook 's avonds en in het weekend bereikbaar. " * 5
+    s.agree(client, active, "scope_refinement", {"assignment": new})
+    head = s.read_contract(client, active)["version"]
+    body = client.get(
+        active.url("/diff"), headers=s.auditor(), params={"from": 1, "to": head}
+    ).json()
+    (change,) = [c for c in body["changes"] if c["path"] == "assignment"]
+    assert change["before"] == old and change["after"] == new.strip()
+    assert old in change["summary"] and new.strip() in change["summary"]
 
 
 def test_verification_valid(client: TestClient, active: ActiveContract) -> None:

@@ -206,6 +206,9 @@ ENDPOINTS: dict[str, Endpoint] = {
         WRITE, 200, _open_proposal, _reason
     ),
     "GET /contracts/{contractId}/indicators": Endpoint(READ, 200, right=s.reader),
+    "GET /contracts/{contractId}/indicators/{indicatorId}/history": Endpoint(
+        READ, 200, _indicator, right=s.reader
+    ),
     "POST /contracts/{contractId}/indicators/{indicatorId}/measurements": Endpoint(
         WRITE, 201, _indicator, lambda _: s.measurement_body(), right=s.provider_a
     ),

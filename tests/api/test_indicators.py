@@ -90,6 +90,7 @@ def test_revised_indicator_takes_a_new_version(client: TestClient, active: Activ
             "action": "revise",
             "indicatorId": indicator_id,
             "target": {"value": "95", "dueOn": "2027-12-31"},
+            "effectiveOn": "2025-01-01",
         },
     )
     (row,) = client.get(active.url("/indicators"), headers=s.reader()).json()["items"]

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from api.demo import PEOPLE, Demo
@@ -179,6 +179,10 @@ STEP = st.sampled_from(
     max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(steps=st.lists(STEP, min_size=0, max_size=12), terminate=st.booleans())
+@example(
+    steps=["indicator", "measure", "agree", "reject", "open", "session", "publish", "suspend"],
+    terminate=True,
+)
 def test_random_histories_are_valid_ocds(
     tmp_path_factory: pytest.TempPathFactory, steps: list[str], terminate: bool
 ) -> None:
@@ -193,6 +197,7 @@ def test_random_histories_are_valid_ocds(
         cid = scene.contract_id
         indicators: list[str] = []
         suspended = False
+        done: set[str] = set()  # what the steps really recorded
         for n, step in enumerate(steps):
             if suspended and step != "suspend":
                 continue
@@ -210,6 +215,7 @@ def test_random_histories_are_valid_ocds(
                 )
             elif step == "agree":
                 agree(service, scene, ScopeRefinement(f"Scherper {n}"))
+                done.add("agreed")
             elif step in ("reject", "open"):
                 proposal = service.handle(
                     COMMISSIONER,
@@ -224,7 +230,10 @@ def test_random_histories_are_valid_ocds(
                 if step == "reject":
                     service.handle(PROVIDER, RejectProposal(cid, proposal_id=proposal, reason="no"))
             elif step == "indicator":
-                indicators.append(agree(service, scene, indicator_addition(f"KPI {n}")))
+                agree(service, scene, indicator_addition(f"KPI {n}"))
+                now = service.get_contract(COMMISSIONER, cid)
+                indicators += [i.indicator_id for i in now.indicators if i.name == f"KPI {n}"]
+                done.add("agreed")
             elif step == "measure" and indicators:
                 service.handle(
                     COMMISSIONER,
@@ -236,6 +245,7 @@ def test_random_histories_are_valid_ocds(
                         source="CBS",
                     ),
                 )
+                done.add("measured")
             elif step == "publish":
                 service.handle(
                     PROVIDER,
@@ -258,6 +268,9 @@ def test_random_histories_are_valid_ocds(
         assert_valid(package, "release-package")
         assert_valid(record, "record-package")
         assert found[-1]["tag"] == (["contractTermination"] if terminate else found[-1]["tag"])
+        tags = {r["tag"][0] for r in found}
+        assert ("implementationUpdate" in tags) == ("measured" in done)
+        assert ("contractAmendment" in tags) == ("agreed" in done)
         assert [r["id"] for r in found] == sorted(
             (r["id"] for r in found), key=lambda i: int(i.rsplit("-v", 1)[1])
         )

@@ -300,3 +300,29 @@ def test_a_list_item_and_a_union_branch_are_named_as_written(client: TestClient)
 
     assert [p["name"] for p in first.json()["invalidParams"]] == ["participants[0].org"]
     assert {p["name"] for p in second.json()["invalidParams"]} == {"corrections.summary"}
+
+
+def test_a_rule_about_one_field_names_that_field_by_its_json_path(
+    client: TestClient, active: s.ActiveContract
+) -> None:
+    """A refusal by the domain about one value points at it, as the body's own validation
+    does: never a single `body` entry."""
+    body = s.session_body()
+    body["participants"].append({"name": "Niemand", "org": "nobody-org", "role": "x"})
+    response = client.post(active.url("/sessions"), headers=s.commissioner(), json=body)
+    problem = s.assert_problem(response, 400, "invalid-value")
+    assert (
+        problem["invalidParams"][0]["name"] == f"participants[{len(body['participants']) - 1}].org"
+    )
+    future = client.post(
+        active.url("/sessions"), headers=s.commissioner(), json=s.session_body("2099-01-01")
+    )
+    assert s.assert_problem(future, 400)["invalidParams"][0]["name"] == "heldOn"
+    indicator = dict(s.indicator_add())
+    del indicator["unit"]
+    response = client.post(
+        active.url("/proposals"),
+        headers=s.commissioner(),
+        json=s.proposal_body(active.session_id, "indicator", indicator),
+    )
+    assert s.assert_problem(response, 400)["invalidParams"][0]["name"] == "change.unit"

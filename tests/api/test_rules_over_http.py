@@ -199,6 +199,15 @@ def _unknown_proposal(client: TestClient) -> Refusal:
     return Refusal(contract.id, _post(client, url, {}, s.provider_a()))
 
 
+def _effective_before_dependency(client: TestClient) -> Refusal:
+    # An allocation that would take effect before the contract's opening (the term's start).
+    contract = s.active_contract(client)
+    change = s.adjustment(
+        effectiveOn="2024-12-01", allocations=[{"org": s.PROVIDER_A_ORG, "amount": "1.00"}]
+    )
+    return Refusal(contract.id, _proposal(client, contract, "adjustment", change))
+
+
 def _reference_taken(client: TestClient) -> Refusal:
     contract_id = s.open_contract(client, "WMO-2025-017")
     return Refusal(contract_id, _post(client, f"{API}/contracts", s.contract_body("WMO-2025-017")))
@@ -270,6 +279,7 @@ RULES: dict[str, Rule] = {
     "proposal-not-open": _proposal_not_open,
     "unknown-proposal": _unknown_proposal,
     "reference-taken": _reference_taken,
+    "effective-before-dependency": _effective_before_dependency,
     "provider-already-admitted": _provider_already_admitted,
 }
 
@@ -300,7 +310,7 @@ def test_every_409_rule_is_tried_or_explained() -> None:
 
 
 def _status(cls: type[DomainError]) -> int:
-    found = _status_for(cls("x"))
+    found = _status_for(cls.__new__(cls))  # looked up by class
     return found[0] if found else 500
 
 

@@ -194,14 +194,19 @@ def test_diff_speaks_the_council_members_language(service: ContractService, scen
     assert (diff.from_version, diff.to_version) == (before, after)
     target = [c for c in diff.changes if c.path == f"indicators.{indicator_id}.target"]
     assert len(target) == 1
-    assert target[0].summary == "Indicator 'Terugval' target 5% → 4%, agreed in session 2025-02-03"
+    assert target[0].summary == "Streefwaarde van indicator ‘Terugval’: 5% → 4%"
+    assert target[0].why is not None
+    assert target[0].why.reason == "Sharper target"
+    assert target[0].why.session_held_on == date(2025, 2, 3)
     summaries = [c.summary for c in diff.changes]
-    assert any("Sharper target" in s and "agreed" in s for s in summaries)
+    assert any("Sharper target" in s and "overeengekomen" in s for s in summaries)
     # From the start: the provider's admission, the status and the session are all there.
     whole = service.diff(AUDITOR, scene.contract_id, from_version=1, to_version=5)
     whole_summaries = [c.summary for c in whole.changes]
-    assert "Provider Zorg A admitted" in whole_summaries
-    assert "Status changed: draft → active" in whole_summaries
-    assert "Session held on 2025-02-03: first dialogue" in whole_summaries
+    assert "Aanbieder Zorg A uitgenodigd" in whole_summaries
+    assert "Status: concept → actief" in whole_summaries
+    assert "Dialoogsessie op 3 februari 2025: first dialogue" in whole_summaries
+    english = service.diff(AUDITOR, scene.contract_id, from_version=1, to_version=5, language="en")
+    assert "Session held on 2025-02-03: first dialogue" in [c.summary for c in english.changes]
     nothing = service.diff(AUDITOR, scene.contract_id, from_version=after, to_version=after)
     assert nothing.changes == []

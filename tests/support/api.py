@@ -152,7 +152,12 @@ def contract_body(reference: str = "WMO-2025-017", **overrides: Any) -> dict[str
 
 
 def provider_body(org: str, name: str | None = None) -> dict[str, Any]:
-    return {"org": org, "name": name or f"Zorg {org}", "rationale": "Preselected: fits the DNA"}
+    return {
+        "org": org,
+        "name": name or f"Zorg {org}",
+        "rationale": "Preselected: fits the DNA",
+        "effectiveOn": TERM["start"],
+    }
 
 
 def session_body(
@@ -180,7 +185,12 @@ def proposal_body(session_id: str, kind: str, change: dict[str, Any]) -> dict[st
 
 
 def goal_add(level: str, text: str, parent_id: str | None = None) -> dict[str, Any]:
-    change: dict[str, Any] = {"action": "add", "level": level, "text": text}
+    change: dict[str, Any] = {
+        "action": "add",
+        "level": level,
+        "text": text,
+        "effectiveOn": TERM["start"],
+    }
     if parent_id is not None:
         change["parentId"] = parent_id
     if level in ("result", "performance"):
@@ -193,6 +203,7 @@ def indicator_add(
 ) -> dict[str, Any]:
     change: dict[str, Any] = {
         "action": "add",
+        "effectiveOn": TERM["start"],
         "name": name,
         "definition": "Share of requests answered within 14 days",
         "unit": "%",
@@ -292,7 +303,9 @@ def admit(client: Any, contract_id: str, org: str) -> None:
 
 def activate(client: Any, contract_id: str) -> None:
     response = client.post(
-        f"{API}/contracts/{contract_id}/activation", headers=commissioner(), json={}
+        f"{API}/contracts/{contract_id}/activation",
+        headers=commissioner(),
+        json={"effectiveOn": TERM["start"]},
     )
     assert response.status_code == 200, response.text
 
@@ -316,7 +329,9 @@ def hold_session(
 def accept(client: Any, contract_id: str, org: str, headers: Headers) -> None:
     """The invited provider's own people accept the invitation."""
     response = client.post(
-        f"{API}/contracts/{contract_id}/providers/{org}/acceptance", headers=headers, json={}
+        f"{API}/contracts/{contract_id}/providers/{org}/acceptance",
+        headers=headers,
+        json={"effectiveOn": TERM["start"]},
     )
     assert response.status_code == 200, response.text
 
@@ -360,12 +375,18 @@ def consent(
 
 
 def agree(
-    client: Any, contract: ActiveContract, kind: str, change: dict[str, Any]
+    client: Any,
+    contract: ActiveContract,
+    kind: str,
+    change: dict[str, Any],
+    consenting: list[Headers] | None = None,
 ) -> dict[str, Any]:
-    """Proposed by the commissioner, consented by both providers: the agreed proposal."""
+    """Proposed by the commissioner, consented by the providers (both, unless named): the
+    agreed proposal."""
     proposal = propose(client, contract, kind, change)
-    consent(client, contract, proposal["proposalId"], provider_a())
-    agreed = consent(client, contract, proposal["proposalId"], provider_b())
+    agreed: dict[str, Any] = {}
+    for headers in consenting or [provider_a(), provider_b()]:
+        agreed = consent(client, contract, proposal["proposalId"], headers)
     assert agreed["status"] == "agreed", agreed
     return agreed
 

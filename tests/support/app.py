@@ -83,10 +83,15 @@ def active_contract(service: ContractService, reference: str = "WMO-2025-01") ->
     held (v5)."""
     contract_id = open_contract(service, reference)
     service.handle(
-        COMMISSIONER, AdmitProvider(contract_id, org="zorg-a", name="Zorg A", rationale="fit")
+        COMMISSIONER,
+        AdmitProvider(
+            contract_id, org="zorg-a", name="Zorg A", rationale="fit", effective_on=TERM.start
+        ),
     )
-    service.handle(PROVIDER, AcceptInvitation(contract_id, org=PROVIDER.org))
-    service.handle(COMMISSIONER, ActivateContract(contract_id))
+    service.handle(
+        PROVIDER, AcceptInvitation(contract_id, org=PROVIDER.org, effective_on=TERM.start)
+    )
+    service.handle(COMMISSIONER, ActivateContract(contract_id, effective_on=TERM.start))
     session = service.handle(
         COMMISSIONER,
         HoldSession(
@@ -116,6 +121,7 @@ def indicator_addition(name: str = "Terugval", target: str = "5") -> IndicatorCh
         target=Target(Decimal(target), date(2026, 12, 31)),
         frequency="quarterly",
         data_source="CBS",
+        effective_on=TERM.start,
     )
 
 

@@ -38,6 +38,8 @@ OUTSIDER = people.FRANK.actor
 
 PROVIDER_NAMES = {o.id: o.name for o in (people.ZORG_A, people.WELZIJN_B, people.BUURTWERK_C)}
 
+#: The term started before today; the builders date admission, acceptance, activation and the
+#: goal chain on its first day, so that sessions and measurements in 2025 stand on them.
 TERM = Period(date(2025, 1, 1), date(2028, 12, 31))
 BUDGET_PERIOD = Period(date(2025, 1, 1), date(2028, 12, 31))
 CEILING = Decimal("1000000.00")
@@ -129,6 +131,7 @@ def invited(*orgs: str) -> Step:
                 org=org,
                 name=PROVIDER_NAMES.get(org, org),
                 rationale="DNA, track record and fit",
+                effective_on=TERM.start,
             )
 
     return step
@@ -140,14 +143,16 @@ def admitted(*orgs: str) -> Step:
     def step(scene: Scene) -> None:
         invited(*orgs)(scene)
         for org in orgs:
-            scene.c.accept_invitation(actor=actor_of(org))
+            scene.c.accept_invitation(actor=actor_of(org), effective_on=TERM.start)
 
     return step
 
 
 def activated() -> Step:
     def step(scene: Scene) -> None:
-        scene.c.activate(actor=COMMISSIONER, reason="start of delivery and dialogue")
+        scene.c.activate(
+            actor=COMMISSIONER, reason="start of delivery and dialogue", effective_on=TERM.start
+        )
 
     return step
 
@@ -227,8 +232,15 @@ def agreed(name: str, change: Change, by: Actor = COMMISSIONER, session: str = "
     return step
 
 
-def goal_added(name: str, level: GoalLevel, parent: str | None = None, text: str = "") -> Step:
-    """An agreed goal node; `scene[name]` is the node id."""
+def goal_added(
+    name: str,
+    level: GoalLevel,
+    parent: str | None = None,
+    text: str = "",
+    effective_on: date | None = TERM.start,
+) -> Step:
+    """An agreed goal node, in force from the term's start unless said otherwise;
+    `scene[name]` is the node id."""
 
     def step(scene: Scene) -> None:
         change = GoalChange(
@@ -237,6 +249,7 @@ def goal_added(name: str, level: GoalLevel, parent: str | None = None, text: str
             parent_id=scene[parent] if parent else None,
             text=text or f"{level} {name}",
             delivered_by=DeliveredBy.MIXED if level == GoalLevel.PERFORMANCE else None,
+            effective_on=effective_on,
         )
         agreed(f"proposal:{name}", change)(scene)
         proposal = scene.c.proposals[scene[f"proposal:{name}"]]
@@ -268,6 +281,7 @@ def new_indicator(result_id: str | None = None, **overrides: Any) -> IndicatorCh
         "frequency": "quarterly",
         "data_source": "ZRM registration",
         "result_id": result_id,
+        "effective_on": TERM.start,
     }
     fields.update(overrides)
     return IndicatorChange(**fields)

@@ -62,6 +62,8 @@ ORGS = (COMMISSIONER_ORG, *PROVIDER_ORGS, OUTSIDER_ORG)
 CEILING = Decimal("1000000.00")
 LIMIT = Decimal("100000.00")
 TERM = Period(date(2025, 1, 1), date(2028, 12, 31))
+#: the day the facts of these runs take effect, the same as the changes' own effective date
+DAY = date(2025, 6, 1)
 CLOSED = ("terminated", "completed")
 AFTER_THE_END = (EvaluationRecorded, PublicationIssued, RecordCorrected)
 CENT = Decimal("0.01")
@@ -223,7 +225,10 @@ class ContractMachine(RuleBasedStateMachine):
         )
         parties_before = set(self.model.parties)
         try:
-            result = command()
+            # Every fact here takes effect on the day the model's changes do: the rules of
+            # effective dates have a property test of their own (test_effective_dates).
+            with contract.taking_effect_on(DAY):
+                result = command()
         except errors.DomainError as error:
             assert contract.version == version, "a refused command changed the version"
             assert len(contract.pending_events) == pending, "a refused command added an event"
@@ -377,7 +382,7 @@ class ContractMachine(RuleBasedStateMachine):
             expected,
             lambda: self.contract.hold_session(
                 actor=actor,
-                held_on=date(2025, 3, 1),
+                held_on=DAY,
                 kind="dialogue",
                 participants=[Participant(actor.name, actor.org, actor.role)],
                 minutes_ref="minutes",

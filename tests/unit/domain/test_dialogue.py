@@ -27,6 +27,7 @@ from tests.support.builders import (
     PROVIDER_A,
     PROVIDER_B,
     PROVIDER_C,
+    TERM,
     activated,
     active_contract,
     admitted,
@@ -624,7 +625,8 @@ def test_a_session_lies_between_the_opening_and_today(held_on):
 
 def test_participants_are_of_a_party_a_stakeholder_or_marked_external():
     scene = given(*active_contract())
-    stakeholder_id = scene.c.register_stakeholder(actor=COMMISSIONER, name="GGD", kind="health")
+    with scene.c.taking_effect_on(TERM.start):
+        stakeholder_id = scene.c.register_stakeholder(actor=COMMISSIONER, name="GGD", kind="health")
 
     def hold(*participants):
         return lambda: scene.c.hold_session(

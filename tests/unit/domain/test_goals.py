@@ -191,7 +191,8 @@ def test_retiring_the_vision_after_its_children_lets_a_new_vision_in():
         "retire",
         GoalChange(action=ChangeAction.RETIRE, level=GoalLevel.VISION, node_id=scene["vision"]),
     )(scene)
-    goal_added("vision2", GoalLevel.VISION, text="A new vision")(scene)
+    # The retirement took effect today, so the new vision can take effect from today on.
+    goal_added("vision2", GoalLevel.VISION, text="A new vision", effective_on=None)(scene)
     assert scene.c.goals[scene["vision2"]].active
 
 

@@ -230,7 +230,12 @@ def test_a_measurement_of_a_superseded_version_is_refused():
     scene = given(*active_contract(), indicator_added("kpi"))
     agreed(
         "revise",
-        IndicatorChange(action=ChangeAction.REVISE, indicator_id=scene["kpi"], frequency="monthly"),
+        IndicatorChange(
+            action=ChangeAction.REVISE,
+            indicator_id=scene["kpi"],
+            frequency="monthly",
+            effective_on=Q2.start,
+        ),
     )(scene)
     scene.c.collect_events()
 

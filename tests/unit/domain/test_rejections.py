@@ -78,6 +78,11 @@ REJECTIONS: dict[type[errors.DomainError], tuple[list[Step], Callable[[Scene], o
             summary="s",
         ),
     ),
+    errors.EffectiveBeforeDependency: (
+        # An allocation that would take effect before the opening (the term's start).
+        active_contract(),
+        _submit(adjustment(effective_on=date(2024, 12, 1), allocations=allocations(zorg_a="1.00"))),
+    ),
     errors.NotInvited: (
         active_contract(),
         lambda s: s.c.accept_invitation(actor=PROVIDER_A),
