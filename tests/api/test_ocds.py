@@ -315,3 +315,18 @@ def test_a_harvester_gets_every_public_release_once_and_nothing_private(
     compiled = record.json()["records"][0]["compiledRelease"]
     assert compiled["tag"] == ["compiled"]
     assert compiled["contracts"][0]["agreedMetrics"]
+
+
+@pytest.mark.parametrize(
+    ("amount", "written"),
+    [
+        ("4000000.00", b"4000000.00"),
+        ("12345678901234567.01", b"12345678901234567.01"),  # past what a float keeps
+        ("-0.5", b"-0.5"),
+        ("1E+3", b"1E+3"),
+    ],
+)
+def test_amounts_are_written_exactly(amount: str, written: bytes) -> None:
+    text = to_json({"amount": Decimal(amount), "note": "\\u0000dec:1\\u0000"})
+    assert text == b'{"amount":' + written + b',"note":"\\\\u0000dec:1\\\\u0000"}'
+    assert json.loads(text)["note"] == "\\u0000dec:1\\u0000"  # text that looks alike stays text
