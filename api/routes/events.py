@@ -3,11 +3,13 @@ Server-Sent Events (issue 15)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Annotated, Any
 
 import anyio.to_thread
+import jwt
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -139,10 +141,14 @@ async def stream_feed(
     if start is None:
         start = await anyio.to_thread.run_sync(feed_head, contracts)
 
+    expires_at = _token_expires_at(request)
+
     async def events() -> AsyncIterator[ServerSentEvent]:
         cursor = start
         try:
             while True:
+                if expires_at is not None and time.time() >= expires_at:
+                    return  # the token expired: the client reconnects with a fresh one
                 if await streams.watch.head() > cursor:
                     page = await anyio.to_thread.run_sync(
                         feed_page,
@@ -173,3 +179,14 @@ def _resume_position(last_event_id: str | None, after: int | None) -> int | None
     if not last_event_id.isdigit():
         raise InvalidQuery("Last-Event-ID must be the id of an event this stream sent")
     return int(last_event_id)
+
+
+def _token_expires_at(request: Request) -> float | None:
+    """When the bearer token (verified already by `CurrentPrincipal`) expires."""
+    _, _, token = request.headers.get("authorization", "").partition(" ")
+    try:
+        claims = jwt.decode(token.strip(), options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+    expires = claims.get("exp")
+    return float(expires) if isinstance(expires, int | float) else None

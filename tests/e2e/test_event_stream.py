@@ -214,3 +214,13 @@ def test_a_stream_ends_cleanly_when_the_server_shuts_down(server: Server) -> Non
     assert time.monotonic() - started < STOP_SECONDS, "the stream held up the shutdown"
     assert "Traceback" not in server.log_tail(200)
     listener.close()
+
+
+def test_a_stream_ends_when_its_token_expires(server: Server) -> None:
+    short = s.token_for(s.COMMISSIONER_ORG, "reader", sub="rik-short", ttl=2)
+    listener = Listener(server, short)
+    try:
+        assert listener.received.status == 200
+        assert listener.received.ended.wait(WAIT), "the stream outlived its token"
+    finally:
+        listener.close()
