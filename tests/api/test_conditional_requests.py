@@ -81,3 +81,18 @@ def test_body_etag_is_strong_and_follows_the_bytes() -> None:
     assert body_etag(b"x") == body_etag(b"x")
     assert body_etag(b"x") != body_etag(b"y")
     assert body_etag(b"x").startswith('"')
+
+
+def test_a_time_travel_read_keeps_its_weak_etag_and_answers_304(
+    client: TestClient, active: ActiveContract
+) -> None:
+    query = {"inForceOn": "2025-06-01"}
+    first = client.get(active.path, headers=s.reader(), params=query)
+    assert first.status_code == 200, first.text
+    assert first.headers["etag"].startswith('W/"inForceOn=2025-06-01')
+    again = client.get(
+        active.path, headers={**s.reader(), "If-None-Match": first.headers["etag"]}, params=query
+    )
+    assert again.status_code == 304
+    assert again.headers["etag"] == first.headers["etag"]
+    assert again.content == b""
