@@ -13,6 +13,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from api import health
+from api.conditional import ConditionalGetMiddleware
 from api.headers import StandardHeadersMiddleware
 from api.logs import RequestContextMiddleware
 from api.openapi import API_PREFIX, build_openapi
@@ -22,10 +23,13 @@ from api.routes import (
     access_log,
     audit,
     contracts,
+    disclosure,
+    events,
     evidence,
     indicators,
     lifecycle,
     log,
+    open_data,
     parties,
     proposals,
     publications,
@@ -34,7 +38,9 @@ from api.routes import (
     sessions,
 )
 from api.security import TokenVerifier
+from api.streams import EventStreams
 from api.telemetry import TelemetryMiddleware, configure_tracing, flush_traces, metrics_router
+from application.feed import feed_head
 from infrastructure.bootstrap import bootstrap
 from infrastructure.secrets import jwt_secret
 from infrastructure.settings import Settings
@@ -68,6 +74,9 @@ def include_routers(app: FastAPI) -> None:
         access_log,
         log,
         evidence,
+        events,
+        disclosure,
+        open_data,
     ):
         v1.include_router(module.router)
     v1.include_router(_meta_router(app))
@@ -102,6 +111,11 @@ def create_app(settings: Settings) -> FastAPI:
         services = bootstrap(settings)
         app.state.services = services
         app.state.token_verifier = TokenVerifier.from_settings(settings, jwt_secret(settings))
+        app.state.streams = EventStreams(
+            settings.sse_max_streams,
+            lambda: feed_head(services.contracts),
+            settings.sse_poll_seconds,
+        )
         try:
             yield
         finally:
@@ -120,6 +134,7 @@ def create_app(settings: Settings) -> FastAPI:
         # series come from prometheus-client (api/telemetry.py), logs from api/logs.py.
         telemetry={"tracing": True, "operation_spans": True, "metrics": False, "logs": False},
     )
+    app.add_middleware(ConditionalGetMiddleware)  # innermost: sees the body the route sent
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(StandardHeadersMiddleware, api_version=service_version())
     configure_tracing(settings, service_version())

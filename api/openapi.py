@@ -43,13 +43,23 @@ _HEADERS = {
         "schema": {"type": "string", "maxLength": 32, "example": "1.0.0"},
     },
 }
+_ETAG = {
+    "description": "An entity tag of this representation: the contract version it reflects "
+    '(e.g. `"7"`) where there is one — a read with `asOf` or `inForceOn` is a view, not a '
+    'version, and has a weak tag naming the query (`W/"inForceOn=2026-07-15;version=48"`) — '
+    "else a strong tag of its bytes; send it back in `If-None-Match` to get a 304 while it is "
+    "unchanged",
+    "schema": {"type": "string", "maxLength": 120, "pattern": '^(W/)?"[^"]+"$'},
+}
+_IF_NONE_MATCH = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "description": "ETags you hold; when one is current the answer is a 304 without a body",
+    "schema": {"type": "string", "maxLength": 1000},
+}
 _CONTRACT_HEADERS = {
-    "ETag": {
-        "description": 'The contract version this response reflects, e.g. `"7"`; a read with '
-        "`asOf` or `inForceOn` is a view, not a version, and has a weak tag naming the query "
-        '(`W/"inForceOn=2026-07-15;version=48"`)',
-        "schema": {"type": "string", "maxLength": 120, "pattern": '^(W/)?"[^"]+"$'},
-    },
+    "ETag": _ETAG,
     "Contract-Digest": {
         "description": "The head digest of the contract's hash chain: a receipt to keep",
         "schema": {
@@ -88,6 +98,8 @@ def build_openapi(app: FastAPI, version: str) -> dict[str, Any]:
                 "name": "transparency log",
                 "description": "Signed checkpoints and proofs over every event (docs/EVIDENCE.md)",
             },
+            {"name": "events", "description": "The change feed and its stream"},
+            {"name": "open data", "description": "Public contracts as OCDS, without a token"},
             {"name": "meta", "description": "This document"},
         ],
     )
@@ -126,6 +138,12 @@ def _typed_integers(node: Any) -> None:
 
 def _shape_operation(path: str, method: str, operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation["responses"]
+    if method == "get":
+        # Conditional GETs (api/conditional.py): every 200 carries an ETag.
+        operation.setdefault("parameters", []).append(dict(_IF_NONE_MATCH))
+        if "200" in responses:
+            responses["200"].setdefault("headers", {})["ETag"] = _ETAG
+            responses["304"] = {"description": "Not modified: `If-None-Match` names the ETag"}
     validation = responses.pop("422", None)
     takes_input = bool(operation.get("parameters")) or "requestBody" in operation
     if validation is not None and method == "post":

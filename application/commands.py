@@ -472,6 +472,26 @@ class CompleteContract(ContractCommand):
         contract.complete(actor=actor, reason=self.reason, decision_ref=self.decision_ref)
 
 
+@dataclass(frozen=True, kw_only=True)
+class DiscloseContract(ContractCommand):
+    """The commissioner makes the contract public (Woo active disclosure)."""
+
+    fingerprint_name = "disclose"
+    reason: str
+
+    def execute(self, contract: Contract, actor: Actor) -> None:
+        contract.disclose(actor=actor, reason=self.reason)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WithdrawDisclosure(ContractCommand):
+    fingerprint_name = "withdraw_disclosure"
+    reason: str
+
+    def execute(self, contract: Contract, actor: Actor) -> None:
+        contract.withdraw_disclosure(actor=actor, reason=self.reason)
+
+
 LIFECYCLE_STEPS: tuple[type[ContractCommand], ...] = (
     ActivateContract,
     SuspendContract,

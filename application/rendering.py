@@ -193,6 +193,7 @@ def contract_data(contract: Contract) -> ContractData:
         corrections=[correction_data(contract, c) for c in contract.corrections],
         access_grants=[access_grant_data(g) for g in contract.access_grants.values()],
         possibly_substantial_change=framework.change_limit_exceeded,
+        public=contract.public,
         created_at=contract.created_on,
         updated_at=contract.modified_on,
         head_digest=contract.head_digest,

@@ -281,6 +281,8 @@ class ContractData(Data):
     #: outside organisations given read access by the commissioner, with revoked ones
     access_grants: list[AccessGrantData]
     possibly_substantial_change: bool
+    #: disclosed by the commissioner (Woo): its public part is open data
+    public: bool
     created_at: datetime
     updated_at: datetime
     head_digest: str

@@ -34,10 +34,12 @@ from domain.events import (
     ConsentGiven,
     ContractActivated,
     ContractCompleted,
+    ContractMadePublic,
     ContractOpened,
     ContractResumed,
     ContractSuspended,
     ContractTerminated,
+    DisclosureWithdrawn,
     EvaluationRecorded,
     MeasurementRecorded,
     ProposalAgreed,
@@ -131,6 +133,10 @@ class Contract(ChainedAggregate):
     #: state changes, so snapshots taken under the old rules are no longer used (they are
     #: caches; the events are the record).
     STATE_VERSION = 4
+
+    #: Disclosed by the commissioner (Woo). A class default rather than state set in
+    #: `__init__`: snapshots from before disclosure existed stay valid (they are all private).
+    public: bool = False
 
     # State -----------------------------------------------------------------------------------
 
@@ -826,6 +832,25 @@ class Contract(ChainedAggregate):
             corrects_version=corrects_version,
             corrections=dict(corrections),
             reason=required_text(reason, "a reason"),
+        )
+
+    # Commands: openness ---------------------------------------------------------------------
+
+    def disclose(self, *, actor: Actor, reason: str) -> None:
+        """The commissioner makes the contract public (Woo active disclosure), at any stage."""
+        self._check_commissioner(actor)
+        if self.public:
+            raise errors.AlreadyPublic(f"contract {self.reference} is public already")
+        self.trigger_event(
+            ContractMadePublic, actor=actor, reason=required_text(reason, "a reason")
+        )
+
+    def withdraw_disclosure(self, *, actor: Actor, reason: str) -> None:
+        self._check_commissioner(actor)
+        if not self.public:
+            raise errors.NotPublic(f"contract {self.reference} is not public")
+        self.trigger_event(
+            DisclosureWithdrawn, actor=actor, reason=required_text(reason, "a reason")
         )
 
     # Rules ----------------------------------------------------------------------------------

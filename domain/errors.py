@@ -234,6 +234,16 @@ class TargetNeedsBaseline(DomainError):
 # Lifecycle (rule 7) and append-only corrections (rule 8) ------------------------------------
 
 
+class AlreadyPublic(DomainError):
+    code = "already-public"
+    title = "The contract is public already"
+
+
+class NotPublic(DomainError):
+    code = "not-public"
+    title = "The contract is not public"
+
+
 class ContractClosed(DomainError):
     code = "contract-closed"
     title = "After the end only evaluations, publications and corrections are recorded"

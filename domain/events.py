@@ -648,6 +648,24 @@ def change_touches(contract: Contract, change: Change) -> Touches:
     return Touches(reads=tuple(f"provider:{org}" for org in orgs), writes=("money",))
 
 
+# Openness (Woo active disclosure) ----------------------------------------------------------
+
+
+class ContractMadePublic(ContractEvent):
+    """The commissioner disclosed the contract: its public part (application/publicity.py) may
+    be shown to anyone, and is published as open data."""
+
+    def apply_to(self, contract: Contract) -> None:
+        contract.public = True
+
+
+class DisclosureWithdrawn(ContractEvent):
+    """The commissioner withdrew the disclosure: the contract is no longer shown in public."""
+
+    def apply_to(self, contract: Contract) -> None:
+        contract.public = False
+
+
 def _corrected(records: list[R], id_field: str, record_id: str, fields: dict[str, str]) -> list[R]:
     """The list with the record named `record_id` replaced by its corrected copy (these records
     are immutable values)."""

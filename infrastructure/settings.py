@@ -173,6 +173,31 @@ class Settings(BaseSettings):
     max_connections: int = Field(
         default=1000, ge=1, le=100_000, description="open connections per worker (more: closed)"
     )
+    # The change feed and open data (issue 15; docs/INTEGRATION.md).
+    event_source: str = Field(
+        default="urn:nld:dialoog",
+        min_length=1,
+        max_length=200,
+        description="the CloudEvents `source` of this deployment's events (a URI reference, "
+        "e.g. urn:nld:oin:<OIN>:systeem:dialoog)",
+    )
+    sse_heartbeat_seconds: float = Field(
+        default=15, gt=0, le=300, description="seconds between heartbeat comments on a stream"
+    )
+    sse_poll_seconds: float = Field(
+        default=0.25, gt=0, le=10, description="seconds between looks for new events per stream"
+    )
+    sse_max_streams: int = Field(
+        default=100, ge=1, le=10_000, description="open event streams per worker (more: 503)"
+    )
+    ocid_prefix: str = Field(
+        default="ocds-dialoog",
+        pattern=r"^ocds-[a-z0-9]{1,30}$",
+        description="the OCDS ocid prefix registered for this publisher (ocid = prefix-contractid)",
+    )
+    ocds_publisher: str = Field(
+        default="dialoog", min_length=1, max_length=200, description="the OCDS publisher's name"
+    )
 
     @field_validator("database_url")
     @classmethod

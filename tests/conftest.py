@@ -117,12 +117,16 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 # --------------------------------------------------------------------------- backend count
 
 _ran: Counter[str] = Counter()
+#: Tests that validate OCDS against ../shared/ocds (tests/support/ocds.py)
+OCDS_TESTS = "tests/api/test_ocds.py"
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     # Under xdist this runs on the controller for every worker's reports too.
     if report.when != "call" or report.skipped:
         return
+    if report.nodeid.startswith(OCDS_TESTS):
+        _ran["ocds"] += 1
     for key, value in report.user_properties:
         if key == "backend":
             _ran[str(value)] += 1
@@ -133,3 +137,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         return
     counts = " ".join(f"{name}={_ran[name]}" for name in BACKENDS)
     terminalreporter.write_line(f"backends: {counts}")
+    from tests.support import ocds  # the one line for the OCDS check without ../shared
+
+    if _ran["ocds"] and not ocds.STANDARD_ZIP.exists():
+        terminalreporter.write_line(ocds.SKIP_LINE)

@@ -119,5 +119,10 @@ def test_bad_parameters_are_problems_not_errors(client: TestClient) -> None:
 def test_the_access_log_is_in_the_openapi_document(client: TestClient) -> None:
     document = client.get(f"{s.API}/openapi.json").json()
     operation = document["paths"]["/access-log"]["get"]
-    assert {p["name"] for p in operation["parameters"]} == {"after", "limit", "contractId"}
+    assert {p["name"] for p in operation["parameters"]} == {
+        "after",
+        "limit",
+        "contractId",
+        "If-None-Match",  # every GET: conditional requests
+    }
     assert "/metrics" not in document["paths"]

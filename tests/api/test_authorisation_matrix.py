@@ -97,6 +97,18 @@ def _open_proposal(client: TestClient) -> Context:
     }
 
 
+def _disclosed(client: TestClient) -> Context:
+    """An active contract its commissioner made public."""
+    context = _active(client)
+    response = client.post(
+        f"{API}/contracts/{context['contractId']}/disclosure",
+        headers=s.commissioner(),
+        json={"reason": "Woo"},
+    )
+    assert response.status_code == 200, response.text
+    return context
+
+
 def _indicator(client: TestClient) -> Context:
     contract = s.active_contract(client)
     return {
@@ -139,6 +151,9 @@ def _witness_auditor() -> Headers:
 PUBLIC, LIST, CREATE, READ, AUDIT, WRITE = "public", "list", "create", "read", "audit", "write"
 AUDITORS = "auditors"  # the auditor role only, not a contract's parties (the access log)
 WITNESS = "witness"  # the log's witnesses: who may is tested in tests/api/test_witnesses.py
+#: a stream that never ends by itself: its 200s are in tests/e2e/test_event_stream.py
+STREAM = "stream"
+OPEN = "open"  # open data of one public contract: anyone, no token; 404 unless public
 
 
 @dataclass(frozen=True)
@@ -300,6 +315,13 @@ ENDPOINTS: dict[str, Endpoint] = {
         READ, 200, params={"leafIndex": 0, "treeSize": 1}, right=s.reader
     ),
     "GET /log/proofs/consistency": Endpoint(READ, 200, params={"from": 1, "to": 2}, right=s.reader),
+    "GET /events": Endpoint(LIST, 200, _active, right=s.reader),
+    "GET /events/stream": Endpoint(STREAM, 200, _active, right=s.reader),
+    "POST /contracts/{contractId}/disclosure": Endpoint(WRITE, 200, body=_reason),
+    "POST /contracts/{contractId}/disclosure/withdrawal": Endpoint(WRITE, 200, _disclosed, _reason),
+    "GET /public/contracts/{contractId}/ocds/releases": Endpoint(OPEN, 200, _disclosed),
+    "GET /public/contracts/{contractId}/ocds/record": Endpoint(OPEN, 200, _disclosed),
+    "GET /public/ocds/releases": Endpoint(PUBLIC, 200, _disclosed),
 }
 
 
@@ -345,11 +367,21 @@ def test_authorisation_matrix(client: TestClient, key: str) -> None:
     # 1. Bad credentials: 401 (the document itself is public).
     for name, make in s.BAD_CREDENTIALS.items():
         response = call(make())
-        if endpoint.kind == PUBLIC:
+        if endpoint.kind in (PUBLIC, OPEN):
             assert response.status_code == 200, (name, response.text)
         else:
             assert response.status_code == 401, (name, response.status_code, response.text)
             s.assert_unauthenticated(response)
+
+    if endpoint.kind == STREAM:
+        # Another organisation asking for a contract's events: 404, before any stream opens.
+        response = client.get(
+            API + key.removeprefix("GET "),
+            headers=_other_org_with_the_role(READ),
+            params={"contractId": context["contractId"]},
+        )
+        s.assert_problem(response, 404, "contract-not-found")
+        return
 
     # 2. Roles of the right organisation that may not: 403.
     if endpoint.kind in (WRITE, CREATE):
@@ -369,7 +401,11 @@ def test_authorisation_matrix(client: TestClient, key: str) -> None:
             s.assert_problem(call(headers), 403, "not-permitted")
 
     # 3. Another organisation, with the role that would otherwise do: 404, never 403.
-    if contract_scoped:
+    if endpoint.kind == OPEN:
+        # Anyone reads a public contract; one that is not public (or missing) is a 404.
+        unknown = dict(context, contractId="0" * 32)
+        s.assert_problem(_call(client, key, endpoint, unknown, {}), 404, "contract-not-found")
+    elif contract_scoped:
         response = call(_other_org_with_the_role(endpoint.kind))
         s.assert_problem(response, 404, "contract-not-found")
         # Not even a difference between an unknown contract and someone else's.
@@ -379,7 +415,7 @@ def test_authorisation_matrix(client: TestClient, key: str) -> None:
     elif endpoint.kind == LIST:
         response = call(_other_org_with_the_role(LIST))
         assert response.status_code == 200
-        assert response.json() == {"items": [], "nextCursor": None}
+        assert response.json()["items"] == []  # a feed's cursor moves on even over nothing
     elif endpoint.kind == AUDITORS:
         # Another organisation's auditor sees nothing of what these parties did.
         response = call(_other_org_with_the_role(AUDIT))

@@ -227,6 +227,19 @@ def _not_invited(client: TestClient) -> Refusal:
     )
 
 
+def _already_public(client: TestClient) -> Refusal:
+    contract = s.active_contract(client)
+    assert _post(client, contract.url("/disclosure"), {"reason": "Woo"})().status_code == 200
+    return Refusal(contract.id, _post(client, contract.url("/disclosure"), {"reason": "Woo"}))
+
+
+def _not_public(client: TestClient) -> Refusal:
+    contract = s.active_contract(client)
+    return Refusal(
+        contract.id, _post(client, contract.url("/disclosure/withdrawal"), {"reason": "x"})
+    )
+
+
 def _unknown_grant(client: TestClient) -> Refusal:
     contract = s.active_contract(client)
     return Refusal(
@@ -236,6 +249,8 @@ def _unknown_grant(client: TestClient) -> Refusal:
 
 
 RULES: dict[str, Rule] = {
+    "already-public": _already_public,
+    "not-public": _not_public,
     "not-invited": _not_invited,
     "unknown-grant": _unknown_grant,
     "ceiling-exceeded": _adjust(allocations=[{"org": "zorg-a", "amount": "1000000.01"}]),

@@ -20,6 +20,7 @@ from application.commands import (
     ContractCommand,
     CorrectRecord,
     DeclineInvitation,
+    DiscloseContract,
     GiveConsent,
     GrantAccess,
     HoldSession,
@@ -34,6 +35,7 @@ from application.commands import (
     SubmitProposal,
     SuspendContract,
     TerminateContract,
+    WithdrawDisclosure,
     WithdrawProposal,
     WithdrawProvider,
 )
@@ -120,6 +122,8 @@ CASES: dict[str, Command] = {
     "reject_proposal in a session": RejectProposal(
         C, proposal_id="p1", reason="no", session_id="s2"
     ),
+    "disclose": DiscloseContract(C, reason="Woo: actieve openbaarmaking"),
+    "withdraw_disclosure": WithdrawDisclosure(C, reason="persoonsgegevens in bijlage"),
 }
 
 PINNED = {
@@ -150,6 +154,8 @@ PINNED = {
     "reject_proposal in a session": (
         "a80978a86fe525c23e2c7dad59ef0e99cc2f2bb34d8eba7e5d4f7e57a54e5163"
     ),
+    "disclose": "73f6bfe74750203ac070bd03a095faa507fb52f05948ac50148d1a891ecfa8bd",
+    "withdraw_disclosure": "b2a305f1cb8395b322609d1c85faad632d659c01de1203873f68892444844e57",
 }
 
 

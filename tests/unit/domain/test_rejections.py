@@ -241,6 +241,14 @@ REJECTIONS: dict[type[errors.DomainError], tuple[list[Step], Callable[[Scene], o
             actor=COMMISSIONER, corrects_version=1, corrections={"title": "x"}, reason="r"
         ),
     ),
+    errors.AlreadyPublic: (
+        [*active_contract(), lambda s: s.c.disclose(actor=COMMISSIONER, reason="Woo")],
+        lambda s: s.c.disclose(actor=COMMISSIONER, reason="Woo"),
+    ),
+    errors.NotPublic: (
+        active_contract(),
+        lambda s: s.c.withdraw_disclosure(actor=COMMISSIONER, reason="r"),
+    ),
 }
 
 
