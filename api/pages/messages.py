@@ -18,6 +18,8 @@ MESSAGES: dict[str, str] = {
     "version-mismatch": "De overeenkomst is intussen gewijzigd. Bekijk de nieuwe stand en "
     "probeer het opnieuw.",
     "reference-taken": "Dit kenmerk is al in gebruik.",
+    "idempotency-key-in-flight": "Dit formulier wordt al verwerkt; wacht even en kijk dan of "
+    "het is vastgelegd.",
     "idempotency-key-reused": "Dit formulier is al eens met andere gegevens verstuurd.",
     "too-much-contention": "Er wordt nu veel tegelijk gewijzigd; probeer het zo opnieuw.",
     "invalid-query": "Deze vraag kan niet beantwoord worden; controleer de invoer.",

@@ -12,16 +12,18 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import jwt
-from authlib.integrations.httpx_client import OAuth2Client
 
 from api.security import MAX_TEXT_CLAIM, ROLES, UNACCEPTABLE_CHARACTER
 from application.principal import Principal
 from domain.values import ORG_ID
 from infrastructure.settings import Settings
+
+if TYPE_CHECKING:
+    from authlib.integrations.httpx_client import OAuth2Client
 
 #: How long the provider's discovery document is kept before it is fetched again.
 DISCOVERY_SECONDS = 3600
@@ -82,6 +84,9 @@ class OidcClient:
             return self._metadata
 
     def _client(self, redirect_uri: str) -> OAuth2Client:
+        # Imported when a sign-in needs it: Authlib warns at import that it prefers httpx2.
+        from authlib.integrations.httpx_client import OAuth2Client
+
         return OAuth2Client(
             client_id=self.client_id,
             client_secret=self.client_secret,

@@ -165,13 +165,20 @@ def _contract_response(
         contract = contracts_of(request).get_contract(user, contract_id)
     except ApplicationError as problem:
         return render(request, "fout.html", _error_page(problem), status=status_for(problem))
+    context = contract_context(user, contract)
+    open_ids = {p.proposal_id for p in context["open_proposals"]}
+    beside_its_form = failed in FORMS and not (
+        failed in {"instemmen", "afwijzen", "intrekken"}
+        and (values or {}).get("voorstel") not in open_ids
+    )
     return render(
         request,
         "contract.html",
         {
             "title": f"{contract.reference} — {contract.title}",
             "c": contract,
-            **contract_context(user, contract),
+            **context,
+            "error_at_top": bool(error) and not beside_its_form,
             "notice": notice,
             "failed": failed,
             "error": error,
