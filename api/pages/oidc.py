@@ -143,7 +143,13 @@ class OidcClient:
     def _verified_claims(self, id_token: str) -> dict[str, Any]:
         assert self._jwks is not None  # set by metadata()  # noqa: S101
         try:
-            key = self._jwks.get_signing_key_from_jwt(id_token).key
+            kid = jwt.get_unverified_header(id_token).get("kid")
+            if kid is not None:
+                key = self._jwks.get_signing_key(kid).key
+            else:
+                # No `kid`: allowed when the provider publishes exactly one signing key.
+                (only,) = self._jwks.get_signing_keys()
+                key = only.key
             claims = jwt.decode(
                 id_token,
                 key,
@@ -153,7 +159,7 @@ class OidcClient:
                 options={"require": ["exp", "iat", "sub", "iss", "aud"]},
                 leeway=30,
             )
-        except jwt.PyJWTError as error:
+        except (jwt.PyJWTError, ValueError) as error:
             raise SignInFailed("Het identiteitsbewijs is niet geldig.") from error
         return dict(claims)
 
