@@ -195,10 +195,15 @@ class GoalNode:
     indicators: list[tuple[IndicatorData, MeasurementData | None]]
 
 
-def goal_tree(contract: ContractData) -> list[GoalNode]:
+def latest_measurements(contract: ContractData) -> dict[str, MeasurementData]:
     latest: dict[str, MeasurementData] = {}
     for m in sorted(contract.measurements, key=lambda m: m.period.end):
         latest[m.indicator_id] = m
+    return latest
+
+
+def goal_tree(contract: ContractData) -> list[GoalNode]:
+    latest = latest_measurements(contract)
     by_result: dict[str | None, list[IndicatorData]] = {}
     for indicator in contract.indicators:
         by_result.setdefault(indicator.result_id, []).append(indicator)
@@ -219,8 +224,16 @@ def contract_context(user: Principal, contract: ContractData) -> dict[str, Any]:
     limit = framework.change_limit
     parties = {contract.commissioner.org, *(p.org for p in contract.providers)}
     open_proposals = [p for p in contract.proposals if p.status == "open"]
+    latest = latest_measurements(contract)
+    results = {g.node_id for g in contract.goals}
     return {
         "tree": goal_tree(contract),
+        #: indicators agreed without a result (or under one no longer known), with their latest
+        "loose_indicators": [
+            (i, latest.get(i.indicator_id))
+            for i in contract.indicators
+            if i.result_id is None or i.result_id not in results
+        ],
         "limit_percent": (
             int(framework.cumulative_change_value * 100 / limit) if limit > Decimal(0) else 0
         ),

@@ -18,6 +18,7 @@ from tests.support.servers import HOST
 USERS = {
     "ann": {"name": "Ann Jansen", "org": "gemeente-utrecht", "roles": ["contract_manager"]},
     "bob": {"name": "Bob de Boer", "org": "zorg-a", "roles": ["contract_manager"]},
+    "bea": {"name": "Bea Bakker", "org": "zorg-b", "roles": ["contract_manager"]},
     "carla": {"name": "Carla Smit", "org": "gemeente-utrecht", "roles": ["auditor"]},
     "nobody": {"name": "Zonder Organisatie", "roles": ["contract_manager"]},
 }
