@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from api.pages.common import UserDep, contracts_of, render
+from api.pages.diff_nl import in_dutch
 from api.pages.messages import FormInvalid, message_for, status_for
 from api.pages.workspace import CONTRACT_ID, contract_context
 from application.errors import ApplicationError, ContractNotFound
@@ -123,6 +124,7 @@ def timeline(request: Request, user: UserDep, contract_id: str) -> HTMLResponse:
     view = None
     view_label = None
     diff = None
+    diff_lines: list[tuple[str, str]] = []
     verification = None
     try:
         kind = q.get("soort") or None
@@ -153,6 +155,9 @@ def timeline(request: Request, user: UserDep, contract_id: str) -> HTMLResponse:
         )
         if diff_from is not None and diff_to is not None:
             diff = service.diff(user, contract_id, from_version=diff_from, to_version=diff_to)
+            older = service.get_contract(user, contract_id, version=diff_from)
+            newer = service.get_contract(user, contract_id, version=diff_to)
+            diff_lines = [(c.path, in_dutch(c, older, newer)) for c in diff.changes]
         if q.get("controleer"):
             verification = service.verify(user, contract_id)
     except (FormInvalid, ApplicationError) as problem:
@@ -173,6 +178,7 @@ def timeline(request: Request, user: UserDep, contract_id: str) -> HTMLResponse:
             "view_label": view_label,
             "view_context": contract_context(user, view) if view is not None else None,
             "diff": diff,
+            "diff_lines": diff_lines,
             "verification": verification,
             "error": error,
             "sessions": {s.session_id: s for s in current.sessions},
