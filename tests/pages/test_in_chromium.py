@@ -205,3 +205,52 @@ def test_the_accessibility_check_can_fail(chrome: Browser) -> None:
     found = {v["id"] for v in axe_violations(page)}
     assert {"label", "image-alt"} <= found
     page.context.close()
+
+
+@pytest.fixture(scope="module")
+def dev_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The site as `make run` serves it: the development sign-in, the demo one click away."""
+    data: Path = tmp_path_factory.mktemp("dev-site")
+    with served(f"sqlite:///{data / 'dialoog.sqlite'}", data, DIALOOG_DEV_SIGNIN="1") as server:
+        yield server
+
+
+def test_every_page_of_the_demo_is_accessible(chrome: Browser, dev_site: Server) -> None:
+    page = new_page(chrome)
+    base = dev_site.base_url
+    page.goto(f"{base}/aanmelden")
+    assert_accessible(page)
+    page.get_by_label(re.compile("Annemarie de Vries")).check()
+    page.get_by_role("button", name="Aanmelden", exact=True).click()
+    page.wait_for_url(f"{base}/contracten")
+    page.get_by_role("button", name="Demo-overeenkomst laden").click()
+    page.wait_for_url(re.compile(r"/contracten/[0-9a-f]{32}$"))
+    contract = page.url
+    for summary in page.locator("summary").all():  # every form open, so axe sees its fields
+        summary.click()
+    assert_accessible(page)
+
+    # A refusal beside its form: still accessible, the input kept.
+    form = page.locator("#meting")
+    form.get_by_label("Indicator").select_option(index=1)
+    form.get_by_label("Periode van").fill("2026-01-01")
+    form.get_by_label("Periode tot en met").fill("2026-03-31")
+    form.get_by_label("Gemeten waarde").fill("veel")
+    form.get_by_label("Bron").fill("Registratie")
+    form.get_by_role("button", name="Meting vastleggen").click()
+    expect(page.locator("#fout-meting")).to_contain_text("‘Gemeten waarde’ is geen getal.")
+    expect(page.locator("#meting").get_by_label("Gemeten waarde")).to_have_value("veel")
+    assert_accessible(page)
+
+    for path in (
+        "/contracten",
+        f"{contract.removeprefix(base)}/tijdlijn?versie=30",
+        f"{contract.removeprefix(base)}/tijdlijn?kracht=2025-07-01",
+        f"{contract.removeprefix(base)}/tijdlijn?vanversie=20&totversie=60",
+        f"{contract.removeprefix(base)}/tijdlijn?soort=MeasurementRecorded&van=2020-01-01",
+        f"/contracten/{'0' * 32}",
+        "/toegankelijkheid",
+    ):
+        page.goto(base + path)
+        assert_accessible(page)
+    page.context.close()
