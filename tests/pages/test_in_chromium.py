@@ -253,4 +253,14 @@ def test_every_page_of_the_demo_is_accessible(chrome: Browser, dev_site: Server)
     ):
         page.goto(base + path)
         assert_accessible(page)
+
+    # The version slider of the timeline, moved with the keyboard.
+    page.goto(f"{contract}/tijdlijn")
+    slider = page.get_by_label(re.compile("Versie met de schuif"))
+    slider.focus()
+    page.keyboard.press("Home")
+    for _ in range(11):
+        page.keyboard.press("ArrowRight")
+    page.get_by_role("button", name="Toon gekozen versie").click()
+    expect(page.locator("#stand")).to_contain_text("Versie 12")
     page.context.close()
