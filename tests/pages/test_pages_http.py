@@ -293,3 +293,15 @@ def test_a_contract_manager_cannot_open_the_timeline_of_another_organisations_co
     sign_in(client, JOOST.subject)
     assert client.get(f"/contracten/{contract_id}").status_code == 200
     assert client.get(f"/contracten/{'0' * 32}").status_code == 404
+
+
+def test_sign_in_never_sends_the_visitor_off_site(visitor: TestClient) -> None:
+    for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "contracten"):
+        token = form_token(visitor, "/aanmelden")
+        response = visitor.post(
+            "/aanmelden/ontwikkeling",
+            data={"csrf": token, "persoon": ANNEMARIE.subject, "volgende": target},
+        )
+        assert response.status_code == 303
+        assert response.headers["location"] == "/contracten"
+        post_form(visitor, "/contracten", "/afmelden", {})
