@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
 
 .PHONY: run test soak lint lint-openapi lint-owasp spectral openapi-json install postgres-binaries \
-	clean bench bench-quick wrk
+	clean bench bench-quick wrk pages-assets chromium screenshots
 
 $(STAMP): pyproject.toml constraints.txt
 	@# Debian's own python3 needs python3-venv for `-m venv`; install it when we can.
@@ -22,19 +22,65 @@ $(STAMP): pyproject.toml constraints.txt
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-install: $(STAMP)
+install: $(STAMP) pages-assets
 
 # The server checks `iss` and `aud` of the tokens `dialoog token issue` and `dialoog demo` make
-# (their defaults: dialoog-local, dialoog-api); settings already in the environment win.
+# (their defaults: dialoog-local, dialoog-api); settings already in the environment win. The
+# development sign-in page is on unless an OIDC issuer is configured.
 run: install
 	DIALOOG_JWT_ISSUER="$${DIALOOG_JWT_ISSUER:-dialoog-local}" \
-	DIALOOG_JWT_AUDIENCE="$${DIALOOG_JWT_AUDIENCE:-dialoog-api}" $(BIN)/dialoog serve
+	DIALOOG_JWT_AUDIENCE="$${DIALOOG_JWT_AUDIENCE:-dialoog-api}" \
+	DIALOOG_DEV_SIGNIN="$${DIALOOG_DEV_SIGNIN:-$$([ -n "$${DIALOOG_OIDC_ISSUER:-}" ] && echo 0 || echo 1)}" \
+	$(BIN)/dialoog serve
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# Pages for people (api/pages/, docs/PAGES.md) ---------------------------------------------------
+# The NL Design System CSS (@utrecht/component-library-css, EUPL-1.2), the open example theme
+# (@nl-design-system-unstable/voorbeeld-design-tokens, EUPL-1.2) and axe-core (MPL-2.0, for the
+# browser tests only), from npm at pinned versions into .tools/pages; the two stylesheets are
+# copied into the git-ignored api/pages/static/nlds/ that the app serves. Redone when a
+# version changes.
+UTRECHT_CSS_VERSION := 9.0.4
+VOORBEELD_TOKENS_VERSION := 7.4.1
+AXE_CORE_VERSION := 4.14.1
+PAGES_NPM := .tools/pages
+PAGES_STATIC := api/pages/static/nlds
+PAGES_STAMP := $(PAGES_STATIC)/.installed-$(UTRECHT_CSS_VERSION)-$(VOORBEELD_TOKENS_VERSION)-$(AXE_CORE_VERSION)
+
+$(PAGES_STAMP):
+	@if ! command -v npm >/dev/null; then \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "npm is missing (needed for the pages' CSS): run 'sudo apt-get install -y npm'" >&2; exit 1; \
+	  fi; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y npm; \
+	fi
+	rm -rf $(PAGES_NPM) $(PAGES_STATIC)
+	npm install --prefix $(PAGES_NPM) --save-exact --no-audit --no-fund --loglevel=error \
+	  @utrecht/component-library-css@$(UTRECHT_CSS_VERSION) \
+	  @nl-design-system-unstable/voorbeeld-design-tokens@$(VOORBEELD_TOKENS_VERSION) \
+	  axe-core@$(AXE_CORE_VERSION)
+	mkdir -p $(PAGES_STATIC)
+	cp $(PAGES_NPM)/node_modules/@utrecht/component-library-css/dist/index.css $(PAGES_STATIC)/index.css
+	cp $(PAGES_NPM)/node_modules/@nl-design-system-unstable/voorbeeld-design-tokens/dist/theme.css \
+	  $(PAGES_STATIC)/theme.css
+	@touch $@
+
+pages-assets: $(PAGES_STAMP)
+
+# The browser tests drive Debian's Chromium (Playwright's own download is unavailable here).
+chromium:
+	@test -x /usr/lib/chromium/chromium || { [ "$$(id -u)" = 0 ] && apt-get update -qq \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+	  || { echo "Chromium is missing: run 'sudo apt-get install -y chromium'" >&2; exit 1; }
+
+# docs/screenshots/*.png: every page, on the demo, in Chromium (tests/pages/screenshots.py).
+screenshots: install chromium
+	$(BIN)/python tests/pages/screenshots.py docs/screenshots
 
 # Debian's PostgreSQL puts its server binaries in /usr/lib/postgresql/<major>/bin.
 postgres-binaries:
@@ -117,7 +163,7 @@ lint-owasp: spectral $(OWASP_STAMP) openapi-json
 
 # A throwaway cluster in a temp dir runs for the pytest session only; tests/support/pgcluster.py
 # stops it even when tests fail, and fails the run if PostgreSQL cannot start.
-test: install postgres-binaries lint lint-openapi lint-owasp
+test: install postgres-binaries chromium lint lint-openapi lint-owasp
 	$(BIN)/python tests/support/pgcluster.py run -- $(BIN)/pytest -n 2 -m "not soak"
 
 # Tests longer than a minute (marked `soak`, wherever they live), never part of `make test`:

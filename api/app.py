@@ -17,6 +17,7 @@ from api.conditional import ConditionalGetMiddleware
 from api.headers import StandardHeadersMiddleware
 from api.logs import RequestContextMiddleware
 from api.openapi import API_PREFIX, build_openapi
+from api.pages import install_pages
 from api.problems import install_problem_handlers
 from api.routes import (
     access,
@@ -138,6 +139,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(StandardHeadersMiddleware, api_version=service_version())
     configure_tracing(settings, service_version())
+    install_pages(app, settings)  # pages for people under / (api/pages/, docs/PAGES.md)
     app.add_middleware(TelemetryMiddleware, fastapi_app=app)  # outermost: sees every response
     install_problem_handlers(app)
     include_routers(app)

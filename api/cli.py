@@ -134,6 +134,11 @@ def serve(
     except ValidationError as error:
         _fail(_describe(error))
 
+    if settings.dev_signin and settings.oidc_issuer:
+        _fail(
+            "DIALOOG_DEV_SIGNIN=1 is for development only: "
+            "it cannot be used together with DIALOOG_OIDC_ISSUER"
+        )
     _check_token_policy(settings)
     try:
         services = bootstrap(settings)

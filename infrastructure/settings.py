@@ -199,6 +199,34 @@ class Settings(BaseSettings):
         default="dialoog", min_length=1, max_length=200, description="the OCDS publisher's name"
     )
 
+    # Pages for people (api/pages/, docs/PAGES.md): sign-in and sessions ------------------------
+    oidc_issuer: str | None = Field(
+        default=None, description="OpenID Connect issuer URL of the organisation's provider"
+    )
+    oidc_client_id: str | None = Field(default=None, description="this service's OIDC client id")
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, description="this service's OIDC client secret"
+    )
+    oidc_scope: str = Field(default="openid profile", description="scopes asked for at sign-in")
+    oidc_org_claim: str = Field(default="org", description="ID-token claim with the organisation")
+    oidc_roles_claim: str = Field(default="roles", description="ID-token claim with the roles")
+    oidc_name_claim: str = Field(default="name", description="ID-token claim with the name")
+    dev_signin: bool = Field(
+        default=False, description="development sign-in page (never with an OIDC issuer)"
+    )
+    session_secret: SecretStr | None = Field(
+        default=None, description="key signing page-session cookies (else from the JWT secret)"
+    )
+    session_idle_timeout: int = Field(
+        default=15 * 60, ge=60, le=24 * 3600, description="seconds a page session may sit idle"
+    )
+    session_absolute_timeout: int = Field(
+        default=8 * 3600, ge=60, le=7 * 24 * 3600, description="seconds a page session may last"
+    )
+    theme_css: Path | None = Field(
+        default=None, description="a design-token CSS file to use instead of the open theme"
+    )
+
     @field_validator("database_url")
     @classmethod
     def _database_url_is_usable(cls, value: str) -> str:

@@ -1,0 +1,196 @@
+"""What every page needs: the templates, the session, who is signed in, the form token check,
+the headers (strict CSP), and one way to render."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, cast
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from api.pages.sessions import PageSession
+from application.principal import Principal
+from application.service import ContractService
+from domain.values import LOCAL_TIMEZONE
+from infrastructure.bootstrap import Services
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+
+#: Pages load styles and scripts from this origin only; no inline script or style at all.
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'"
+)
+PAGE_HEADERS = {
+    "content-security-policy": PAGE_CSP,
+    "referrer-policy": "same-origin",
+    "permissions-policy": "camera=(), microphone=(), geolocation=()",
+}
+
+STATUS_NL = {
+    "draft": "In voorbereiding",
+    "active": "Actief",
+    "suspended": "Opgeschort",
+    "terminated": "Beëindigd",
+    "completed": "Afgerond",
+    "open": "Open",
+    "agreed": "Aangenomen",
+    "rejected": "Afgewezen",
+    "withdrawn": "Ingetrokken",
+    "invited": "Uitgenodigd",
+    "declined": "Afgeslagen",
+    "retired": "Ingetrokken",
+}
+ROLE_NL = {"contract_manager": "contractmanager", "auditor": "auditor", "reader": "lezer"}
+LEVEL_NL = {
+    "vision": "Visie",
+    "effect": "Effect",
+    "result": "Resultaat",
+    "performance": "Prestatie",
+}
+KIND_NL = {
+    "scope_refinement": "Opdracht aanscherpen",
+    "goal": "Doel",
+    "indicator": "Indicator",
+    "adjustment": "Bijstelling (geld, termijn)",
+    "package": "Pakket",
+}
+
+
+class SignInRequired(Exception):
+    """No one is signed in (or the session ended): the handler sends the visitor to sign in."""
+
+    def __init__(self, next_path: str) -> None:
+        self.next_path = next_path
+
+
+class FormTokenInvalid(Exception):
+    """A form arrived without this session's CSRF token."""
+
+
+def page_session(request: Request) -> PageSession:
+    session = getattr(request.state, "page_session", None)
+    if session is None:  # the middleware always sets it for pages; this is a wiring error
+        raise RuntimeError("PageSessionMiddleware is not installed")
+    return cast(PageSession, session)
+
+
+def signed_in(request: Request) -> Principal:
+    principal = page_session(request).principal
+    if principal is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise SignInRequired(target)
+    request.state.principal = principal  # for the access log, as the API does
+    return principal
+
+
+SessionDep = Annotated[PageSession, Depends(page_session)]
+UserDep = Annotated[Principal, Depends(signed_in)]
+
+
+async def form_data(request: Request) -> dict[str, str]:
+    """The posted form as plain strings, once its CSRF token matches the session's."""
+    form = await request.form()
+    data = {key: value for key, value in form.multi_items() if isinstance(value, str)}
+    if not page_session(request).token_matches(data.pop("csrf", None)):
+        raise FormTokenInvalid
+    return data
+
+
+FormDep = Annotated[dict[str, str], Depends(form_data)]
+
+
+def contracts_of(request: Request) -> ContractService:
+    return cast(Services, request.app.state.services).contracts
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any], *, status: int = 200
+) -> HTMLResponse:
+    session = page_session(request)
+    base = {
+        "user": session.principal,
+        "csrf": session.form_token() if session.principal or context.get("needs_form") else "",
+        "dev_signin": request.app.state.pages.dev_signin,
+        "oidc": request.app.state.pages.oidc is not None,
+    }
+    response = templates.TemplateResponse(
+        request, template, {**base, **context}, status_code=status, headers=PAGE_HEADERS
+    )
+    return response
+
+
+def redirect(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303, headers=PAGE_HEADERS)
+
+
+def sign_in_path(next_path: str) -> str:
+    return "/aanmelden?volgende=" + quote(next_path, safe="/")
+
+
+def safe_next(value: str | None) -> str:
+    """Only a path on this site (never `//elsewhere` or a full URL) after sign-in."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/contracten"
+
+
+# ---------------------------------------------------------------------------- template filters
+
+
+def euro(value: Decimal | int | str | None) -> str:
+    """€ 1.234.567,89 — Dutch grouping and decimal comma."""
+    if value is None:
+        return "—"
+    amount = Decimal(value)
+    text = f"{abs(amount):,.2f}".replace(",", "_").replace(".", ",").replace("_", ".")
+    return ("− " if amount < 0 else "") + "€ " + text
+
+
+def number(value: Decimal | int | str | None) -> str:
+    if value is None:
+        return "—"
+    return str(value).replace(".", ",")
+
+
+MONTHS = [
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
+]
+
+
+def datum(value: date | datetime | None) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        local = value.astimezone(LOCAL_TIMEZONE)
+        return f"{local.day} {MONTHS[local.month - 1]} {local.year} {local:%H:%M:%S}"
+    return f"{value.day} {MONTHS[value.month - 1]} {value.year}"
+
+
+templates.env.filters.update(
+    euro=euro,
+    number=number,
+    datum=datum,
+    status=lambda s: STATUS_NL.get(str(s), str(s)),
+    role=lambda r: ROLE_NL.get(str(r), str(r)),
+    level=lambda level: LEVEL_NL.get(str(level), str(level)),
+    kind=lambda k: KIND_NL.get(str(k), str(k)),
+)

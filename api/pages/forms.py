@@ -1,0 +1,291 @@
+"""The contract page's forms: each one reads its fields (Dutch names, strings) into one command of
+the application layer. What the rules allow is decided there, not here: a form only says when
+a field cannot be read at all (a date that is no date, an amount that is no amount)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import TypeVar
+
+from api.pages.messages import FormInvalid
+from application.commands import (
+    AcceptInvitation,
+    ActivateContract,
+    ConsultResidents,
+    ContractCommand,
+    GiveConsent,
+    HoldSession,
+    IssuePublication,
+    RecordMeasurement,
+    RejectProposal,
+    SubmitProposal,
+    WithdrawProposal,
+)
+from application.principal import Principal
+from domain.goals import ChangeAction, DeliveredBy, GoalChange, GoalLevel
+from domain.indicators import Baseline, Direction, IndicatorChange, Target
+from domain.money import Adjustment
+from domain.proposals import Change, ScopeRefinement
+from domain.values import Allocation, Participant, Period
+
+MAX_TEXT = 10_000
+
+
+def text(form: dict[str, str], name: str, label: str, *, required: bool = True) -> str:
+    value = form.get(name, "").strip()
+    if required and not value:
+        raise FormInvalid(f"Vul ‘{label}’ in.")
+    if len(value) > MAX_TEXT:
+        raise FormInvalid(f"‘{label}’ is te lang (ten hoogste {MAX_TEXT} tekens).")
+    return value
+
+
+def optional(form: dict[str, str], name: str, label: str) -> str | None:
+    return text(form, name, label, required=False) or None
+
+
+def day(form: dict[str, str], name: str, label: str) -> date:
+    value = text(form, name, label)
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise FormInvalid(f"‘{label}’ is geen datum (jjjj-mm-dd).") from None
+
+
+def amount(form: dict[str, str], name: str, label: str, *, required: bool = True) -> Decimal:
+    raw = text(form, name, label, required=required) or "0"
+    # People write 1.234,56 or 1234.56: a comma is the decimal separator when there is one.
+    cleaned = raw.replace("€", "").replace(" ", "")
+    if "," in cleaned:
+        cleaned = cleaned.replace(".", "").replace(",", ".")
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        raise FormInvalid(f"‘{label}’ is geen getal.") from None
+    if not value.is_finite() or abs(value) >= Decimal("1e15"):
+        raise FormInvalid(f"‘{label}’ is geen bruikbaar getal.")
+    return value
+
+
+def whole(form: dict[str, str], name: str, label: str) -> int:
+    value = text(form, name, label)
+    if not value.isdigit() or len(value) > 9:
+        raise FormInvalid(f"‘{label}’ is geen heel getal.")
+    return int(value)
+
+
+E = TypeVar("E")
+
+
+def choice(form: dict[str, str], name: str, label: str, kind: Callable[[str], E]) -> E:
+    value = text(form, name, label)
+    try:
+        return kind(value)
+    except ValueError:
+        raise FormInvalid(f"Kies een geldige waarde bij ‘{label}’.") from None
+
+
+def participants(form: dict[str, str]) -> tuple[Participant, ...]:
+    """One participant a line: `Naam; organisatie; rol` (the organisation as its id)."""
+    people = []
+    for number, line in enumerate(text(form, "deelnemers", "Deelnemers").splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = [p.strip() for p in line.split(";")]
+        if len(parts) != 3 or not all(parts):
+            raise FormInvalid(f"Regel {number} van ‘Deelnemers’ is niet ‘Naam; organisatie; rol’.")
+        people.append(Participant(parts[0], parts[1], parts[2]))
+    if not people:
+        raise FormInvalid("Vul ten minste één deelnemer in.")
+    return tuple(people)
+
+
+def session_of(form: dict[str, str]) -> str:
+    return text(form, "sessie", "Overleg")
+
+
+# ------------------------------------------------------------------------------ the forms
+
+
+def hold_session(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
+    return HoldSession(
+        cid,
+        held_on=day(form, "datum", "Datum"),
+        kind=text(form, "soort", "Soort overleg"),
+        participants=participants(form),
+        minutes_ref=text(form, "verslag", "Verslag (kenmerk)"),
+        summary=text(form, "samenvatting", "Samenvatting"),
+    )
+
+
+def _proposal(cid: str, form: dict[str, str], change: Change) -> ContractCommand:
+    return SubmitProposal(
+        cid,
+        session_id=session_of(form),
+        change=change,
+        rationale=text(form, "toelichting", "Toelichting"),
+    )
+
+
+def propose_scope(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
+    return _proposal(
+        cid, form, ScopeRefinement(assignment=text(form, "opdracht", "Nieuwe opdracht"))
+    )
+
+
+def propose_goal(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
+    delivered = form.get("uitvoering", "").strip()
+    delivered_by = choice(form, "uitvoering", "Wie levert", DeliveredBy) if delivered else None
+    return _proposal(
+        cid,
+        form,
+        GoalChange(
+            ChangeAction.ADD,
+            choice(form, "niveau", "Niveau", GoalLevel),
+            parent_id=optional(form, "bovenliggend", "Hangt onder"),
+            text=text(form, "tekst", "Omschrijving"),
+            delivered_by=delivered_by,
+        ),
+    )
+
+
+def propose_indicator(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
+    return _proposal(
+        cid,
+        form,
+        IndicatorChange(
+            ChangeAction.ADD,
+            name=text(form, "naam", "Naam"),
+            definition=text(form, "definitie", "Definitie"),
+            unit=text(form, "eenheid", "Eenheid"),
+            direction=choice(form, "richting", "Richting", Direction),
+            baseline=Baseline(
+                amount(form, "nulwaarde", "Nulmeting"),
+                day(form, "nuldatum", "Datum nulmeting"),
+                text(form, "nulbron", "Bron nulmeting"),
+            ),
+            target=Target(
+                amount(form, "streefwaarde", "Streefwaarde"),
+                day(form, "streefdatum", "Streefdatum"),
+            ),
+            frequency=text(form, "frequentie", "Frequentie"),
+            data_source=text(form, "bron", "Gegevensbron"),
+            result_id=optional(form, "resultaat", "Bij resultaat"),
+        ),
+    )
+
+
+def propose_allocation(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
+    allocations = tuple(
+        Allocation(key.removeprefix("budget-"), amount(form, key, f"Budget {key[7:]}"))
+        for key in sorted(form)
+        if key.startswith("budget-") and form[key].strip()
+    )
+    if not allocations:
+        raise FormInvalid("Vul ten minste één budget per aanbieder in.")
+    return _proposal(
+        cid,
+        form,
+        Adjustment(
+            legal_basis=text(form, "grondslag", "Juridische grondslag"),
+            value=amount(form, "waarde", "Waarde van de wijziging", required=False),
+            effective_on=day(form, "ingang", "Gaat in op"),
+            allocations=allocations,
+            justification=optional(form, "rechtvaardiging", "Rechtvaardiging"),
+        ),
+    )
+
+
+def consent(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
+    return GiveConsent(
+        cid,
+        proposal_id=text(form, "voorstel", "Voorstel"),
+        session_id=optional(form, "sessie", "Overleg"),
+    )
+
+
+def reject(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
+    return RejectProposal(
+        cid,
+        proposal_id=text(form, "voorstel", "Voorstel"),
+        reason=text(form, "reden", "Reden van afwijzing"),
+        session_id=optional(form, "sessie", "Overleg"),
+    )
+
+
+def withdraw(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
+    return WithdrawProposal(
+        cid,
+        proposal_id=text(form, "voorstel", "Voorstel"),
+        reason=text(form, "reden", "Reden van intrekken"),
+    )
+
+
+def measurement(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
+    try:
+        period = Period(day(form, "van", "Periode van"), day(form, "tot", "Periode tot en met"))
+    except ValueError as error:
+        if isinstance(error, FormInvalid):
+            raise
+        raise FormInvalid("De periode eindigt voor zij begint.") from None
+    return RecordMeasurement(
+        cid,
+        indicator_id=text(form, "indicator", "Indicator"),
+        period=period,
+        value=amount(form, "waarde", "Gemeten waarde"),
+        source=text(form, "bron", "Bron"),
+    )
+
+
+def publication(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
+    return IssuePublication(
+        cid,
+        audience=text(form, "publiek", "Voor wie"),
+        channel=text(form, "kanaal", "Kanaal"),
+        summary=text(form, "samenvatting", "Samenvatting"),
+    )
+
+
+def consultation(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
+    return ConsultResidents(
+        cid,
+        held_on=day(form, "datum", "Datum"),
+        method=text(form, "vorm", "Vorm"),
+        summary=text(form, "samenvatting", "Wat kwam eruit"),
+        participants_count=whole(form, "aantal", "Aantal deelnemers"),
+    )
+
+
+def accept_invitation(cid: str, form: dict[str, str], user: Principal) -> ContractCommand:
+    return AcceptInvitation(cid, org=user.org)
+
+
+def activate(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
+    return ActivateContract(cid, reason=text(form, "reden", "Reden"))
+
+
+@dataclass(frozen=True)
+class PageForm:
+    read: Callable[[str, dict[str, str], Principal], ContractCommand]
+    #: what the page says when the command was carried out
+    done: str
+
+
+FORMS: dict[str, PageForm] = {
+    "sessie": PageForm(hold_session, "Het overleg is vastgelegd."),
+    "voorstel-opdracht": PageForm(propose_scope, "Het voorstel is ingediend."),
+    "voorstel-doel": PageForm(propose_goal, "Het voorstel is ingediend."),
+    "voorstel-indicator": PageForm(propose_indicator, "Het voorstel is ingediend."),
+    "voorstel-budget": PageForm(propose_allocation, "Het voorstel is ingediend."),
+    "instemmen": PageForm(consent, "Uw instemming is vastgelegd."),
+    "afwijzen": PageForm(reject, "Het voorstel is afgewezen."),
+    "intrekken": PageForm(withdraw, "Het voorstel is ingetrokken."),
+    "meting": PageForm(measurement, "De meting is vastgelegd."),
+    "publicatie": PageForm(publication, "De publicatie is vastgelegd."),
+    "raadpleging": PageForm(consultation, "De bewonersraadpleging is vastgelegd."),
+    "uitnodiging": PageForm(accept_invitation, "U hebt de uitnodiging aanvaard."),
+    "activeren": PageForm(activate, "De overeenkomst is actief."),
+}
