@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
 
 .PHONY: run test soak lint lint-openapi lint-owasp spectral openapi-json install postgres-binaries \
-	clean bench bench-quick wrk pages-assets chromium screenshots
+	clean bench bench-quick wrk pages-assets chromium screenshots pdf-libs
 
 $(STAMP): pyproject.toml constraints.txt
 	@# Debian's own python3 needs python3-venv for `-m venv`; install it when we can.
@@ -22,7 +22,14 @@ $(STAMP): pyproject.toml constraints.txt
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-install: $(STAMP) pages-assets
+install: $(STAMP) pages-assets pdf-libs
+
+# WeasyPrint (the auditor's dossier PDF) needs Pango from Debian; installed when missing and we
+# are root, else one line says how.
+pdf-libs:
+	@/sbin/ldconfig -p | grep -q 'libpangoft2-1.0.so.0' || { [ "$$(id -u)" = 0 ] && apt-get update -qq \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0; } \
+	  || { echo "Pango is missing (the dossier PDF): run 'sudo apt-get install -y libpangoft2-1.0-0'" >&2; exit 1; }
 
 # The server checks `iss` and `aud` of the tokens `dialoog token issue` and `dialoog demo` make
 # (their defaults: dialoog-local, dialoog-api); settings already in the environment win. The
