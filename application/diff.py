@@ -11,6 +11,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from application import dutch
 from application.views import ActorData, ChangeData, DiffData, WhyData
 from domain.chain import canonical
 from domain.contract import Contract
@@ -29,45 +30,6 @@ from domain.indicators import IndicatorChange
 from domain.proposals import Change, ChangePackage, ScopeRefinement
 
 LANGUAGES = ("nl", "en")
-
-MONTHS_NL = [
-    "januari",
-    "februari",
-    "maart",
-    "april",
-    "mei",
-    "juni",
-    "juli",
-    "augustus",
-    "september",
-    "oktober",
-    "november",
-    "december",
-]
-
-#: Words the state uses, as a Dutch reader knows them.
-WORDS_NL = {
-    "draft": "concept",
-    "active": "actief",
-    "suspended": "opgeschort",
-    "terminated": "beëindigd",
-    "completed": "afgerond",
-    "invited": "uitgenodigd",
-    "declined": "heeft de uitnodiging afgeslagen",
-    "withdrawn": "teruggetrokken",
-    "open": "open",
-    "agreed": "overeengekomen",
-    "rejected": "afgewezen",
-    "vision": "visie",
-    "effect": "effect",
-    "result": "resultaat",
-    "performance": "prestatie",
-    "scope_refinement": "aanscherping van de opdracht",
-    "goal": "doelenboom",
-    "indicator": "indicator",
-    "adjustment": "geld of looptijd",
-    "package": "pakket",
-}
 
 #: message → (Dutch, English); {placeholders} filled in by `Words.say`.
 MESSAGES = {
@@ -135,29 +97,24 @@ class Words:
         return template.format(**values, Level=level[:1].upper() + level[1:])
 
     def word(self, value: object) -> str:
-        text = str(value)
-        return text if self.english else WORDS_NL.get(text, text)
+        return str(value) if self.english else dutch.word(value)
 
     def euros(self, amount: Decimal | None) -> str:
         if amount is None:
             return self.say("none")
-        grouped = f"{abs(amount):,.2f}"  # 1,220,000.00
-        sign = "-" if amount < 0 else ""
         if self.english:
-            return f"{sign}€{grouped}"
-        return f"{sign}€ " + grouped.replace(",", "_").replace(".", ",").replace("_", ".")
+            return ("-" if amount < 0 else "") + f"€{abs(amount):,.2f}"  # €1,220,000.00
+        return dutch.euros(amount)
 
     def day(self, value: date | None) -> str:
         if value is None:
             return self.say("none")
-        if self.english:
-            return value.isoformat()
-        return f"{value.day} {MONTHS_NL[value.month - 1]} {value.year}"
+        return value.isoformat() if self.english else dutch.day(value)
 
     def amount(self, value: Decimal | None, unit: str) -> str:
         if value is None:
             return self.say("none")
-        number = str(value) if self.english else str(value).replace(".", ",")
+        number = str(value) if self.english else dutch.number(value)
         return f"{number}{unit}" if unit in ("%", "‰") else f"{number} {unit}".strip()
 
 

@@ -12,23 +12,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from html import escape
 
+from application import dutch
+from application.dutch import euros as euro
 from application.transparency_log import StoredCheckpoint
 from application.views import ContractData, HistoryEntry, VerificationData
 
-STATUS = {
-    "draft": "concept",
-    "active": "actief",
-    "suspended": "opgeschort",
-    "terminated": "beëindigd",
-    "completed": "afgerond",
-    "invited": "uitgenodigd",
-    "withdrawn": "teruggetrokken",
-    "declined": "afgewezen",
-    "agreed": "overeengekomen",
-    "open": "open",
-    "rejected": "verworpen",
-    "retired": "vervallen",
-}
 CSS = """
 @page { size: A4; margin: 18mm 16mm; @bottom-right { content: "pagina " counter(page) " van "
   counter(pages); font-size: 8pt; color: #555; } }
@@ -43,15 +31,8 @@ th { background: #eee; } .num { text-align: right; white-space: nowrap; }
 """
 
 
-def euro(amount: Decimal | None) -> str:
-    if amount is None:
-        return "—"
-    whole, _, cents = f"{amount:,.2f}".partition(".")
-    return f"€ {whole.replace(',', '.')},{cents}"
-
-
 def dag(value: date | datetime | None) -> str:
-    return "—" if value is None else value.strftime("%d-%m-%Y")
+    return dutch.day(value.date() if isinstance(value, datetime) else value)
 
 
 def _e(value: object) -> str:
@@ -79,7 +60,7 @@ def dossier_html(
     parts = [
         f"<h1>Dossier {_e(contract.reference)} — {_e(contract.title)}</h1>",
         f"<p>Opgemaakt op {made} uit de vastgelegde geschiedenis (versie {contract.version}). "
-        f"Status: <b>{_e(STATUS.get(contract.status, contract.status))}</b>. Looptijd "
+        f"Status: <b>{_e(dutch.word(contract.status))}</b>. Looptijd "
         f"{dag(contract.term.start)} t/m {dag(contract.term.end)}. Procedure: "
         f"{_e(contract.procedure)}.</p>",
         f"<p><b>Opdracht:</b> {_e(contract.assignment)}</p>",
@@ -101,7 +82,7 @@ def dossier_html(
 def _parties(c: ContractData) -> str:
     rows = [["opdrachtgever", _e(c.commissioner.org), "", ""]]
     rows += [
-        ["opdrachtnemer", _e(p.org), _e(STATUS.get(p.status, p.status)), dag(p.admitted_on)]
+        ["opdrachtnemer", _e(p.org), _e(dutch.word(p.status)), dag(p.admitted_on)]
         for p in c.providers
     ]
     rows += [["belanghebbende", _e(s.name), _e(s.kind), ""] for s in c.stakeholders]
@@ -120,9 +101,15 @@ def _money(c: ContractData) -> str:
         [
             ["plafond per periode", f'<span class="num">{euro(f.ceiling)}</span>'],
             ["toegewezen", f'<span class="num">{euro(f.allocated)}</span>'],
-            ["geraamde waarde bij aanvang", f'<span class="num">{euro(f.initial_value)}</span>'],
+            [
+                "geraamde waarde bij aanvang",
+                f'<span class="num">{euro(f.initial_value)}</span>',
+            ],
             ["EU-drempel bij aanvang", f'<span class="num">{euro(f.threshold)}</span>'],
-            ["wijzigingsgrens (art. 72 / Aw 2.163)", f'<span class="num">{euro(f.change_limit)}'],
+            [
+                "wijzigingsgrens (art. 72 / Aw 2.163)",
+                f'<span class="num">{euro(f.change_limit)}',
+            ],
             [
                 "cumulatieve waarde van wijzigingen",
                 f'<span class="num">{euro(f.cumulative_change_value)}</span> — {limit_state}',
@@ -191,7 +178,7 @@ def _indicators(c: ContractData) -> str:
                 _e(i.baseline.value) if i.baseline else "—",
                 f"{_e(i.target.value)} per {dag(i.target.due_on)}" if i.target else "—",
                 f"{_e(last[1])} ({dag(last[0])})" if last else "—",
-                _e(STATUS.get(i.status, i.status)),
+                _e(dutch.word(i.status)),
             ]
         )
     return "<h2>Indicatoren</h2>" + _table(

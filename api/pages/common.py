@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from api.pages.sessions import PageSession
+from application import dutch
 from application.principal import Principal
 from application.service import ContractService
 from domain.values import LOCAL_TIMEZONE
@@ -34,34 +35,29 @@ PAGE_HEADERS = {
     "permissions-policy": "camera=(), microphone=(), geolocation=()",
 }
 
-STATUS_NL = {
-    "draft": "In voorbereiding",
-    "active": "Actief",
-    "suspended": "Opgeschort",
-    "terminated": "Beëindigd",
-    "completed": "Afgerond",
-    "open": "Open",
-    "agreed": "Aangenomen",
-    "rejected": "Afgewezen",
-    "withdrawn": "Ingetrokken",
-    "invited": "Uitgenodigd",
-    "declined": "Afgeslagen",
-    "retired": "Ingetrokken",
-}
+
+def _capitalised(*keys: str) -> dict[str, str]:
+    return {key: dutch.word(key)[:1].upper() + dutch.word(key)[1:] for key in keys}
+
+
+#: The application's one Dutch vocabulary, capitalised for labels and badges.
+STATUS_NL = _capitalised(
+    "draft",
+    "active",
+    "suspended",
+    "terminated",
+    "completed",
+    "open",
+    "agreed",
+    "rejected",
+    "withdrawn",
+    "invited",
+    "declined",
+    "retired",
+)
 ROLE_NL = {"contract_manager": "contractmanager", "auditor": "auditor", "reader": "lezer"}
-LEVEL_NL = {
-    "vision": "Visie",
-    "effect": "Effect",
-    "result": "Resultaat",
-    "performance": "Prestatie",
-}
-KIND_NL = {
-    "scope_refinement": "Opdracht aanscherpen",
-    "goal": "Doel",
-    "indicator": "Indicator",
-    "adjustment": "Bijstelling (geld, termijn)",
-    "package": "Pakket",
-}
+LEVEL_NL = _capitalised("vision", "effect", "result", "performance")
+KIND_NL = _capitalised("scope_refinement", "goal", "indicator", "adjustment", "package")
 
 
 class SignInRequired(Exception):
@@ -147,33 +143,11 @@ def safe_next(value: str | None) -> str:
 
 def euro(value: Decimal | int | str | None) -> str:
     """€ 1.234.567,89 — Dutch grouping and decimal comma."""
-    if value is None:
-        return "—"
-    amount = Decimal(value)
-    text = f"{abs(amount):,.2f}".replace(",", "_").replace(".", ",").replace("_", ".")
-    return ("− " if amount < 0 else "") + "€ " + text
+    return dutch.euros(value)
 
 
 def number(value: Decimal | int | str | None) -> str:
-    if value is None:
-        return "—"
-    return str(value).replace(".", ",")
-
-
-MONTHS = [
-    "januari",
-    "februari",
-    "maart",
-    "april",
-    "mei",
-    "juni",
-    "juli",
-    "augustus",
-    "september",
-    "oktober",
-    "november",
-    "december",
-]
+    return dutch.number(value)
 
 
 def datum(value: date | datetime | None) -> str:
@@ -181,8 +155,8 @@ def datum(value: date | datetime | None) -> str:
         return "—"
     if isinstance(value, datetime):
         local = value.astimezone(LOCAL_TIMEZONE)
-        return f"{local.day} {MONTHS[local.month - 1]} {local.year} {local:%H:%M:%S}"
-    return f"{value.day} {MONTHS[value.month - 1]} {value.year}"
+        return f"{dutch.day(local.date())} {local:%H:%M:%S}"
+    return dutch.day(value)
 
 
 templates.env.filters.update(

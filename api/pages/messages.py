@@ -25,12 +25,28 @@ MESSAGES: dict[str, str] = {
     "invalid-query": "Deze vraag kan niet beantwoord worden; controleer de invoer.",
     "history-corrupt": "De vastgelegde geschiedenis van deze overeenkomst is beschadigd.",
     "application-error": "Dit kan niet worden uitgevoerd.",
+    "not-in-force": "Op die datum was de overeenkomst nog niet van kracht.",
+    # the transparency log and its witnesses
+    "leaf-not-found": "Die gebeurtenis staat niet in het logboek, of u mag haar niet zien.",
+    "log-inconsistent": "Het logboek sluit niet meer aan op het laatst ondertekende "
+    "controlepunt; er wordt niets ondertekend. Meld dit aan de beheerder.",
+    "cosignature-refused": "Deze medeondertekening klopt niet, of het logboek sluit niet aan op "
+    "wat deze getuige eerder ondertekende.",
+    "witness-conflict": "Deze sleutel is al geregistreerd, of de getuige is al goedgekeurd.",
+    "witness-not-found": "Deze getuige bestaat niet.",
     # domain: who may act
     "not-a-party": "Uw organisatie is geen partij bij deze overeenkomst.",
     "commissioner-only": "Alleen de opdrachtgever mag dit doen.",
     "consent-not-yours": "U kunt alleen namens uw eigen organisatie instemmen.",
     "not-proposer": "Alleen wie het voorstel deed, kan het intrekken.",
     "invalid-value": "Een van de ingevulde waarden is niet geldig.",
+    "effective-before-dependency": "Dit kan niet ingaan vóór iets waarop het berust (zoals de "
+    "toetreding van een aanbieder of de afspraak over een indicator). Kies een latere "
+    "ingangsdatum.",
+    "invalid-batch": "Een of meer regels van deze reeks metingen kloppen niet; er is niets "
+    "vastgelegd.",
+    "already-public": "Deze overeenkomst is al openbaar.",
+    "not-public": "Deze overeenkomst is niet openbaar.",
     # domain: dialogue
     "already-consented": "Uw organisatie heeft al ingestemd met dit voorstel.",
     "unknown-proposal": "Dit voorstel bestaat niet.",

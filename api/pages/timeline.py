@@ -12,11 +12,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from api.pages.common import UserDep, contracts_of, render
-from api.pages.diff_nl import in_dutch
 from api.pages.messages import FormInvalid, message_for, status_for
 from api.pages.workspace import CONTRACT_ID, contract_context
+from application import dutch
 from application.errors import ApplicationError, ContractNotFound
-from application.views import HistoryEntry
+from application.views import ChangeData, HistoryEntry
 from domain.values import LOCAL_TIMEZONE
 
 router = APIRouter(include_in_schema=False)
@@ -155,9 +155,7 @@ def timeline(request: Request, user: UserDep, contract_id: str) -> HTMLResponse:
         )
         if diff_from is not None and diff_to is not None:
             diff = service.diff(user, contract_id, from_version=diff_from, to_version=diff_to)
-            older = service.get_contract(user, contract_id, version=diff_from)
-            newer = service.get_contract(user, contract_id, version=diff_to)
-            diff_lines = [(c.path, in_dutch(c, older, newer)) for c in diff.changes]
+            diff_lines = [(c.path, _with_why(c)) for c in diff.changes]
         if q.get("controleer"):
             verification = service.verify(user, contract_id)
     except (FormInvalid, ApplicationError) as problem:
@@ -185,3 +183,12 @@ def timeline(request: Request, user: UserDep, contract_id: str) -> HTMLResponse:
         },
         status=status,
     )
+
+
+def _with_why(change: ChangeData) -> str:
+    """The change in words (the application's Dutch), with the reason behind it."""
+    why = change.why
+    if why is None or not why.reason:
+        return change.summary
+    where = f", in de sessie van {dutch.day(why.session_held_on)}" if why.session_held_on else ""
+    return f"{change.summary} — waarom: {why.reason}{where}"

@@ -81,7 +81,7 @@ def test_diff_in_words(client: TestClient, active: ActiveContract) -> None:
         assert set(change) == {"path", "before", "after", "summary", "why"}
         assert change["summary"]
     by_path = {c["path"]: c for c in body["changes"]}
-    assert by_path["status"]["summary"] == "Status: concept → actief"
+    assert by_path["status"]["summary"] == "Status: in voorbereiding → actief"
     assert by_path["status"]["why"]["event"] == "ContractActivated"
     allocation = by_path["financialFramework.allocations.zorg-a"]
     assert allocation["summary"] == "Budget voor Zorg zorg-a: € 0,00 → € 1.220.000,00"

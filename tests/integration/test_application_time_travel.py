@@ -199,12 +199,12 @@ def test_diff_speaks_the_council_members_language(service: ContractService, scen
     assert target[0].why.reason == "Sharper target"
     assert target[0].why.session_held_on == date(2025, 2, 3)
     summaries = [c.summary for c in diff.changes]
-    assert any("Sharper target" in s and "overeengekomen" in s for s in summaries)
+    assert any("Sharper target" in s and "aangenomen" in s for s in summaries)
     # From the start: the provider's admission, the status and the session are all there.
     whole = service.diff(AUDITOR, scene.contract_id, from_version=1, to_version=5)
     whole_summaries = [c.summary for c in whole.changes]
     assert "Aanbieder Zorg A uitgenodigd" in whole_summaries
-    assert "Status: concept → actief" in whole_summaries
+    assert "Status: in voorbereiding → actief" in whole_summaries
     assert "Dialoogsessie op 3 februari 2025: first dialogue" in whole_summaries
     english = service.diff(AUDITOR, scene.contract_id, from_version=1, to_version=5, language="en")
     assert "Session held on 2025-02-03: first dialogue" in [c.summary for c in english.changes]

@@ -272,9 +272,13 @@ def test_the_auditors_timeline_versions_diff_and_verification(visitor: TestClien
 
     diff = text_of(visitor.get(f"{timeline}?vanversie=8&totversie=40"))
     assert "Wat veranderde van versie 8 naar 40" in diff
-    assert "Visie toegevoegd: ‘Inwoners van Noord leven gezond" in diff
-    assert "Overleg gehouden op 14 januari 2025: ‘Startbijeenkomst" in diff
-    assert "Voorstel ‘De visie uit het beleidsplan sociaal domein’: aangenomen" in diff
+    assert "Nieuw in de doelenboom (visie): ‘Inwoners van Noord leven gezond" in diff
+    assert "Dialoogsessie op 14 januari 2025: Startbijeenkomst" in diff
+    assert "Voorstel ‘De visie uit het beleidsplan sociaal domein’ (doel): aangenomen" in diff
+    # and why: the rationale and the session it was agreed in
+    assert (
+        "waarom: De visie uit het beleidsplan sociaal domein, in de sessie van 14 januari" in diff
+    )
 
     verified = text_of(visitor.get(f"{timeline}?controleer=1"))
     assert f"De keten klopt: {version} versies gecontroleerd" in verified
