@@ -3,6 +3,7 @@ services once per process and closes them on shutdown."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -11,12 +12,14 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.routing import BaseRoute
 
 from api import health
 from api.conditional import ConditionalGetMiddleware
 from api.headers import StandardHeadersMiddleware
 from api.logs import RequestContextMiddleware
-from api.openapi import API_PREFIX, build_openapi
+from api.openapi import API_PREFIX
+from api.openapi import openapi_document as api_document
 from api.pages import install_pages
 from api.problems import install_problem_handlers
 from api.routes import (
@@ -56,32 +59,46 @@ def service_version() -> str:
         return "0.0.0"
 
 
+#: The API's routers, under API_PREFIX (the meta router, which belongs to one app, apart).
+API_MODULES = (
+    contracts,
+    parties,
+    access,
+    publications,
+    records,
+    lifecycle,
+    sessions,
+    proposals,
+    indicators,
+    record_pages,
+    audit,
+    access_log,
+    log,
+    evidence,
+    events,
+    disclosure,
+    open_data,
+)
+
+
+@functools.cache
+def _api_routes() -> tuple[BaseRoute, ...]:
+    """The API's routes, built once per process: FastAPI analyses every endpoint's signature
+    when a router is included (≈ 0.6 s for all of them), and the routes hold no per-app state,
+    so every app (one per test, one per worker) shares them."""
+    holder = APIRouter()
+    v1 = APIRouter(prefix=API_PREFIX)
+    for module in API_MODULES:
+        v1.include_router(module.router)
+    holder.include_router(v1)
+    return tuple(holder.routes)
+
+
 def include_routers(app: FastAPI) -> None:
     """Every router the service exposes. Probes sit at the root; the API under API_PREFIX."""
     app.include_router(health.router, include_in_schema=False)
-    v1 = APIRouter(prefix=API_PREFIX)
-    for module in (
-        contracts,
-        parties,
-        access,
-        publications,
-        records,
-        lifecycle,
-        sessions,
-        proposals,
-        indicators,
-        record_pages,
-        audit,
-        access_log,
-        log,
-        evidence,
-        events,
-        disclosure,
-        open_data,
-    ):
-        v1.include_router(module.router)
-    v1.include_router(_meta_router(app))
-    app.include_router(v1)
+    app.router.routes.extend(_api_routes())
+    app.include_router(_meta_router(app), prefix=API_PREFIX)
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
@@ -100,7 +117,7 @@ def _meta_router(app: FastAPI) -> APIRouter:
     )
     def openapi_document() -> JSONResponse:
         if "document" not in cache:
-            cache["document"] = build_openapi(app, service_version())
+            cache["document"] = api_document(app, service_version())
         return JSONResponse(cache["document"], headers={"Access-Control-Allow-Origin": "*"})
 
     return router

@@ -43,7 +43,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.openapi import API_PREFIX, build_openapi
+from api.openapi import API_PREFIX, openapi_document
 from application.access_log import AccessEntry
 from infrastructure.settings import Settings
 
@@ -192,7 +192,7 @@ class TelemetryMiddleware:
         if not path.startswith(API_PREFIX + "/"):
             return None
         if self._operations is None:
-            self._operations = _operations(build_openapi(self.fastapi_app, "0"))
+            self._operations = _operations(openapi_document(self.fastapi_app, "0"))
         relative = path.removeprefix(API_PREFIX)
         found = None
         for operation in self._operations:

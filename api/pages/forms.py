@@ -55,6 +55,11 @@ def day(form: dict[str, str], name: str, label: str) -> date:
         raise FormInvalid(f"‘{label}’ is geen datum (jjjj-mm-dd).") from None
 
 
+def optional_day(form: dict[str, str], name: str, label: str) -> date | None:
+    """A date the form may leave empty (then the domain's default applies)."""
+    return day(form, name, label) if form.get(name, "").strip() else None
+
+
 def amount(form: dict[str, str], name: str, label: str, *, required: bool = True) -> Decimal:
     raw = text(form, name, label, required=required) or "0"
     # People write 1.234,56 or 1234.56: a comma is the decimal separator when there is one.
@@ -132,7 +137,12 @@ def _proposal(cid: str, form: dict[str, str], change: Change) -> ContractCommand
 
 def propose_scope(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
     return _proposal(
-        cid, form, ScopeRefinement(assignment=text(form, "opdracht", "Nieuwe opdracht"))
+        cid,
+        form,
+        ScopeRefinement(
+            assignment=text(form, "opdracht", "Nieuwe opdracht"),
+            effective_on=optional_day(form, "ingang", "Gaat in op"),
+        ),
     )
 
 
@@ -148,6 +158,7 @@ def propose_goal(cid: str, form: dict[str, str], _: Principal) -> ContractComman
             parent_id=optional(form, "bovenliggend", "Hangt onder"),
             text=text(form, "tekst", "Omschrijving"),
             delivered_by=delivered_by,
+            effective_on=optional_day(form, "ingang", "Gaat in op"),
         ),
     )
 
@@ -174,6 +185,7 @@ def propose_indicator(cid: str, form: dict[str, str], _: Principal) -> ContractC
             frequency=text(form, "frequentie", "Frequentie"),
             data_source=text(form, "bron", "Gegevensbron"),
             result_id=optional(form, "resultaat", "Bij resultaat"),
+            effective_on=optional_day(form, "ingang", "Gaat in op"),
         ),
     )
 

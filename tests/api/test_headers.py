@@ -340,7 +340,7 @@ def test_openapi_document_follows_the_design_rules(client: TestClient) -> None:
         assert not path.startswith("/api/"), path
         for segment in path.strip("/").split("/"):
             if not segment.startswith("{"):
-                assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*(\.json)?", segment), path
+                assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*(\.json|\.pdf)?", segment), path
         for method, operation in item.items():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue

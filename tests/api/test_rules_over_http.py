@@ -292,6 +292,11 @@ NOT_REACHABLE = {
     # Needs a second request with the same key while the first is still running in this
     # process; not deterministic through TestClient.
     "idempotency-key-in-flight": "needs two overlapping requests",
+    # The transparency log's own rules, tried over HTTP in tests/api/test_witnesses.py and on
+    # real stores in tests/integration/test_checkpoints.py.
+    "witness-conflict": "tried in tests/api/test_witnesses.py",
+    "cosignature-refused": "tried in tests/api/test_witnesses.py",
+    "log-inconsistent": "tried in tests/integration/test_checkpoints.py",
 }
 
 

@@ -109,6 +109,7 @@ def test_the_story_through_the_pages(chrome: Browser, site: Server) -> None:
     form.get_by_label("Streefwaarde").fill("14")
     form.get_by_label("Streefdatum").fill("2026-12-31")
     form.get_by_label("Gegevensbron").fill("Registratie")
+    form.get_by_label("Gaat in op").fill("2025-03-11")  # agreed in the session of that day
     form.get_by_label("Toelichting").fill("KPI wachttijd")
     form.get_by_role("button", name="Voorstel indienen").click()
     expect(page.get_by_text("Het voorstel is ingediend.")).to_be_visible()

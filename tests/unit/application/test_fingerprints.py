@@ -28,6 +28,7 @@ from application.commands import (
     OpenContract,
     RecordEvaluation,
     RecordMeasurement,
+    RecordMeasurementBatch,
     RegisterStakeholder,
     RejectProposal,
     ResumeContract,
@@ -41,6 +42,7 @@ from application.commands import (
 )
 from application.idempotency import fingerprint
 from domain.goals import ChangeAction, GoalChange, GoalLevel
+from domain.indicators import MeasurementReport
 from domain.proposals import ScopeRefinement
 from domain.values import Participant, Period
 
@@ -124,6 +126,15 @@ CASES: dict[str, Command] = {
     ),
     "disclose": DiscloseContract(C, reason="Woo: actieve openbaarmaking"),
     "withdraw_disclosure": WithdrawDisclosure(C, reason="persoonsgegevens in bijlage"),
+    "record_measurement_batch": RecordMeasurementBatch(
+        C,
+        reports=(
+            MeasurementReport(
+                "i1", Period(date(2025, 1, 1), date(2025, 3, 31)), Decimal("6.5"), "CBS"
+            ),
+            MeasurementReport("i2", Period(date(2025, 1, 1), date(2025, 3, 31)), "ja", "eigen", 2),
+        ),
+    ),
 }
 
 PINNED = {
@@ -156,6 +167,9 @@ PINNED = {
     ),
     "disclose": "73f6bfe74750203ac070bd03a095faa507fb52f05948ac50148d1a891ecfa8bd",
     "withdraw_disclosure": "b2a305f1cb8395b322609d1c85faad632d659c01de1203873f68892444844e57",
+    "record_measurement_batch": (
+        "cce1aa0e2e29baf789aac6f8a2861a6ac29b5b04b7de3e4ad313f3cabd12d89a"
+    ),
 }
 
 
