@@ -16,7 +16,13 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import OriginatorIDError, OriginatorVersionError
-from eventsourcing.persistence import EventStore, IntegrityError, JSONTranscoder, PersistenceError
+from eventsourcing.persistence import (
+    EventStore,
+    IntegrityError,
+    JSONTranscoder,
+    Mapper,
+    PersistenceError,
+)
 
 from application.errors import (
     ContractNotFound,
@@ -35,6 +41,7 @@ from application.read_models import (
     summary_of,
 )
 from application.snapshots import SealedSnapshotStore
+from application.stored_form import RecordMapper
 from application.transcodings import register_domain_transcodings
 from application.transparency_log import LogStore, MerkleLog
 from application.visibility import PartyGate
@@ -91,6 +98,10 @@ class ContractStore(Application[UUID]):
             state_version=Contract.STATE_VERSION,
             events=self.recorder,
         )
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        """Contract events as their form-2 records, read strictly (application.stored_form)."""
+        return RecordMapper(transcoder=self.construct_transcoder())
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -31,7 +31,6 @@ PostgreSQL ~6k/s against ~28k/s. Loading each contract for visibility instead ga
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -48,9 +47,8 @@ from application.errors import ContractNotFound, InvalidQuery
 from application.history import history_entry
 from application.principal import Principal
 from application.read_models import SummaryFilter
-from application.stored_form import canonical_from_stored
+from application.stored_form import NotARecord, read_record
 from application.views import ActorData, Data, HistoryEntry
-from domain.chain import split_fields
 from domain.events import ContractEvent
 from domain.values import local_date
 
@@ -269,19 +267,21 @@ def stored_cloud_event(notification: Any, source: str) -> CloudEvent | None:
     cls = _CLASSES.get(notification.topic)
     if cls is None:
         return None
-    state = canonical_from_stored(json.loads(notification.state))
-    if not isinstance(state, dict) or state.pop("class_version", 1) != getattr(
-        cls, "class_version", 1
-    ):
+    try:
+        record = read_record(notification.state)
+    except NotARecord:
         return None
-    payload, metadata = split_fields(state)
+    payload = dict(record.payload)
+    if payload.pop("class_version", 1) != getattr(cls, "class_version", 1):
+        return None
+    metadata = record.metadata
     contract_id = UUID(str(notification.originator_id)).hex
     version = notification.originator_version
     actor = metadata["actor"] or {}
     entry = HistoryEntry(
         version=version,
         type=cls.__name__,
-        recorded_at=state["timestamp"],
+        recorded_at=record.recorded_at,
         effective_on=metadata["effective_on"],
         actor=ActorData(
             sub=actor.get("subject", ""),
@@ -293,14 +293,14 @@ def stored_cloud_event(notification: Any, source: str) -> CloudEvent | None:
         decision_ref=metadata["decision_ref"],
         reason=metadata["reason"] or "",
         data=payload,
-        digest=state["digest"],
-        prior_digest=state["prior_digest"],
+        digest=record.digest,
+        prior_digest=record.prior_digest,
     )
     return CloudEvent(
         id=f"{contract_id}-{version}",
         source=source,
         type=event_type(cls),
-        time=state["timestamp"],
+        time=record.recorded_at,
         subject=contract_id,
         sequence=str(notification.id),
         data=entry.model_dump(mode="json", by_alias=True, exclude={"type"}),

@@ -135,7 +135,9 @@ class EvidenceQueries(LogQueries):
     def dossier_of(self, contract_id: UUID, checkpoints: Checkpointer) -> str:
         """The dossier of a contract, for whoever may read the store (the CLI)."""
         with self._store_errors():
-            verdict, _ = verification.verify_chain(self.recorder, contract_id)
+            verdict, _ = verification.verify_chain(
+                self.recorder, contract_id, decode=self.mapper.to_domain_event
+            )
             data = contract_data(self._load(contract_id))
             entries: list[HistoryEntry] = []
             while True:

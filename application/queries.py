@@ -4,7 +4,6 @@ aggregate; a read that fills an ETag reports the version it read from the same l
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, date, datetime
 
@@ -15,6 +14,7 @@ from application.log_queries import EvidenceQueries
 from application.principal import Principal
 from application.read_models import ContractSummary, IndicatorRow, SummaryFilter
 from application.rendering import contract_data, proposal_data
+from application.stored_form import record_digest
 from application.views import (
     ContractData,
     Data,
@@ -131,7 +131,9 @@ class ContractQueries(EvidenceQueries, ContractStore):
             # One pass over the stored records gives both the verdict and who may see it
             # (from the records themselves: a tampered history may no longer replay).
             digests: dict[int, str] = {}
-            verdict, parties = verification.verify_chain(self.recorder, uuid, digests)
+            verdict, parties = verification.verify_chain(
+                self.recorder, uuid, digests, decode=self.mapper.to_domain_event
+            )
         if principal.org not in parties and not self._granted(principal, contract_id):
             raise ContractNotFound(f"no contract {contract_id}")
         if not snapshots or not verdict.valid or self.snapshots is None:
@@ -180,13 +182,9 @@ class ContractQueries(EvidenceQueries, ContractStore):
             last = self.recorder.select_events(uuid, desc=True, limit=1) if uuid else []
         if last and row.version < last[0].originator_version:
             return True  # behind (a write since the catch-up): an older version, not a forgery
-        if last and row.version == last[0].originator_version:
-            try:
-                digest = json.loads(last[0].state).get("digest")
-            except (ValueError, AttributeError):
-                digest = None
-            if digest == row.head_digest:
-                return True
+        at_head = last and row.version == last[0].originator_version
+        if at_head and record_digest(last[0].state) == row.head_digest:
+            return True
         log.warning("read model: the row of %s does not stand on its history", row.contract_id)
         return False
 

@@ -25,6 +25,8 @@ from uuid import UUID
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import EventStore, Mapper, Recording, StoredEvent
 
+from application.stored_form import record_digest
+
 log = logging.getLogger(__name__)
 
 SEAL_PREFIX = b"hmac-sha256:"
@@ -168,12 +170,9 @@ class SealedSnapshotStore(EventStore[UUID]):
         rows = self._events.select_events(originator_id, gt=version - 1, lte=version)
         if len(rows) != 1:
             return False
-        try:
-            digest = json.loads(rows[0].state).get("digest")
-        except (ValueError, AttributeError):
-            return False
+        digest = record_digest(rows[0].state)
         head = snapshot_head(state)
-        return head is not None and hmac.compare_digest(head, str(digest))
+        return head is not None and digest is not None and hmac.compare_digest(head, digest)
 
     def _report(self, originator_id: object, version: int, what: str = "its seal") -> None:
         entry = (str(originator_id), version)

@@ -22,6 +22,7 @@ from uuid import UUID
 from eventsourcing.persistence import ApplicationRecorder, Mapper
 
 from application.errors import HistoryCorrupt, NotInForce
+from domain.chain import GENESIS_DIGEST
 from domain.contract import Contract
 from domain.events import ContractEvent, ProposalAgreed
 
@@ -62,7 +63,14 @@ def _recorded_at(
 def in_force_on(events: Iterable[Any], day: date) -> Contract:
     contract: Contract | None = None
     last: Any = None
+    prior = GENESIS_DIGEST
     for event in events:
+        if event.prior_digest != prior:  # the view leaves events out: follow the chain here
+            raise HistoryCorrupt(
+                f"version {event.originator_version} does not follow the digest of the version "
+                "before it; ask for its verification"
+            )
+        prior = event.digest
         last = event
         if contract is None:
             if event.effective_on > day:
@@ -77,7 +85,7 @@ def in_force_on(events: Iterable[Any], day: date) -> Contract:
                 # `day`, the dialogue that led to it is not part of this view.
                 event.apply_change(contract)
             else:
-                event.apply(contract)
+                event.apply_in_view(contract)
     if contract is None:
         raise ValueError("a contract has at least one event")
     # The view stands on the whole history known now: name its head, not the last event applied.

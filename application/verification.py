@@ -1,68 +1,85 @@
 """Chain verification: recompute every digest from the stored records and check each link.
 
-What is hashed is what is stored: the digest covers the stored JSON form of each event, so the
-verifier reads the stored records (bytes), not our classes — a tampered history may no longer
-decode or replay, and the verdict must still say where it broke.
+What is hashed is what is stored. A form-2 record's digest is SHA-256 over its stored bytes,
+which hold the prior digest: the verifier hashes bytes and reads the header, it never decodes
+the event. A form-1 record (written before form 2) is checked under its own rule — the digest of
+its canonical document — and, because that document left type information out, also decoded
+strictly, so a type tag changed behind the chain's back is found. Once a chain has a form-2
+record, every later record must be form 2. A tampered history may no longer decode or replay,
+and the verdict must still say where it broke.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder
 from eventsourcing.utils import get_topic
 
+from application.errors import HistoryCorrupt
 from application.snapshots import is_outdated, snapshot_head, unseal
-from application.stored_form import canonical_from_stored
+from application.stored_form import NotARecord, Record, read_record
 from application.views import VerificationData
-from domain.chain import (
-    GENESIS_DIGEST,
-    UNHASHED_FIELDS,
-    digest_of,
-    split_fields,
-)
+from domain.chain import GENESIS_DIGEST, digest_of
 from domain.events import ContractOpened, ProviderAdmitted, ProviderDeclined, ProviderWithdrew
 
 VERIFY_PAGE = 1000
 
 
 def verify_chain(
-    recorder: ApplicationRecorder, contract_id: UUID, digests: dict[int, str] | None = None
+    recorder: ApplicationRecorder,
+    contract_id: UUID,
+    digests: dict[int, str] | None = None,
+    decode: Callable[[Any], object] | None = None,
 ) -> tuple[VerificationData, set[str]]:
-    """Recompute every digest from the stored records and check each link of the chain.
+    """Recompute every digest from the stored records and check each link of the chain;
+    `decode` (the store's mapper) reads form-1 records strictly.
 
     Also returns the parties named in the records (the commissioner and the providers admitted
     and not withdrawn), read in the same pass, so the caller can decide who may see the verdict even
     when the history no longer replays."""
     expected_prior, checked, expected, last = GENESIS_DIGEST, 0, 1, 0
+    chain: dict[int, str] = {}
     parties: set[str] = set()
     failure: tuple[int, str] | None = None
+    newest_form = 1
     while True:
         page = recorder.select_events(contract_id, gt=last, limit=VERIFY_PAGE)
         for stored in page:
             last = stored.originator_version
-            state = _read_state(stored)
-            if state is not None and stored.topic in PARTY_TOPICS:
-                party = str(state.get("commissioner") or state.get("org") or "")
+            record = _read(stored)
+            if record is not None and stored.topic in PARTY_TOPICS:
+                party = str(record.payload.get("commissioner") or record.payload.get("org") or "")
                 if stored.topic in LEAVING_TOPICS:
                     parties.discard(party)
                 else:
                     parties.add(party)
             if failure is not None:
                 continue  # the verdict stands; read on only for the parties
-            outcome = _check_record(stored, state, contract_id, expected, expected_prior)
+            outcome = _check_record(
+                stored, record, contract_id, expected, expected_prior, newest_form, decode
+            )
             if isinstance(outcome, str):
                 failure = (expected, outcome)
             else:
                 expected_prior = outcome[0]
-                if digests is not None:
-                    digests[expected] = expected_prior
+                newest_form = max(newest_form, record.form if record else 1)
+                chain[expected] = expected_prior
                 checked += 1
                 expected += 1
         if len(page) < VERIFY_PAGE:
             break
+    # Read after the events: every event read was logged in its own transaction.
+    unlogged = _first_unlogged(recorder, contract_id, chain)
+    if unlogged is not None:
+        failure = unlogged
+        checked = unlogged[0] - 1
+        expected_prior = chain.get(checked, GENESIS_DIGEST)
+        chain = {v: d for v, d in chain.items() if v <= checked}
+    if digests is not None:
+        digests.update(chain)
     if failure is not None:
         verdict = VerificationData(
             valid=False,
@@ -80,6 +97,27 @@ def verify_chain(
             reason=None if checked else "no events stored",
         )
     return verdict, parties - {""}
+
+
+def _first_unlogged(
+    recorder: Any, contract_id: UUID, chain: dict[int, str]
+) -> tuple[int, str] | None:
+    """The first version whose digest is not the one the transparency log took when it was
+    recorded: its record was altered (or inserted) since. A form-2 digest is not stored beside
+    the record, so this is what names the altered event itself, the head included."""
+    leaves_of = getattr(recorder, "log_leaves_of", None)
+    if leaves_of is None or not chain:
+        return None
+    logged = {leaf.version: leaf.event_digest for leaf in leaves_of(contract_id.hex)}
+    for version in sorted(chain):
+        if version not in logged:
+            return version, "the record is not in the transparency log (inserted behind its back)"
+        if logged[version] != chain[version]:
+            return version, (
+                "the stored record does not hash to the digest the transparency log took when it "
+                "was recorded (altered after recording)"
+            )
+    return None
 
 
 #: Events that name a member, matched exactly by the topic the library stores for their class.
@@ -116,43 +154,52 @@ def check_snapshots(
             return checked, broken
 
 
-def _read_state(stored: Any) -> dict[str, Any] | None:
+def _read(stored: Any) -> Record | None:
     try:
-        state = canonical_from_stored(json.loads(stored.state))
-    except (ValueError, TypeError):
+        return read_record(stored.state)
+    except NotARecord:
         return None
-    return state if isinstance(state, dict) else None
 
 
 def _check_record(
     stored: Any,
-    state: dict[str, Any] | None,
+    record: Record | None,
     contract_id: UUID,
     version: int,
     expected_prior: str,
+    newest_form: int,
+    decode: Callable[[Any], object] | None,
 ) -> tuple[str] | str:
     """The record's digest if it holds, else why not."""
     if stored.originator_version != version:
         return f"version {version} is missing (found {stored.originator_version} next)"
-    if state is None:
+    if record is None:
         return "the stored record cannot be read as an event"
-    try:
-        recorded_at, digest, prior = state["timestamp"], state["digest"], state["prior_digest"]
-    except KeyError:
-        return "the stored record cannot be read as an event"
-    if prior != expected_prior:
+    if record.prior_digest != expected_prior:
         return "the prior digest does not match the digest of the version before"
-    fields = {k: v for k, v in state.items() if k not in UNHASHED_FIELDS}
-    payload, metadata = split_fields(fields)
+    if record.form == 2:
+        if record.header != (stored.topic, contract_id.hex, version):
+            return "the record names another type, contract or version than where it is stored"
+        return (record.digest,)
+    if newest_form > 1:
+        return "a record in the old form (1) follows one in the new form (2)"
     recomputed = digest_of(
         topic=stored.topic,
         contract_id=contract_id.hex,
         version=version,
-        recorded_at=recorded_at,
-        payload=payload,
-        metadata=metadata,
-        prior_digest=prior,
+        recorded_at=record.recorded_at,
+        payload=record.payload,
+        metadata=record.metadata,
+        prior_digest=record.prior_digest,
     )
-    if recomputed != digest:
+    if recomputed != record.digest:
         return "the stored content does not match its digest (altered after recording)"
-    return (digest,)
+    if decode is not None:
+        try:
+            decode(stored)
+        except HistoryCorrupt:
+            return (
+                "the stored record's type information does not match its event class "
+                "(altered after recording)"
+            )
+    return (record.digest,)

@@ -19,6 +19,7 @@ from typing import Any
 from uuid import UUID
 
 from application.commands import (
+    AcceptInvitation,
     ActivateContract,
     AdmitProvider,
     GiveConsent,
@@ -196,8 +197,14 @@ def open_active_contract(service: ContractService, reference: str) -> str:
         ),
     )
     cid = opened.contract_id
-    service.handle(MANAGER, AdmitProvider(cid, org=PROVIDER, name="Zorg Bench", rationale="fit"))
-    service.handle(MANAGER, ActivateContract(cid))
+    # Everything takes effect on the term's first day, as the demo's story does.
+    start = date(2025, 1, 1)
+    service.handle(
+        MANAGER,
+        AdmitProvider(cid, org=PROVIDER, name="Zorg Bench", rationale="fit", effective_on=start),
+    )
+    service.handle(PROVIDER_MANAGER, AcceptInvitation(cid, org=PROVIDER, effective_on=start))
+    service.handle(MANAGER, ActivateContract(cid, effective_on=start))
     return cid
 
 
@@ -237,6 +244,7 @@ def seed_big_contract(service: ContractService, events: int, *, batch: int = 250
                 target=Target(Decimal("4"), date(2026, 1, 1)),
                 frequency="quarterly",
                 data_source="CBS",
+                effective_on=date(2025, 2, 1),  # agreed in the session of that day
             ),
             rationale="KPI",
         ),
@@ -247,8 +255,12 @@ def seed_big_contract(service: ContractService, events: int, *, batch: int = 250
     indicator_id = next(iter(contract.indicators))
     manager = MANAGER.actor()
     provider = PROVIDER_MANAGER.actor()
-    quarters = [
-        Period(date(y, m, 1), date(y, m + 2, 28)) for y in range(2025, 2029) for m in (1, 4, 7, 10)
+    today = datetime.now(UTC).date()
+    quarters = [  # the quarters that have ended: a measurement's period has
+        Period(date(y, m, 1), date(y, m + 2, 28))
+        for y in range(2025, today.year + 1)
+        for m in (1, 4, 7, 10)
+        if date(y, m + 2, 28) < today
     ]
     day = date(2025, 3, 1)
     while contract.version < events:
@@ -286,7 +298,7 @@ def seed_big_contract(service: ContractService, events: int, *, batch: int = 250
                 value=Decimal(5) - Decimal(n % 20) / 10,
                 source="CBS",
             )
-        day = min(day + timedelta(days=1), date(2028, 12, 31))
+        day = min(day + timedelta(days=1), today)  # sessions are not held in the future
         if contract.version % batch == 0 or contract.version >= events:
             service.save(contract)
     if service.projection is not None:  # the read models follow, as after any command

@@ -1,14 +1,19 @@
 """The hash chain: every event carries the digest of its predecessor.
 
-The digest of an event is SHA-256 over the RFC 8785 (JSON Canonicalization Scheme) encoding of
+An event is recorded as one document, its **record** (form 2, docs/EVENTS.md):
 
-    {"type", "contractId", "version", "recordedAt", "payload", "metadata", "priorDigest"}
+    {"form": 2, "type", "contractId", "version", "recordedAt", "priorDigest",
+     "payload", "metadata"}
 
-where values take the form they have in storage: Decimal as its string, date and datetime in
-ISO 8601, UUID as hex, value objects as objects of their fields, enums as their value. So the
-same bytes come out on every backend and Python version, and a verifier can recompute a digest
-from a stored record alone, without this module's classes (reading stored records is the
-application's business: `application.stored_form`).
+encoded as RFC 8785 (JSON Canonicalization Scheme) bytes. Values that JSON has no type for
+carry their type with them, `{"_type_": name, "_data_": value}`: Decimal (`decimal_str`, its
+string), date (`date_iso`), datetime (`datetime_iso`), UUID (`uuid_hex`) and value objects (their
+class name, the object of their fields); enums are their value. The event's digest is SHA-256
+over exactly those bytes, which hold the prior digest: what is decoded is what is hashed, type
+information included, and a verifier needs nothing but the bytes.
+
+Form 1 (events recorded before form 2) hashed a canonical document without type information
+(`digest_of`), stored beside the fields; its records stay valid under that rule.
 
 `ChainedAggregate` stamps every event with its place in the chain when it is triggered.
 """
@@ -24,13 +29,26 @@ from enum import Enum
 from typing import Any, Self
 from uuid import UUID
 
+import orjson
 import rfc8785
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, OriginatorVersionError
 from eventsourcing.utils import get_topic
 
 from domain.values import stored_fields
 
 GENESIS_DIGEST = "0" * 64
+#: The record form events are written in now.
+RECORD_FORM = 2
+#: The keys of a form-2 record, exactly.
+RECORD_KEYS = frozenset(
+    {"form", "type", "contractId", "version", "recordedAt", "priorDigest", "payload", "metadata"}
+)
+
+
+class ChainBroken(OriginatorVersionError):
+    """An event that does not name its predecessor's digest as its prior digest, met when the
+    history is replayed: a record was altered, removed or inserted behind the chain's back."""
+
 
 #: Event fields that describe who and why rather than what.
 METADATA_FIELDS = ("actor", "effective_on", "session_id", "decision_ref", "reason")
@@ -59,6 +77,84 @@ def canonical(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} has no canonical form (floats are not allowed)")
 
 
+def typed(value: Any) -> Any:
+    """The stored form of a domain value in a record: plain JSON data in which every value JSON
+    has no type for carries its type (see the module's docstring)."""
+    if value is None or (isinstance(value, bool | int | str) and not isinstance(value, Enum)):
+        return value
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Decimal):
+        return {"_type_": "decimal_str", "_data_": str(value)}
+    if isinstance(value, datetime):
+        return {"_type_": "datetime_iso", "_data_": value.isoformat()}
+    if isinstance(value, date):
+        return {"_type_": "date_iso", "_data_": value.isoformat()}
+    if isinstance(value, UUID):
+        return {"_type_": "uuid_hex", "_data_": value.hex}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {name: typed(v) for name, v in stored_fields(value).items()}
+        return {"_type_": type(value).__name__, "_data_": fields}
+    if isinstance(value, Mapping):
+        return {str(k): typed(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [typed(v) for v in value]
+    raise TypeError(f"{type(value).__name__} has no stored form (floats are not allowed)")
+
+
+#: The integers RFC 8785 writes exactly (IEEE 754 doubles): ±(2^53 − 1).
+_SAFE_INTEGER = 2**53 - 1
+
+
+def _orjson_is_jcs(value: Any) -> bool:
+    """Does orjson with sorted keys write exactly the RFC 8785 bytes of `value`? It does for
+    strings, booleans, null and integers within ±(2^53 − 1) when every object key sorts the same
+    by code point as by UTF-16 code unit (no key holds a character above U+FFFF)."""
+    if isinstance(value, str) or value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return -_SAFE_INTEGER <= value <= _SAFE_INTEGER
+    if isinstance(value, dict):
+        return all(
+            type(k) is str and (k.isascii() or max(k) <= "\uffff") and _orjson_is_jcs(v)
+            for k, v in value.items()
+        )
+    if isinstance(value, list):
+        return all(_orjson_is_jcs(v) for v in value)
+    return False  # floats and anything else: the reference encoder decides (or refuses)
+
+
+def canonical_json(value: Any) -> bytes:
+    """RFC 8785 bytes of plain JSON data: orjson where its output is RFC 8785 (the fast path),
+    else the `rfc8785` reference encoder, which also refuses what RFC 8785 cannot encode."""
+    if _orjson_is_jcs(value):
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    return rfc8785.dumps(value)
+
+
+def record_of(*, topic: str, contract_id: str, version: int, fields: Mapping[str, Any]) -> bytes:
+    """The form-2 record of an event (its stored bytes) from its field values: `fields` holds the
+    timestamp, the prior digest and everything else the store keeps (see
+    `digest_of_event_fields`)."""
+    payload, metadata = split_fields(fields)
+    document = {
+        "form": RECORD_FORM,
+        "type": topic,
+        "contractId": contract_id,
+        "version": version,
+        "recordedAt": canonical(fields["timestamp"]),
+        "priorDigest": fields["prior_digest"],
+        "payload": typed(payload),
+        "metadata": typed(metadata),
+    }
+    return canonical_json(document)
+
+
+def digest_of_record(record: bytes) -> str:
+    """A form-2 event's digest: SHA-256 (hex) of its record's bytes."""
+    return hashlib.sha256(record).hexdigest()
+
+
 def split_fields(fields: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     payload = {
         k: v for k, v in fields.items() if k not in METADATA_FIELDS and k not in UNHASHED_FIELDS
@@ -77,7 +173,9 @@ def digest_of(
     metadata: Any,
     prior_digest: str,
 ) -> str:
-    """SHA-256 (hex) of the canonical encoding; all values already in canonical form."""
+    """The form-1 digest: SHA-256 (hex) of the canonical encoding of the document below, all
+    values already in canonical form (no type information). Events recorded before form 2 keep
+    verifying under this rule."""
     document = {
         "type": topic,
         "contractId": contract_id,
@@ -93,21 +191,19 @@ def digest_of(
 def digest_of_event_fields(
     *, topic: str, contract_id: UUID, version: int, fields: Mapping[str, Any], prior_digest: str
 ) -> str:
-    """The digest of an event about to be triggered, from its field values.
+    """The digest of an event about to be triggered, from its field values: SHA-256 of its
+    form-2 record.
 
     `fields` must hold everything the store will hold, including what the event store adds:
     `class_version` (stored when above 1, so an upcaster cannot be switched on or off behind
     the chain's back) and, for the opening event, `originator_topic` (the aggregate's class)."""
-    payload, metadata = split_fields(fields)
-    return digest_of(
+    record = record_of(
         topic=topic,
         contract_id=contract_id.hex,
         version=version,
-        recorded_at=canonical(fields["timestamp"]),
-        payload=canonical(payload),
-        metadata=canonical(metadata),
-        prior_digest=prior_digest,
+        fields={**fields, "prior_digest": prior_digest},
     )
+    return digest_of_record(record)
 
 
 def _digest_of_triggered(

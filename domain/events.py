@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from eventsourcing.domain import Aggregate
 
 from domain import timeline
+from domain.chain import ChainBroken
 from domain.goals import ChangeAction, GoalChange, GoalLevel, apply_goal_change
 from domain.indicators import IndicatorChange, Measurement, apply_indicator_change
 from domain.money import FinancialFramework, apply_adjustment
@@ -62,7 +63,18 @@ class ContractEvent(Aggregate.Event):
     digest: str
 
     def apply(self, aggregate: Any) -> None:
+        """Replay: the event must follow the digest of the one before it."""
         contract: Contract = aggregate
+        if self.prior_digest != contract.head_digest:
+            raise ChainBroken(
+                f"version {self.originator_version} does not follow the digest of the version "
+                "before it"
+            )
+        self.apply_in_view(contract)
+
+    def apply_in_view(self, contract: Contract) -> None:
+        """What the event changes, for a view that leaves some events out (the contract in force
+        on a date): the caller follows the chain over the whole history itself."""
         touches = type(self).touches(contract, vars(self))
         self.apply_to(contract)
         contract.head_digest = self.digest

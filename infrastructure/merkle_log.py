@@ -15,7 +15,6 @@ Tables (SQL): `dialoog_log_leaves`, `dialoog_log_nodes`, `dialoog_log_head`,
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -24,6 +23,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
+from application.stored_form import record_digest
 from application.transparency_log import LeafRecord, StoredCheckpoint
 from application.witnesses import Witness
 from domain import merkle
@@ -42,8 +42,8 @@ def contract_leaves(
     for event, notification_id in zip(stored_events, notification_ids or (), strict=False):
         if not event.topic.startswith(CONTRACT_TOPIC_PREFIX):
             continue
-        digest = json.loads(event.state).get("digest")
-        if not isinstance(digest, str):
+        digest = record_digest(event.state)
+        if digest is None:
             continue
         originator = event.originator_id
         hex_id = originator.hex if isinstance(originator, UUID) else UUID(str(originator)).hex

@@ -74,8 +74,38 @@ def plain(value: Any) -> Any:
     return value
 
 
+#: The keys of a form-2 record, exactly (docs/EVENTS.md).
+RECORD_KEYS = {
+    "form", "type", "contractId", "version", "recordedAt", "priorDigest", "payload", "metadata"
+}  # fmt: skip
+
+
+def read_event(contract_id: str, version: int, topic: str, raw: bytes) -> tuple[int, str, str]:
+    """(form, digest, prior digest) of a stored event, from its bytes. Form 2: the digest is
+    SHA-256 over exactly the stored bytes, which name their type, contract and version. Form 1:
+    the digest stored in the record, which must equal the digest of its canonical document."""
+    state = json.loads(raw)
+    if not isinstance(state, dict):
+        raise ValueError("not a JSON object")
+    if "form" in state:
+        if state.keys() != RECORD_KEYS or state["form"] != 2:
+            raise ValueError("a record with keys its form does not have")
+        if (state["type"], state["contractId"], state["version"]) != (topic, contract_id, version):
+            raise ValueError("the record names another type, contract or version")
+        return 2, hashlib.sha256(raw).hexdigest(), str(state["priorDigest"])
+    state = plain(state)
+    stated = state["digest"]
+    if event_digest(contract_id, version, topic, state) != stated:
+        raise AlteredError("content does not match its digest (altered)")
+    return 1, stated, state["prior_digest"]
+
+
+class AlteredError(ValueError):
+    """A form-1 record whose content does not hash to the digest it states."""
+
+
 def event_digest(contract_id: str, version: int, topic: str, state: dict[str, Any]) -> str:
-    """SHA-256 (hex) of the canonical document the chain digest covers."""
+    """Form 1: SHA-256 (hex) of the canonical document the chain digest covers."""
     fields = {k: v for k, v in state.items() if k not in UNHASHED_FIELDS}
     document = {
         "type": topic,
@@ -251,13 +281,13 @@ def _check_events(
     versions present at all."""
     digests: dict[int, str] = {}
     present: set[int] = set()
-    prior, expected, broken = GENESIS, 1, False
+    prior, expected, broken, newest_form = GENESIS, 1, False, 1
     for line in lines:
         try:
             record = json.loads(line)
             version = int(record["version"])
-            state = plain(json.loads(base64.b64decode(record["state"], validate=True)))
-            stated = state["digest"]
+            topic = str(record["topic"])
+            raw = base64.b64decode(record["state"], validate=True)
         except (ValueError, KeyError, TypeError, binascii.Error):
             report.fail(f"event line {expected}: not a stored event")
             broken = True
@@ -267,20 +297,25 @@ def _check_events(
             report.fail(f"event v{expected}: missing (next stored is v{version})")
             broken, expected = True, version
         try:
-            recomputed = event_digest(contract_id, version, record["topic"], state)
-        except (KeyError, ValueError) as error:
-            report.fail(f"event v{version}: cannot be recomputed ({error})")
+            form, digest, stated_prior = read_event(contract_id, version, topic, raw)
+        except AlteredError as error:
+            report.fail(f"event v{version}: {error}")
+            broken, prior, expected = True, "", version + 1
+            continue
+        except (KeyError, ValueError, TypeError) as error:
+            report.fail(f"event v{version}: cannot be read or recomputed ({error})")
+            broken, prior, expected = True, "", version + 1
+            continue
+        if form < newest_form:
+            report.fail(f"event v{version}: a record in the old form follows one in the new")
+            broken = True
+        elif stated_prior != prior:
+            report.fail(f"event v{version}: prior digest does not match v{version - 1}")
             broken = True
         else:
-            if recomputed != stated:
-                report.fail(f"event v{version}: content does not match its digest (altered)")
-                broken = True
-            elif state["prior_digest"] != prior:
-                report.fail(f"event v{version}: prior digest does not match v{version - 1}")
-                broken = True
-            else:
-                digests[version] = stated
-        prior, expected = stated, version + 1
+            digests[version] = digest
+        newest_form = max(newest_form, form)
+        prior, expected = digest, version + 1
     if not broken:
         report.ok(f"events: {len(digests)} digests recomputed, the chain holds from v1")
     return digests, present

@@ -13,6 +13,7 @@ no longer extends the auditor's checkpoint, and both forms say so.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -25,10 +26,10 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+import rfc8785
 from eventsourcing.persistence import StoredEvent
 
-from application.stored_form import canonical_from_stored
-from domain.chain import GENESIS_DIGEST, UNHASHED_FIELDS, digest_of, split_fields
+from domain.chain import GENESIS_DIGEST
 from infrastructure.merkle_log import SqlMerkleLog, contract_leaves
 from infrastructure.settings import Settings
 from tests.support import api as s
@@ -94,27 +95,16 @@ class Auditor:
 
 def _rehash_from_version_1(raw: RawEvents) -> None:
     """Ceiling ×10 in the opening event, and every digest after it recomputed: a chain that
-    holds on its own."""
+    holds on its own (form 2: each record links to SHA-256 of the rewritten one before it)."""
     prior = GENESIS_DIGEST
-    for version, topic, state_bytes in raw.rows():
+    for version, _topic, state_bytes in raw.rows():
         state = json.loads(state_bytes)
         if version == 1:
             _times_ten(state, "ceiling")
-        plain = canonical_from_stored(state)
-        fields = {k: v for k, v in plain.items() if k not in UNHASHED_FIELDS}
-        payload, metadata = split_fields(fields)
-        digest = digest_of(
-            topic=topic,
-            contract_id=raw.uuid.hex,
-            version=version,
-            recorded_at=plain["timestamp"],
-            payload=payload,
-            metadata=metadata,
-            prior_digest=prior,
-        )
-        state["prior_digest"], state["digest"] = prior, digest
-        raw.set_state(version, state)
-        prior = digest
+        state["priorDigest"] = prior
+        rewritten = rfc8785.dumps(state)
+        raw.set_state(version, rewritten)
+        prior = hashlib.sha256(rewritten).hexdigest()
 
 
 def _times_ten(node: Any, key: str) -> None:
@@ -231,7 +221,12 @@ def test_every_tampering_is_named_and_the_untouched_contract_passes(
                 "event v6: recorded in the log (leaf",
                 "event v7: recorded in the log (leaf",
             ],
-            "edited": ["event v1: content does not match its digest (altered)"],
+            # A form-2 digest is the hash of the bytes: the edited record is named by the log,
+            # and the next record no longer links to it.
+            "edited": [
+                "event v1: not the event the log recorded at leaf",
+                "event v2: prior digest does not match v1",
+            ],
         }
         for name, named in expected.items():
             _assert_fails(auditor.server_form(ids[name]), *named)
@@ -255,7 +250,11 @@ def test_every_tampering_is_named_and_the_untouched_contract_passes(
             auditor.bundle_form(ids["untouched"], "rewritten"), rewritten, "the log was truncated"
         )
         # …and with as many events as before, the rewritten log does not extend it either
-        filler = {"digest": "f" * 64}
+        filler = {  # a record in form 1, which states its digest
+            "digest": "f" * 64,
+            "prior_digest": "0" * 64,
+            "timestamp": "2025-01-01T00:00:00+00:00",
+        }
         for version in (6, 7):
             truncated.insert(version, "domain.events:Filler", filler)
         for version in range(1, 8):

@@ -6,6 +6,7 @@ reached behind the service's back).
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import sqlite3
 import threading
@@ -132,8 +133,8 @@ def test_untouched_chain_is_valid(settings: Settings, six_versions: Scene) -> No
 def test_an_edited_payload_is_named(settings: Settings, six_versions: Scene) -> None:
     raw = RawEvents(settings, six_versions.contract_id)
     state = raw.state(5)
-    assert state["summary"] == "first dialogue"
-    state["summary"] = "first dialogue, but nicer"
+    assert state["payload"]["summary"] == "first dialogue"
+    state["payload"]["summary"] = "first dialogue, but nicer"
     raw.set_state(5, state)
     report = verify_fresh(settings, six_versions.contract_id)
     assert not report.valid
@@ -147,8 +148,8 @@ def test_an_edited_field_of_the_first_event_is_named(
 ) -> None:
     raw = RawEvents(settings, six_versions.contract_id)
     state = raw.state(1)
-    assert state["title"] == "Wijkteams Utrecht"
-    state["title"] = "Wijkteams Zeist"
+    assert state["payload"]["title"] == "Wijkteams Utrecht"
+    state["payload"]["title"] = "Wijkteams Zeist"
     raw.set_state(1, state)
     report = verify_fresh(settings, six_versions.contract_id)
     assert (report.valid, report.first_invalid_version, report.versions_checked) == (False, 1, 0)
@@ -180,15 +181,16 @@ def test_a_forged_row_at_the_end_is_named(settings: Settings, six_versions: Scen
     versions = raw.rows()
     _, topic, _ = versions[-1]
     forged = raw.state(6)
-    forged["summary"] = "forged"
-    forged["prior_digest"] = forged["digest"]  # linked to the real head...
-    forged["digest"] = "0" * 64  # ...but it cannot carry a digest that holds
+    forged["payload"]["summary"] = "forged"
+    forged["version"] = 7
+    # Linked to the real head, and hashed like any record: the chain holds, the log does not.
+    forged["priorDigest"] = hashlib.sha256(versions[-1][2]).hexdigest()
     raw.insert(7, topic, forged)
     report = verify_fresh(settings, six_versions.contract_id)
     assert not report.valid
     assert report.first_invalid_version == 7
     assert report.versions_checked == 6
-    assert report.reason and "digest" in report.reason
+    assert report.reason and "transparency log" in report.reason
 
 
 # The store goes away -------------------------------------------------------------------------
@@ -347,13 +349,13 @@ def test_a_stored_v1_stakeholder_event_is_read_through_the_upcaster(
     service.close()
     raw = RawEvents(settings, cid)
     state = raw.state(registered.version)
-    assert state["contact"] == "wijkraad@example.nl"
-    assert state.get("class_version") == 2
+    assert state["payload"]["contact"] == "wijkraad@example.nl"
+    assert state["payload"].get("class_version") == 2
     # Rewrite the stored row to the shape version 1 of StakeholderRegistered had. A real v1
     # row was hashed as v1 when it was recorded, so its digest held; this rewritten one's
     # does not (we changed its stored payload), so only the read-back is asserted here.
-    del state["contact"]
-    del state["class_version"]
+    del state["payload"]["contact"]
+    del state["payload"]["class_version"]
     raw.set_state(registered.version, state)
 
     again = reopened(settings)

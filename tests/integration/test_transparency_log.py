@@ -5,14 +5,16 @@ definition; concurrent writers on PostgreSQL get distinct, gap-free leaf indexes
 from __future__ import annotations
 
 import contextlib
-import json
+import hashlib
 import threading
+from datetime import UTC, datetime
 
 import pytest
 
 from application.commands import IssuePublication
 from application.transparency_log import LogStore
 from domain import merkle
+from domain.chain import GENESIS_DIGEST, record_of
 from domain.errors import DomainError
 from infrastructure.settings import Settings
 from tests.support.app import COMMISSIONER, active_contract, service_for
@@ -26,7 +28,9 @@ def _leaf_hashes_in_notification_order(service) -> list[bytes]:
     hashes = []
     for notification in service.recorder.select_notifications(start=1, limit=100_000):
         if notification.topic.startswith("domain.events:"):
-            hashes.append(merkle.event_leaf_hash(json.loads(notification.state)["digest"]))
+            # A form-2 event's digest is SHA-256 over its stored bytes.
+            digest = hashlib.sha256(notification.state).hexdigest()
+            hashes.append(merkle.event_leaf_hash(digest))
     return hashes
 
 
@@ -203,12 +207,17 @@ def test_racing_saves_on_postgres_leave_leaves_only_for_what_was_stored(
 
     def save(index: int) -> None:
         originator = contested if index % 2 == 0 else uuid4()
-        digest = f"{index:064x}"
+        record = record_of(  # a form-2 record: its digest is the hash of these bytes
+            topic="domain.events:Probe",
+            contract_id=originator.hex,
+            version=1,
+            fields={"timestamp": datetime.now(UTC), "prior_digest": GENESIS_DIGEST, "n": index},
+        )
         event = StoredEvent(
             originator_id=originator,
             originator_version=1,
             topic="domain.events:Probe",
-            state=json.dumps({"digest": digest}).encode(),
+            state=record,
         )
         barrier.wait(timeout=10)
         with contextlib.suppress(IntegrityError):

@@ -6,6 +6,7 @@ which names the first bad version — while the untouched contract next to it st
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -44,9 +45,11 @@ def insert_in_the_middle(rows: Rows) -> None:
     rows.renumber(6, 7)
     rows.renumber(5, 6)
     forged = rows.state(6)
-    forged["summary"] = "forged"
-    forged["prior_digest"] = rows.state(4)["digest"]  # linked to the real version 4...
-    forged["digest"] = "0" * 64  # ...but it cannot carry a digest that holds
+    forged["payload"]["summary"] = "forged"
+    forged["version"] = 5
+    # Linked to the real version 4 (a form-2 digest is SHA-256 of the stored bytes)...
+    forged["priorDigest"] = hashlib.sha256(next(b for v, _, b in rows.rows() if v == 4)).hexdigest()
+    # ...but never logged, and the real version 5 (now 6) does not link to it.
     topic = next(t for v, t, _ in rows.rows() if v == 6)
     rows.insert(5, topic, forged)
 

@@ -18,6 +18,8 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+import rfc8785
+
 from application.commands import (
     AcceptInvitation,
     ActivateContract,
@@ -212,7 +214,8 @@ class RawEvents:
         raise KeyError(version)
 
     def set_state(self, version: int, state: dict[str, Any] | bytes) -> None:
-        raw = state if isinstance(state, bytes) else json.dumps(state).encode()
+        # A careful forger writes canonical bytes, as the service does.
+        raw = state if isinstance(state, bytes) else rfc8785.dumps(state)
         with self._cursor() as db:
             changed = db.execute(
                 self._sql(
@@ -240,5 +243,5 @@ class RawEvents:
                     "INSERT INTO dialoog_events (originator_id, originator_version, topic, state) "
                     "VALUES (?, ?, ?, ?)"
                 ),
-                (self._id(), version, topic, json.dumps(state).encode()),
+                (self._id(), version, topic, rfc8785.dumps(state)),
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -17,7 +18,11 @@ from eventsourcing.utils import get_topic
 from domain.chain import (
     GENESIS_DIGEST,
     canonical,
+    canonical_json,
+    digest_of,
     digest_of_event_fields,
+    record_of,
+    split_fields,
 )
 from domain.contract import Contract
 from domain.goals import GoalLevel
@@ -263,8 +268,54 @@ GOLDEN_ENCODING = (
 GOLDEN_DIGEST = "38050ebfbb68a3943e7636dbe4b01ce9ab85e11b1afd7f97bb7a61e1522156e4"
 
 
-def test_golden_encoding_and_digest_of_a_fixed_event():
-    """If this fails the canonical encoding changed, and every stored chain would break."""
+def test_golden_encoding_and_digest_of_a_fixed_event_in_form_1():
+    """If this fails the form-1 rule changed, and every chain recorded before form 2 would
+    break."""
+    fields = {k: v for k, v in GOLDEN_FIELDS.items() if k not in ("timestamp", "prior_digest")}
+    payload, metadata = split_fields(fields)
+    digest = digest_of(
+        topic="domain.events:SessionHeld",
+        contract_id=GOLDEN_CONTRACT_ID.hex,
+        version=4,
+        recorded_at=canonical(GOLDEN_FIELDS["timestamp"]),
+        payload=canonical(payload),
+        metadata=canonical(metadata),
+        prior_digest=GOLDEN_PRIOR,
+    )
+    assert hashlib.sha256(GOLDEN_ENCODING).hexdigest() == GOLDEN_DIGEST
+    assert digest == GOLDEN_DIGEST
+
+
+#: The same event's form-2 record, byte for byte (docs/EVENTS.md): type information included.
+GOLDEN_RECORD = (
+    '{"contractId":"12345678123456781234567812345678","form":2,'
+    '"metadata":{"actor":{"_data_":{"name":"Ann de Vries","org":"gemeente-utrecht",'
+    '"role":"contract_manager","subject":"ann"},"_type_":"Actor"},"decision_ref":null,'
+    '"effective_on":{"_data_":"2025-03-10","_type_":"date_iso"},'
+    '"reason":"Cliëntenraad asked for “evening hours” — 😀","session_id":"5e55i0n"},'
+    '"payload":{"amount":{"_data_":"1234.50","_type_":"decimal_str"},"count":37,"flag":true,'
+    '"held_on":{"_data_":"2025-03-10","_type_":"date_iso"},"level":"result",'
+    '"participants":[{"_data_":{"name":"Ann","org":"gemeente-utrecht",'
+    '"role":"contract_manager"},"_type_":"Participant"}],'
+    '"period":{"_data_":{"end":{"_data_":"2025-03-31","_type_":"date_iso"},'
+    '"start":{"_data_":"2025-01-01","_type_":"date_iso"}},"_type_":"Period"}},'
+    '"priorDigest":"abababababababababababababababababababababababababababababababab",'
+    '"recordedAt":"2025-03-10T14:30:15.123456+00:00","type":"domain.events:SessionHeld",'
+    '"version":4}'
+).encode()
+
+
+def test_golden_record_and_digest_of_a_fixed_event_in_form_2():
+    """If this fails the stored form changed, and every chain recorded since form 2 would
+    break. The digest is SHA-256 over exactly the record's bytes."""
+    record = record_of(
+        topic="domain.events:SessionHeld",
+        contract_id=GOLDEN_CONTRACT_ID.hex,
+        version=4,
+        fields=GOLDEN_FIELDS,
+    )
+    assert record == GOLDEN_RECORD
+    assert rfc8785.dumps(json.loads(GOLDEN_RECORD)) == GOLDEN_RECORD
     digest = digest_of_event_fields(
         topic="domain.events:SessionHeld",
         contract_id=GOLDEN_CONTRACT_ID,
@@ -272,8 +323,20 @@ def test_golden_encoding_and_digest_of_a_fixed_event():
         fields=GOLDEN_FIELDS,
         prior_digest=GOLDEN_PRIOR,
     )
-    assert hashlib.sha256(GOLDEN_ENCODING).hexdigest() == GOLDEN_DIGEST
-    assert digest == GOLDEN_DIGEST
+    assert digest == hashlib.sha256(GOLDEN_RECORD).hexdigest()
+    assert digest == "2b12b186497a5a9bdff53274398c03ec388b30e15d15bb17687be45b2a3894d5"
+
+
+def test_floats_never_enter_the_stored_form():
+    with pytest.raises(TypeError, match="floats"):
+        record_of(
+            topic="t",
+            contract_id=GOLDEN_CONTRACT_ID.hex,
+            version=1,
+            fields={**GOLDEN_FIELDS, "amount": 1.5},
+        )
+    with pytest.raises(rfc8785.FloatDomainError):
+        canonical_json({"x": float("nan")})
 
 
 def test_the_golden_encoding_is_rfc8785_of_the_documented_document():
