@@ -1,5 +1,6 @@
 """Open data of disclosed contracts for anyone, without a token: a contract's OCDS releases and
-record, and every public release in log order for harvesters (application/ocds.py builds them).
+record, and every public release in log order for harvesters (application/ocds.py builds them);
+for the residents' pages, the public view of one contract and of every contract public now.
 
 A contract its commissioner has not made public (or whose disclosure was withdrawn) does not
 exist here: the answer is the same 404 as for a missing id.
@@ -17,8 +18,8 @@ from application.contract_store import ContractStore, contract_uuid
 from application.errors import ContractNotFound, InvalidQuery
 from application.feed import MAX_SCAN, feed_head
 from application.ocds import RELEASE_TAGS, releases
-from application.publicity import disclosed
-from domain.events import ContractEvent
+from application.publicity import PublicContract, disclosed, public_view
+from domain.events import ContractEvent, ContractMadePublic
 
 MAX_LIMIT = 100
 
@@ -84,3 +85,43 @@ def _public_releases_by_version(
     except ContractNotFound:
         return None
     return {r["id"].rsplit("-v", 1)[1]: r for r in _all_releases(store, uuid, prefix)}
+
+
+def public_contract(store: ContractStore, contract_id: str) -> PublicContract:
+    """The public part of a disclosed contract as it stands (else ContractNotFound)."""
+    return public_view(disclosed(store._load(contract_uuid(contract_id))))
+
+
+#: Disclosure notifications read per query to the recorder.
+_DISCLOSURE_BATCH = 500
+
+
+def public_contracts(store: ContractStore) -> list[PublicContract]:
+    """Every contract public now, by commissioner and reference. Only contracts that were ever
+    disclosed are loaded (found through their disclosure events in the log, not by loading
+    every contract); a withdrawn disclosure leaves the contract out."""
+    topics = [get_topic(ContractMadePublic)]
+    head = feed_head(store)
+    position = 0
+    candidates: dict[UUID, None] = {}
+    while position < head:
+        with store._store_errors():
+            batch = store.recorder.select_notifications(
+                start=position,
+                limit=_DISCLOSURE_BATCH,
+                stop=head,
+                topics=topics,
+                inclusive_of_start=False,
+            )
+        for notification in batch:
+            candidates[UUID(str(notification.originator_id))] = None
+        if len(batch) < _DISCLOSURE_BATCH:
+            break
+        position = batch[-1].id
+    found: list[PublicContract] = []
+    for uuid in candidates:
+        try:
+            found.append(public_view(disclosed(store._load(uuid))))
+        except ContractNotFound:  # withdrawn since
+            continue
+    return sorted(found, key=lambda c: (c.commissioner, c.reference, c.id))

@@ -3,15 +3,17 @@ DOMAIN.md rule 12): decided here, in one function, for the open-data API (OCDS) 
 residents' web page alike.
 
 Public are the assignment, the goals, the indicators and their progress, the money, the agreed
-changes and the publications. Never public: people's names (actors, session participants,
-stakeholders' contacts), minutes and sessions, proposals still open or rejected or withdrawn,
-free-text rationales (they can name people), access grants and consultations' and evaluations'
-own words.
+changes, the publications, and the residents' consultations: when, in what form, how many took
+part and what came of it (the outcome a contract manager records for residents, as a
+publication's summary is; a correction replaces it). Never public: people's names (actors,
+session participants, stakeholders' contacts), minutes and sessions, proposals still open or
+rejected or withdrawn, free-text rationales (they can name people), access grants and
+evaluations' own words.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from application.errors import ContractNotFound
@@ -47,6 +49,16 @@ class AgreedChange(Data):
     agreed_in_version: int
 
 
+class PublicConsultation(Data):
+    """Residents consulted: when, in what form, how many took part, and what came of it."""
+
+    consultation_id: str
+    held_on: date
+    method: str
+    participants_count: int
+    outcome: str
+
+
 class PublicContract(Data):
     id: str
     reference: str
@@ -64,6 +76,7 @@ class PublicContract(Data):
     measurements: list[MeasurementData]
     agreed_changes: list[AgreedChange]
     publications: list[PublicationData]
+    consultations: list[PublicConsultation]
     created_at: datetime
     updated_at: datetime
 
@@ -102,6 +115,16 @@ def public_view(contract: Contract) -> PublicContract:
             if p.status == ProposalStatus.AGREED
         ],
         publications=full.publications,
+        consultations=[
+            PublicConsultation(
+                consultation_id=c.consultation_id,
+                held_on=c.held_on,
+                method=c.method,
+                participants_count=c.participants_count,
+                outcome=c.summary,
+            )
+            for c in full.consultations
+        ],
         created_at=full.created_at,
         updated_at=full.updated_at,
     )

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api.pages import about, signin, timeline, workspace
+from api.pages import about, public, signin, timeline, workspace
 from api.pages.common import (
     HERE,
     PAGE_HEADERS,
@@ -86,5 +86,5 @@ def install_pages(app: FastAPI, settings: Settings) -> None:
 
     app.add_exception_handler(SignInRequired, sign_in_first)
     app.add_exception_handler(FormTokenInvalid, form_expired)
-    for module in (signin, workspace, timeline, about):
+    for module in (signin, workspace, timeline, public, about):
         app.include_router(module.router)

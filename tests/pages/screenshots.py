@@ -2,7 +2,7 @@
 
 Starts `dialoog serve` on 127.0.0.1 with the development sign-in and a throwaway SQLite store,
 signs in as the demo's commissioner, loads the demo with one click, and photographs the pages;
-then as the demo's auditor, the timeline."""
+discloses the demo and photographs the residents' pages; then the timeline."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from tests.pages.browser import chromium, new_page  # noqa: E402
+from tests.support.api import API, commissioner  # noqa: E402
 from tests.support.servers import served  # noqa: E402
 
 
@@ -44,6 +45,17 @@ def main(target: Path) -> None:
             page.screenshot(path=target / "contract.png", full_page=True)
             page.goto(f"{base}/contracten")
             page.screenshot(path=target / "mijn-contracten.png", full_page=True)
+            contract_id = contract_url.rsplit("/", 1)[1]
+            with server.client() as api:  # the commissioner discloses the demo (Woo)
+                api.post(
+                    f"{API}/contracts/{contract_id}/disclosure",
+                    headers=commissioner(),
+                    json={"reason": "Woo: actieve openbaarmaking"},
+                ).raise_for_status()
+            page.goto(f"{base}/openbaar")
+            page.screenshot(path=target / "openbaar.png", full_page=True)
+            page.goto(f"{base}/openbaar/contracten/{contract_id}")
+            page.screenshot(path=target / "openbaar-contract.png", full_page=True)
             page.goto(f"{base}/toegankelijkheid")
             page.screenshot(path=target / "toegankelijkheid.png", full_page=True)
             page.goto(f"{contract_url}/tijdlijn?vanversie=20&totversie=40#verschil")

@@ -265,3 +265,60 @@ def test_every_page_of_the_demo_is_accessible(chrome: Browser, dev_site: Server)
     page.get_by_role("button", name="Toon gekozen versie").click()
     expect(page.locator("#stand")).to_contain_text("Versie 12")
     page.context.close()
+
+
+def test_the_public_pages_are_accessible_without_signing_in(
+    chrome: Browser, dev_site: Server
+) -> None:
+    """The residents' pages of the disclosed demo: the index, one commissioner, a contract with
+    its charts (each an image with a name, its numbers in a table), and the 404 — for a visitor
+    who never signs in, with the CSP refusing nothing the pages need."""
+    page = new_page(chrome)
+    base = dev_site.base_url
+    page.goto(f"{base}/aanmelden")
+    page.get_by_label(re.compile("Annemarie de Vries")).check()
+    page.get_by_role("button", name="Aanmelden", exact=True).click()
+    page.get_by_role("button", name="Demo-overeenkomst laden").click()
+    page.wait_for_url(re.compile(r"/contracten/[0-9a-f]{32}$"))
+    contract_id = page.url.rsplit("/", 1)[1]
+    page.context.close()
+    with dev_site.client() as api:
+        response = api.post(
+            f"{s.API}/contracts/{contract_id}/disclosure",
+            headers=s.commissioner(),  # gemeente-utrecht, the demo's commissioner
+            json={"reason": "Woo: actieve openbaarmaking"},
+        )
+        assert response.status_code == 200, response.text
+
+    page = new_page(chrome)  # a resident: a fresh browser, never signed in
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    page.goto(base + "/toegankelijkheid")
+    page.get_by_role("navigation", name="Hoofdmenu").get_by_role(
+        "link", name="Openbare contracten"
+    ).click()
+    page.wait_for_url(f"{base}/openbaar")
+    assert_accessible(page)
+    page.get_by_role("link", name="Opdrachtgever gemeente-utrecht").click()
+    page.wait_for_url(f"{base}/openbaar/gemeente-utrecht")
+    assert_accessible(page)
+    page.get_by_role("link", name=re.compile("Integrale wijkondersteuning Utrecht Noord")).click()
+    page.wait_for_url(f"{base}/openbaar/contracten/{contract_id}")
+    assert_accessible(page)
+    charts = page.get_by_role("img", name=re.compile("metingen tegen nulmeting en streefwaarde"))
+    expect(charts).to_have_count(3)
+    wait = page.get_by_role("img", name=re.compile("^Wachttijd"))
+    expect(wait).to_be_visible()
+    assert (wait.bounding_box() or {}).get("width", 0) > 200  # drawn, not collapsed
+    expect(page.get_by_role("table", name=re.compile("^Wachttijd"))).to_contain_text("15")
+    expect(page.get_by_text("Annemarie de Vries")).to_have_count(0)
+    page.goto(f"{base}/openbaar/contracten/{'0' * 32}")
+    expect(page.get_by_role("heading", name="Niet gevonden")).to_be_visible()
+    assert_accessible(page)
+    assert refused == []
+    page.context.close()
