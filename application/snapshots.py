@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
+import orjson
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import EventStore, Mapper, Recording, StoredEvent
 
@@ -186,8 +186,8 @@ class SealedSnapshotStore(EventStore[UUID]):
 def snapshot_head(state: bytes) -> str | None:
     """The head digest a stored snapshot's state names (None if it names none)."""
     try:
-        document = json.loads(state)
-    except ValueError:
+        document = orjson.loads(state)
+    except orjson.JSONDecodeError:
         return None
     inner = document.get("state") if isinstance(document, dict) else None
     head = inner.get("head_digest") if isinstance(inner, dict) else None

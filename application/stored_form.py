@@ -23,10 +23,9 @@ import functools
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import orjson
@@ -60,8 +59,7 @@ def canonical_from_stored(value: Any) -> Any:
     return value
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     """A stored contract event read as data, without decoding it into its class: what the
     verifier, the log and the feed need. `payload` and `metadata` are plain JSON data."""
 
@@ -79,8 +77,10 @@ class NotARecord(ValueError):
     """The stored bytes are not a contract event's record in either form."""
 
 
-def read_record(state: bytes) -> Record:
-    """The record in a stored contract event's bytes (form 1 or 2), or NotARecord."""
+def read_record(state: bytes, *, plain: bool = True) -> Record:
+    """The record in a stored contract event's bytes (form 1 or 2), or NotARecord. Without
+    `plain`, a form-2 record's payload and metadata keep their type wrappers (what verification
+    needs: it hashes the bytes and reads only plain texts of the payload)."""
     try:
         document = orjson.loads(state)
     except orjson.JSONDecodeError:
@@ -88,7 +88,7 @@ def read_record(state: bytes) -> Record:
     if not isinstance(document, dict):
         raise NotARecord("not a JSON object")
     if "form" in document:
-        return _form_2(state, document)
+        return _form_2(state, document, plain)
     return _form_1(document)
 
 
@@ -101,27 +101,30 @@ def record_digest(state: bytes) -> str | None:
         return None
 
 
-def _form_2(state: bytes, document: dict[str, Any]) -> Record:
+def _form_2(state: bytes, document: dict[str, Any], plain: bool) -> Record:
     if document.keys() != RECORD_KEYS or document["form"] != RECORD_FORM:
         raise NotARecord(f"a record of form {document.get('form')!r} with keys it may not have")
     payload, metadata = document["payload"], document["metadata"]
+    prior, recorded_at = document["priorDigest"], document["recordedAt"]
     header = (document["type"], document["contractId"], document["version"])
-    texts = (document["priorDigest"], document["recordedAt"], header[0], header[1])
     if not (
-        isinstance(payload, dict)
-        and isinstance(metadata, dict)
-        and all(isinstance(t, str) for t in texts)
+        type(payload) is dict
+        and type(metadata) is dict
+        and type(prior) is str
+        and type(recorded_at) is str
+        and type(header[0]) is str
+        and type(header[1]) is str
         and type(header[2]) is int
     ):
         raise NotARecord("a form-2 record whose header is not what the form says")
     return Record(
-        form=2,
-        digest=digest_of_record(state),
-        prior_digest=document["priorDigest"],
-        recorded_at=document["recordedAt"],
-        payload=canonical_from_stored(payload),
-        metadata=canonical_from_stored(metadata),
-        header=header,
+        2,
+        digest_of_record(state),
+        prior,
+        recorded_at,
+        canonical_from_stored(payload) if plain else payload,
+        canonical_from_stored(metadata) if plain else metadata,
+        header,
     )
 
 

@@ -63,9 +63,13 @@ class LoggedPOPOApplicationRecorder(POPOApplicationRecorder):
         with self.merkle.lock:
             return {k: self.merkle.node_hashes[k] for k in keys if k in self.merkle.node_hashes}
 
-    def log_leaves_of(self, contract_id: str) -> list[LeafRecord]:
+    def log_leaves_of(self, contract_id: str, from_version: int = 1) -> list[LeafRecord]:
         with self.merkle.lock:
-            found = [leaf for leaf in self.merkle.leaves if leaf.contract_id == contract_id]
+            found = [
+                leaf
+                for leaf in self.merkle.leaves
+                if leaf.contract_id == contract_id and leaf.version >= from_version
+            ]
         return sorted(found, key=lambda leaf: leaf.version)
 
     def log_leaf(self, leaf_index: int) -> LeafRecord | None:

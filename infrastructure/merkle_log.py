@@ -233,13 +233,13 @@ class SqlMerkleLog:
                 found[(int(row["level"]), int(row["idx"]))] = bytes(row["hash"])
         return found
 
-    def leaves_of(self, cursor: Any, contract_id: str) -> list[LeafRecord]:
+    def leaves_of(self, cursor: Any, contract_id: str, from_version: int = 1) -> list[LeafRecord]:
         cursor.execute(
             self._q(
                 "SELECT leaf_index, contract_id, version, event_digest FROM dialoog_log_leaves "
-                "WHERE contract_id = ? ORDER BY version"
+                "WHERE contract_id = ? AND version >= ? ORDER BY version"
             ),
-            (contract_id,),
+            (contract_id, from_version),
         )
         return [_leaf(row) for row in cursor.fetchall()]
 
@@ -391,9 +391,9 @@ class SqlLogReads:
         with self._log_cursor() as cursor:
             return self.merkle_sql.nodes(cursor, keys)
 
-    def log_leaves_of(self, contract_id: str) -> list[LeafRecord]:
+    def log_leaves_of(self, contract_id: str, from_version: int = 1) -> list[LeafRecord]:
         with self._log_cursor() as cursor:
-            return self.merkle_sql.leaves_of(cursor, contract_id)
+            return self.merkle_sql.leaves_of(cursor, contract_id, from_version)
 
     def log_leaf(self, leaf_index: int) -> LeafRecord | None:
         with self._log_cursor() as cursor:
