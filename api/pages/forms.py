@@ -14,14 +14,24 @@ from api.pages.messages import FormInvalid
 from application.commands import (
     AcceptInvitation,
     ActivateContract,
+    AdmitProvider,
+    CompleteContract,
     ConsultResidents,
     ContractCommand,
+    DiscloseContract,
     GiveConsent,
+    GrantAccess,
     HoldSession,
     IssuePublication,
+    OpenContract,
+    RecordEvaluation,
     RecordMeasurement,
     RejectProposal,
+    ResumeContract,
     SubmitProposal,
+    SuspendContract,
+    TerminateContract,
+    WithdrawDisclosure,
     WithdrawProposal,
 )
 from application.principal import Principal
@@ -29,7 +39,7 @@ from domain.goals import ChangeAction, DeliveredBy, GoalChange, GoalLevel
 from domain.indicators import Baseline, Direction, IndicatorChange, Target
 from domain.money import Adjustment
 from domain.proposals import Change, ScopeRefinement
-from domain.values import Allocation, Participant, Period
+from domain.values import AccessRole, Allocation, Participant, Period, ProcedureKind
 
 MAX_TEXT = 10_000
 
@@ -279,6 +289,78 @@ def activate(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
     return ActivateContract(cid, reason=text(form, "reden", "Reden"))
 
 
+def period(form: dict[str, str], start: str, end: str, label: str) -> Period:
+    first, last = day(form, start, f"{label}: van"), day(form, end, f"{label}: tot en met")
+    if last < first:
+        raise FormInvalid(f"‘{label}’ eindigt voor zij begint.")
+    return Period(first, last)
+
+
+def open_contract(form: dict[str, str], _: Principal) -> OpenContract:
+    """The "Nieuwe overeenkomst" form of "Mijn contracten" (the commissioner opens it)."""
+    return OpenContract(
+        reference=text(form, "kenmerk", "Kenmerk"),
+        title=text(form, "titel", "Titel"),
+        assignment=text(form, "opdracht", "Globale opdracht"),
+        procedure=choice(form, "procedure", "Procedure", ProcedureKind),
+        term=period(form, "looptijd-van", "looptijd-tot", "Looptijd"),
+        ceiling=amount(form, "plafond", "Financieel kader (plafond)"),
+        budget_period=period(form, "kader-van", "kader-tot", "Periode van het kader"),
+    )
+
+
+def admit_provider(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
+    return AdmitProvider(
+        cid,
+        org=text(form, "organisatie", "Organisatie (kenmerk)"),
+        name=text(form, "naam", "Naam van de aanbieder"),
+        rationale=text(form, "motivering", "Motivering"),
+        effective_on=optional_day(form, "ingang", "Gaat in op"),
+    )
+
+
+def evaluation(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
+    return RecordEvaluation(
+        cid,
+        held_on=day(form, "datum", "Datum"),
+        summary=text(form, "samenvatting", "Samenvatting"),
+        conclusions=text(form, "conclusies", "Conclusies"),
+    )
+
+
+def grant_access(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
+    until = form.get("tot", "").strip()
+    return GrantAccess(
+        cid,
+        org=text(form, "organisatie", "Organisatie (kenmerk)"),
+        role=str(choice(form, "rol", "Rol", AccessRole)),
+        reason=text(form, "reden", "Reden"),
+        until=day(form, "tot", "Tot en met") if until else None,
+    )
+
+
+def disclose(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
+    return DiscloseContract(cid, reason=text(form, "reden", "Reden"))
+
+
+def withdraw_disclosure(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
+    return WithdrawDisclosure(cid, reason=text(form, "reden", "Reden"))
+
+
+def _lifecycle(
+    command: type[SuspendContract | ResumeContract | TerminateContract | CompleteContract],
+) -> Callable[[str, dict[str, str], Principal], ContractCommand]:
+    def read(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
+        return command(
+            cid,
+            reason=text(form, "reden", "Reden"),
+            decision_ref=optional(form, "besluit", "Besluit (kenmerk)"),
+            effective_on=optional_day(form, "ingang", "Gaat in op"),
+        )
+
+    return read
+
+
 @dataclass(frozen=True)
 class PageForm:
     read: Callable[[str, dict[str, str], Principal], ContractCommand]
@@ -300,4 +382,13 @@ FORMS: dict[str, PageForm] = {
     "raadpleging": PageForm(consultation, "De bewonersraadpleging is vastgelegd."),
     "uitnodiging": PageForm(accept_invitation, "U hebt de uitnodiging aanvaard."),
     "activeren": PageForm(activate, "De overeenkomst is actief."),
+    "aanbieder": PageForm(admit_provider, "De aanbieder is uitgenodigd."),
+    "evaluatie": PageForm(evaluation, "De evaluatie is vastgelegd."),
+    "toegang": PageForm(grant_access, "De toegang is verleend."),
+    "openbaar": PageForm(disclose, "De overeenkomst is openbaar gemaakt."),
+    "niet-openbaar": PageForm(withdraw_disclosure, "De overeenkomst is niet langer openbaar."),
+    "opschorten": PageForm(_lifecycle(SuspendContract), "De overeenkomst is opgeschort."),
+    "hervatten": PageForm(_lifecycle(ResumeContract), "De overeenkomst loopt weer."),
+    "beeindigen": PageForm(_lifecycle(TerminateContract), "De overeenkomst is beëindigd."),
+    "afronden": PageForm(_lifecycle(CompleteContract), "De overeenkomst is afgerond."),
 }

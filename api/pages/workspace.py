@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.demo import Demo
+from api.pages import forms
 from api.pages.common import (
     LEVEL_NL,
     FormDep,
@@ -35,6 +36,7 @@ from domain.values import SessionKind
 router = APIRouter(include_in_schema=False)
 
 CONTRACT_ID = re.compile(r"[0-9a-f]{32}")
+OPENED = "De overeenkomst is geopend. Nodig nu de aanbieders uit."
 SESSION_KIND_NL = {
     SessionKind.DIALOGUE: "Dialoogsessie",
     SessionKind.STEERING: "Stuurgroep",
@@ -57,11 +59,36 @@ class Waiting:
 
 @router.get("/contracten")
 def my_contracts(request: Request, user: UserDep) -> HTMLResponse:
+    return _my_contracts(request, user)
+
+
+@router.post("/contracten/nieuw")
+def open_contract(request: Request, user: UserDep, form: FormDep) -> Response:
+    """"Nieuwe overeenkomst": the signed-in person's organisation opens it as commissioner."""
+    try:
+        result = contracts_of(request).handle(user, forms.open_contract(form, user))
+    except (FormInvalid, ApplicationError, DomainError, ValueError) as error:
+        if isinstance(error, ValueError) and not isinstance(error, FormInvalid | DomainError):
+            error = FormInvalid("Een van de ingevulde waarden is niet geldig.")
+        return _my_contracts(
+            request, user, error=message_for(error), values=form, status=status_for(error)
+        )
+    return redirect(f"/contracten/{result.contract_id}?gelukt=nieuw")
+
+
+def _my_contracts(
+    request: Request,
+    user: Principal,
+    *,
+    error: str | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
     service = contracts_of(request)
     try:
         summaries = service.list_contracts(user, SummaryFilter(limit=100))
-    except StoreUnavailable as error:
-        return render(request, "fout.html", _error_page(error), status=503)
+    except StoreUnavailable as problem:
+        return render(request, "fout.html", _error_page(problem), status=503)
     waiting: list[Waiting] = []
     for summary in summaries:
         try:
@@ -72,7 +99,16 @@ def my_contracts(request: Request, user: UserDep) -> HTMLResponse:
     return render(
         request,
         "contracten.html",
-        {"title": "Mijn contracten", "summaries": summaries, "waiting": waiting},
+        {
+            "title": "Mijn contracten",
+            "summaries": summaries,
+            "waiting": waiting,
+            "can_open": user.can_write(),
+            "failed": "nieuw" if error else None,
+            "error": error,
+            "values": values or {},
+        },
+        status=status,
     )
 
 
@@ -113,7 +149,7 @@ def load_demo(request: Request, user: UserDep, form: FormDep) -> Response:
 @router.get("/contracten/{contract_id}")
 def contract_page(request: Request, user: UserDep, contract_id: str) -> HTMLResponse:
     gelukt = request.query_params.get("gelukt", "")
-    notice = FORMS[gelukt].done if gelukt in FORMS else None
+    notice = FORMS[gelukt].done if gelukt in FORMS else OPENED if gelukt == "nieuw" else None
     return _contract_response(request, user, contract_id, notice=notice)
 
 
