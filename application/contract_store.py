@@ -11,7 +11,7 @@ import logging
 import secrets
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -24,6 +24,7 @@ from eventsourcing.persistence import (
     PersistenceError,
 )
 
+from application.aggregate_cache import AggregateCache
 from application.errors import (
     ContractNotFound,
     HistoryCorrupt,
@@ -41,7 +42,7 @@ from application.read_models import (
     summary_of,
 )
 from application.snapshots import SealedSnapshotStore
-from application.stored_form import RecordMapper
+from application.stored_form import RecordMapper, record_digest
 from application.transcodings import register_domain_transcodings
 from application.transparency_log import LogStore, MerkleLog
 from application.visibility import PartyGate
@@ -53,9 +54,10 @@ log = logging.getLogger(__name__)
 
 class ContractStore(Application[UUID]):
     name = "dialoog"
-    # No aggregate cache: the library serialises fast-forwarding of a cached aggregate behind
-    # one lock per contract, so during an outage concurrent requests would time out one after
-    # another (n × the connect timeout). Snapshots bound every replay instead.
+    # Not the library's aggregate cache: it serialises fast-forwarding of a cached aggregate
+    # behind one lock per contract, so during an outage concurrent requests would time out one
+    # after another (n × the connect timeout). Ours (application.aggregate_cache) holds no
+    # lock while it reads the store; snapshots bound every replay it cannot serve.
     env = {"IS_SNAPSHOTTING_ENABLED": "y"}
 
     def __init__(
@@ -65,7 +67,12 @@ class ContractStore(Application[UUID]):
         snapshot_interval: int = 50,
         read_models: ReadModelStore | None = None,
         snapshot_key: bytes | None = None,
+        aggregate_cache_bytes: int = 0,
     ) -> None:
+        #: contracts kept between requests (application.aggregate_cache); None when 0 bytes
+        self.aggregate_cache = (
+            AggregateCache(aggregate_cache_bytes) if aggregate_cache_bytes > 0 else None
+        )
         # Without a configured key, snapshots are sealed with one this instance alone knows:
         # correct, but another process (or a restart) cannot use them.
         self._snapshot_key = snapshot_key or secrets.token_bytes(32)
@@ -235,6 +242,10 @@ class ContractStore(Application[UUID]):
         return last[0].originator_version if last else None
 
     def _load(self, contract_id: UUID, version: int | None = None) -> Contract:
+        if version is None and self.aggregate_cache is not None:
+            cached = self._load_cached(contract_id, self.aggregate_cache)
+            if cached is not None:
+                return cached
         try:
             with self._store_errors():
                 contract: Any = self.repository.get(contract_id, version=version)
@@ -247,6 +258,43 @@ class ContractStore(Application[UUID]):
             ) from error
         if not isinstance(contract, Contract):
             raise ContractNotFound(f"no contract {contract_id.hex}")
+        if version is None and self.aggregate_cache is not None:
+            self.aggregate_cache.put(contract)
+        return contract
+
+    def _load_cached(self, contract_id: UUID, cache: AggregateCache) -> Contract | None:
+        """The contract at the head of its stored history from the cache, brought forward by
+        the events after the cached version if there are any; None when the cache cannot serve
+        it (nothing kept, or the kept copy is not on the stored chain: a full load decides)."""
+        entry = cache.get(contract_id)
+        if entry is None:
+            cache.misses += 1
+            return None
+        with self._store_errors():
+            head = self.recorder.select_events(contract_id, desc=True, limit=1)
+        if not head or head[0].originator_version < entry.version:
+            cache.discard(contract_id)
+            return None
+        if head[0].originator_version == entry.version:
+            if record_digest(head[0].state) != entry.head_digest:
+                cache.discard(contract_id)  # the head was rewritten behind our back
+                return None
+            cache.hits += 1
+            return cast(Contract, entry.contract())
+        contract = cast(Contract, entry.contract())
+        try:
+            with self._store_errors():
+                for event in self.events.get(contract_id, gt=entry.version):
+                    cast(Any, event).mutate(contract)
+        except StoreUnavailable:
+            raise
+        except Exception:  # a history that does not follow the kept copy: the full load decides
+            cache.discard(contract_id)
+            return None
+        if contract.version < head[0].originator_version:
+            return None  # not all events came back: the full load decides
+        cache.caught_up += 1
+        cache.put(contract)
         return contract
 
     def _read_models(self) -> ReadModelStore:

@@ -56,6 +56,7 @@ class ContractService(ContractQueries):
         read_models: ReadModelStore | None = None,
         snapshot_key: bytes | None = None,
         social_services_threshold: Decimal | None = None,
+        aggregate_cache_bytes: int = 0,
     ) -> None:
         #: the EU threshold recorded on contracts opened here (None: the domain's default)
         self.social_services_threshold = social_services_threshold
@@ -64,6 +65,7 @@ class ContractService(ContractQueries):
             snapshot_interval=snapshot_interval,
             read_models=read_models,
             snapshot_key=snapshot_key,
+            aggregate_cache_bytes=aggregate_cache_bytes,
         )
         self._contract_locks = KeyedLocks(timeout=COMMAND_QUEUE_SECONDS)
 
@@ -165,6 +167,8 @@ class ContractService(ContractQueries):
                     raise VersionMismatch(expected_version, actual) from None
                 time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 20)))  # noqa: S311
                 continue
+            if self.aggregate_cache is not None:
+                self.aggregate_cache.put(contract)  # as saved: the next command starts here
             return self._viewed(replace(result, log_indexes=logged), contract, view)
         raise TooMuchContention(
             f"{command.fingerprint_name} lost the race for contract {command.contract_id} too often"

@@ -126,6 +126,13 @@ class Settings(BaseSettings):
     connect_timeout: float = Field(default=3, gt=0, le=60, description="seconds")
     lock_timeout: float = Field(default=3, gt=0, le=600, description="seconds")
     snapshot_interval: int = Field(default=50, ge=0, description="events between snapshots")
+    aggregate_cache_mb: int = Field(
+        default=0,
+        ge=0,
+        le=65536,
+        description="MB of contracts kept in memory per process between requests (0: none; "
+        "off by default until its answers during a PostgreSQL outage are understood)",
+    )
     social_services_threshold: Decimal = Field(
         default=Decimal("750000.00"),
         gt=0,

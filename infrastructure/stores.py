@@ -71,6 +71,7 @@ def contract_service(settings: Settings, *, with_read_models: bool = True) -> Co
     return ContractService(
         library_env(settings),
         snapshot_interval=settings.snapshot_interval,
+        aggregate_cache_bytes=settings.aggregate_cache_mb * 1024 * 1024,
         read_models=read_model_store(settings) if with_read_models else None,
         snapshot_key=snapshot_key(settings),
         social_services_threshold=settings.social_services_threshold,

@@ -64,7 +64,7 @@ def my_contracts(request: Request, user: UserDep) -> HTMLResponse:
 
 @router.post("/contracten/nieuw")
 def open_contract(request: Request, user: UserDep, form: FormDep) -> Response:
-    """"Nieuwe overeenkomst": the signed-in person's organisation opens it as commissioner."""
+    """ "Nieuwe overeenkomst": the signed-in person's organisation opens it as commissioner."""
     try:
         result = contracts_of(request).handle(user, forms.open_contract(form, user))
     except (FormInvalid, ApplicationError, DomainError, ValueError) as error:

@@ -180,7 +180,8 @@ def test_fingerprint_stays_byte_identical(case: str) -> None:
 
 def test_every_command_is_pinned() -> None:
     pinned = {type(command) for command in CASES.values()}
-    assert pinned == {OpenContract, *_subclasses(ContractCommand)}
+    commands = {c for c in _subclasses(ContractCommand) if c.__module__ == "application.commands"}
+    assert pinned == {OpenContract, *commands}
 
 
 def _subclasses(cls: type) -> set[type]:

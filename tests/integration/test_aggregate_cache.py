@@ -1,0 +1,176 @@
+"""The aggregate cache (application.aggregate_cache) on SQLite and PostgreSQL: several services
+on one store (as several processes are) never read a stale contract and never lose an update;
+a command that fails half-way leaves nothing behind in the cache; an outage is answered as an
+outage, never from memory; and the cache is used (its counters say so)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from application.commands import ContractCommand, IssuePublication
+from application.errors import StoreUnavailable
+from application.service import ContractService
+from domain.contract import Contract
+from domain.errors import DomainError
+from domain.values import Actor
+from infrastructure.settings import Settings
+from tests.integration.test_application_durable import outage
+from tests.support.app import AUDITOR, COMMISSIONER, active_contract, service_for
+
+WRITERS_PER_SERVICE = 3
+WRITES = 8
+
+
+@pytest.fixture(params=("sqlite", "postgres"))
+def backend(request: pytest.FixtureRequest) -> str:
+    """Overrides conftest's: stores two services can share."""
+    name: str = request.param
+    request.node.user_properties.append(("backend", name))
+    return name
+
+
+CACHED = {"aggregate_cache_mb": 64}
+
+
+@pytest.fixture
+def cached(settings: Settings) -> Settings:
+    """The settings with the cache on (it is off by default)."""
+    return settings.model_copy(update=CACHED)
+
+
+@pytest.fixture
+def two(cached: Settings) -> Iterator[tuple[ContractService, ContractService]]:
+    first, second = service_for(cached), service_for(cached)
+    assert first.aggregate_cache is not None and second.aggregate_cache is not None
+    yield first, second
+    first.close()
+    second.close()
+
+
+def publish(service: ContractService, contract_id: str, summary: str) -> int:
+    command = IssuePublication(contract_id, audience="raad", channel="web", summary=summary)
+    return service.handle(COMMISSIONER, command).version
+
+
+def summaries(service: ContractService, contract_id: str) -> list[str]:
+    return [p.summary for p in service.get_contract(AUDITOR, contract_id).publications]
+
+
+def test_a_write_elsewhere_is_read_here_and_never_overwritten(
+    two: tuple[ContractService, ContractService],
+) -> None:
+    here, elsewhere = two
+    contract_id = active_contract(here).contract_id
+    summaries(here, contract_id)  # cached here
+    summaries(elsewhere, contract_id)  # and there
+
+    version = publish(elsewhere, contract_id, "daar")
+    assert here.get_contract(AUDITOR, contract_id).version == version  # brought forward
+    assert publish(here, contract_id, "hier") == version + 1  # on top, not instead
+    assert summaries(elsewhere, contract_id) == ["daar", "hier"]
+    assert summaries(here, contract_id) == ["daar", "hier"]
+    assert here.aggregate_cache is not None and elsewhere.aggregate_cache is not None
+    assert here.aggregate_cache.caught_up >= 1 and elsewhere.aggregate_cache.caught_up >= 1
+    assert here.aggregate_cache.hits >= 1
+    assert here.verify(AUDITOR, contract_id).valid
+
+
+def test_concurrent_writers_in_two_services_lose_nothing(
+    two: tuple[ContractService, ContractService],
+) -> None:
+    contract_id = active_contract(two[0]).contract_id
+    start = threading.Barrier(2 * WRITERS_PER_SERVICE)
+    failures: list[BaseException] = []
+
+    def write(service: ContractService, name: str) -> None:
+        try:
+            start.wait(timeout=10)
+            for n in range(WRITES):
+                publish(service, contract_id, f"{name}-{n}")
+        except BaseException as error:
+            failures.append(error)
+
+    threads = [
+        threading.Thread(target=write, args=(service, f"s{s}w{w}"))
+        for s, service in enumerate(two)
+        for w in range(WRITERS_PER_SERVICE)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert failures == []
+    expected = {
+        f"s{s}w{w}-{n}" for s in (0, 1) for w in range(WRITERS_PER_SERVICE) for n in range(WRITES)
+    }
+    for service in two:
+        written = summaries(service, contract_id)
+        assert len(written) == len(expected) and set(written) == expected
+    assert two[1].verify(AUDITOR, contract_id).valid
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublishThenFail(ContractCommand):
+    """Triggers an event, then breaks a rule: the command fails after changing the contract."""
+
+    fingerprint_name = "test_publish_then_fail"
+
+    def execute(self, contract: Contract, actor: Actor) -> None:
+        contract.issue_publication(actor=actor, audience="raad", channel="web", summary="half")
+        raise DomainError("refused after the first event")
+
+
+def test_a_command_that_fails_half_way_leaves_the_cache_as_it_was(cached: Settings) -> None:
+    service = service_for(cached)
+    try:
+        contract_id = active_contract(service).contract_id
+        before = service.get_contract(AUDITOR, contract_id)
+        with pytest.raises(DomainError):
+            service.handle(COMMISSIONER, PublishThenFail(contract_id))
+        after = service.get_contract(AUDITOR, contract_id)
+        assert (after.version, after.publications) == (before.version, before.publications)
+        assert service.aggregate_cache is not None and service.aggregate_cache.hits >= 2
+    finally:
+        service.close()
+
+
+def test_an_outage_is_an_outage_never_an_answer_from_memory(
+    postgres_database_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """PostgreSQL refuses every session (on SQLite an exclusive lock stops writers, not
+    readers: reads there are no outage)."""
+    settings = Settings(
+        database_url=postgres_database_url,
+        data_dir=tmp_path,
+        connect_timeout=2,
+        lock_timeout=2,
+        **CACHED,
+    )
+    service = service_for(settings)
+    try:
+        contract_id = active_contract(service).contract_id
+        service.get_contract(AUDITOR, contract_id)  # cached
+        with outage(settings, request), pytest.raises(StoreUnavailable):
+            service.get_contract(AUDITOR, contract_id)
+    finally:
+        service.close()
+
+
+def test_a_small_cache_keeps_the_most_recent_contracts_within_its_bytes(
+    settings: Settings,
+) -> None:
+    service = service_for(settings.model_copy(update={"aggregate_cache_mb": 1}))
+    try:
+        cache = service.aggregate_cache
+        assert cache is not None
+        ids = [active_contract(service, f"WMO-{n:04d}").contract_id for n in range(3)]
+        for contract_id in ids:
+            service.get_contract(AUDITOR, contract_id)
+        assert 0 < cache.size_bytes <= 1024 * 1024
+    finally:
+        service.close()
