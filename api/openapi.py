@@ -151,7 +151,24 @@ def _typed_integers(node: Any) -> None:
             _typed_integers(value)
 
 
+def _absent_not_null(parameter: dict[str, Any]) -> None:
+    """An optional query or header parameter is left out, never sent as null: its schema is the
+    value's own (FastAPI writes `anyOf: [value, null]` for `X | None`)."""
+    schema = parameter.get("schema") or {}
+    variants = schema.get("anyOf")
+    if not isinstance(variants, list) or {"type": "null"} not in variants:
+        return
+    values = [v for v in variants if v != {"type": "null"}]
+    if len(values) != 1:
+        return
+    rest = {k: v for k, v in schema.items() if k != "anyOf"}
+    parameter["schema"] = {**values[0], **rest}
+
+
 def _shape_operation(path: str, method: str, operation: dict[str, Any]) -> None:
+    for parameter in operation.get("parameters", []):
+        if parameter.get("in") in ("query", "header"):
+            _absent_not_null(parameter)
     responses: dict[str, Any] = operation["responses"]
     if method == "get":
         # Conditional GETs (api/conditional.py): every 200 carries an ETag.
