@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 StoreKind = Literal["memory", "sqlite", "postgres"]
@@ -256,6 +256,15 @@ class Settings(BaseSettings):
     theme_css: Path | None = Field(
         default=None, description="a design-token CSS file to use instead of the open theme"
     )
+
+    @model_validator(mode="after")
+    def _lease_outlasts_an_attempt(self) -> Settings:
+        if self.webhooks_lease_seconds <= 2 * self.webhooks_timeout:
+            raise ValueError(
+                "webhooks_lease_seconds must be more than twice webhooks_timeout: a lease that "
+                "runs out during an attempt lets a second process deliver beside the first"
+            )
+        return self
 
     @field_validator("database_url")
     @classmethod

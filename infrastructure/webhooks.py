@@ -491,9 +491,15 @@ class Deliverer:
 
     def run_once(self) -> None:
         now = time.time()
-        for subscription in self.store.due(now):
+        due = self.store.due(now)
+        if not due:
+            return
+        head = feed_head(self._contracts())  # nothing new: no lease taken, nothing written
+        for subscription in due:
             if self._stop.is_set():
                 return
+            if subscription.cursor >= head:
+                continue
             lease = self._settings.webhooks_lease_seconds
             if not self.store.claim(subscription.id, self._owner, now, time.time() + lease):
                 continue
