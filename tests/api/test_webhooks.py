@@ -118,6 +118,32 @@ def test_deliveries_are_signed_and_in_order(client: TestClient, receiver: Receiv
     assert deliveries["nextCursor"] is None
 
 
+def _documented_verify() -> Any:
+    """The `verify` of docs/INTEGRATION.md, as a dashboard would copy it."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "INTEGRATION.md").read_text()
+    block = text.split("### Verifying a delivery", 1)[1].split("```python\n", 1)[1]
+    namespace: dict[str, Any] = {}
+    exec(block.split("```", 1)[0], namespace)  # noqa: S102 (our own documentation)
+    return namespace["verify"]
+
+
+@pytest.mark.parametrize("backend", ["memory"], indirect=True)
+def test_the_documented_example_verifies_a_delivery(client: TestClient, receiver: Receiver) -> None:
+    documented = _documented_verify()
+    created = subscribed(client, receiver.url)
+    contract_id = s.open_contract(client)
+    got = receiver.wait_for(1)[0]
+    assert documented(created["secret"], got.headers, got.body)["subject"] == contract_id
+    with pytest.raises(ValueError, match="no valid signature"):
+        documented(created["secret"], got.headers, got.body + b" ")
+    other = subscribed(client, receiver.url)["secret"]
+    with pytest.raises(ValueError, match="no valid signature"):
+        documented(other, got.headers, got.body)
+    stale = dict(got.headers, **{"webhook-timestamp": str(int(time.time()) - 3600)})
+    with pytest.raises(ValueError, match="timestamp"):
+        documented(created["secret"], stale, got.body)
+
+
 def test_receiver_down_for_a_while_then_delivered_in_order(
     client: TestClient, receiver: Receiver
 ) -> None:
