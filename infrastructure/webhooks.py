@@ -75,7 +75,7 @@ def checked_url(url: str, *, allow_local: bool) -> tuple[str, str]:
         raise UnsafeWebhookUrl("webhook URLs must use https://")
     try:
         infos = socket.getaddrinfo(host, port or 443, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
+    except (OSError, ValueError):  # UnicodeError is a ValueError: a label too long, a NUL
         raise UnsafeWebhookUrl(f"the host {host!r} does not resolve") from None
     addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
     if not addresses:
@@ -505,6 +505,12 @@ class Deliverer:
                 continue
             try:
                 self._deliver(subscription)
+            except Exception as error:  # one subscription's trouble holds back no other
+                log.warning(
+                    "webhook subscription %s: delivery pass failed (%s)",
+                    subscription.id,
+                    type(error).__name__,
+                )
             finally:
                 self.store.release(subscription.id, self._owner)
 
