@@ -21,8 +21,9 @@ from api.app import create_app
 from infrastructure.settings import Settings
 from tests.support import api as s
 from tests.support.api import API
+from tests.support.people import RIA
 from tests.support.receiver import Received, Receiver, receiving
-from tests.support.servers import served
+from tests.support.servers import free_port, served
 
 SUBSCRIPTIONS = f"{API}/subscriptions"
 
@@ -170,6 +171,58 @@ def test_receiver_down_for_a_while_then_delivered_in_order(
     assert {d["statusCode"] for d in first[:-1]} == {503}
     assert first[-1]["statusCode"] == 204
     assert all(d["durationMs"] >= 0 for d in items)
+
+
+def _attempts(client: Any, subscription_id: str) -> list[dict[str, Any]]:
+    page = client.get(
+        f"{SUBSCRIPTIONS}/{subscription_id}/deliveries",
+        headers=s.commissioner(),
+        params={"limit": 500},
+    )
+    assert page.status_code == 200, page.text
+    items: list[dict[str, Any]] = page.json()["items"]
+    return items
+
+
+def test_receiver_not_listening_then_listening(client: TestClient) -> None:
+    port = free_port()
+    created = subscribed(client, f"http://127.0.0.1:{port}/hook")
+    contract_id = s.open_contract(client)
+    deadline = time.monotonic() + 10
+    while len(_attempts(client, created["id"])) < 3:
+        assert time.monotonic() < deadline, "no retries"
+        time.sleep(0.05)
+    failed = _attempts(client, created["id"])
+    assert {d["statusCode"] for d in failed} == {None}
+    assert {d["error"] for d in failed} == {"ConnectError"}
+    assert [d["attempt"] for d in failed] == list(range(1, len(failed) + 1))
+    with receiving(port) as receiver:
+        got = receiver.wait_for(1)
+        assert verify(created["secret"], got[0])["id"] == f"{contract_id}-1"
+
+
+def test_a_revoked_grant_stops_the_events(client: TestClient) -> None:
+    contract = s.active_contract(client)
+    granted = client.post(
+        contract.url("/access-grants"),
+        headers=s.commissioner(),
+        json={"org": RIA.org, "role": "auditor", "reason": "Onderzoek inkoop sociaal domein"},
+    )
+    assert granted.status_code == 201, granted.text
+    with receiving() as receiver:
+        created = subscribed(client, receiver.url, s.headers_of(RIA))
+        s.hold_session(client, contract.id)
+        first = receiver.wait_for(1)
+        assert verify(created["secret"], first[0])["type"] == "nl.dialoog.contract.session-held"
+        revoked = client.post(
+            contract.url(f"/access-grants/{granted.json()['grantId']}/revocation"),
+            headers=s.commissioner(),
+            json={"reason": "Onderzoek afgerond"},
+        )
+        assert revoked.status_code == 200, revoked.text
+        s.hold_session(client, contract.id)
+        time.sleep(0.5)  # the deliverer had its chances
+        assert len(receiver.received) == 1
 
 
 def test_failing_after_the_configured_time(local: Settings, receiver: Receiver) -> None:
