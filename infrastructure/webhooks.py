@@ -45,6 +45,7 @@ from application.webhooks import (
     WebhookStore,
     signature,
 )
+from infrastructure import metrics
 from infrastructure.settings import Settings, side_conninfo
 
 log = logging.getLogger("dialoog.webhooks")
@@ -580,6 +581,7 @@ class Deliverer:
             error = type(failed).__name__
         duration = int((time.monotonic() - started) * 1000)
         ok = status is not None and 200 <= status < 300
+        metrics.WEBHOOK_DELIVERIES.labels("delivered" if ok else "failed").inc()
         now = time.time()
         delivery = Delivery(
             subscription_id=subscription.id,

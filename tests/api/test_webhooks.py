@@ -92,7 +92,15 @@ def _feed(client: Any, headers: s.Headers) -> list[dict[str, Any]]:
     raise AssertionError("the feed never ended")
 
 
+def _delivered_total() -> float:
+    from prometheus_client import REGISTRY
+
+    value = REGISTRY.get_sample_value("dialoog_webhook_deliveries_total", {"outcome": "delivered"})
+    return value or 0.0
+
+
 def test_deliveries_are_signed_and_in_order(client: TestClient, receiver: Receiver) -> None:
+    before = _delivered_total()
     created = subscribed(client, receiver.url)
     assert created["secret"].startswith("whsec_")
     assert len(base64.b64decode(created["secret"].removeprefix("whsec_"))) == 32
@@ -117,6 +125,7 @@ def test_deliveries_are_signed_and_in_order(client: TestClient, receiver: Receiv
     assert {d["statusCode"] for d in deliveries["items"]} == {204}
     assert all(d["attempt"] == 1 for d in deliveries["items"])
     assert deliveries["nextCursor"] is None
+    assert _delivered_total() - before >= len(expected)  # the operators' series
 
 
 def _documented_verify() -> Any:
