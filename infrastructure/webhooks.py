@@ -57,8 +57,8 @@ LOCAL_NAMES = {"localhost", "127.0.0.1", "::1"}
 # --------------------------------------------------------------------------- SSRF
 
 
-def checked_url(url: str, *, allow_local: bool) -> tuple[str, str]:
-    """The URL to call and the address to call it at: https only (http to 127.0.0.1, ::1 and
+def checked_url(url: str, *, allow_local: bool) -> list[str]:
+    """The addresses to call the URL at, each checked: https only (http to 127.0.0.1, ::1 and
     localhost only when `allow_local`), never a private, loopback, link-local, reserved or
     multicast address (the host is resolved; every address it resolves to must pass).
     UnsafeWebhookUrl otherwise. Called when subscribing and again before every attempt (DNS
@@ -88,7 +88,7 @@ def checked_url(url: str, *, allow_local: bool) -> tuple[str, str]:
             raise UnsafeWebhookUrl(
                 "webhook URLs must not point at private, loopback, link-local or reserved addresses"
             )
-    return url, str(addresses[0])
+    return list(dict.fromkeys(str(address) for address in addresses))
 
 
 def _pinned(url: str, address: str) -> tuple[str, dict[str, str], dict[str, Any]]:
@@ -569,12 +569,19 @@ class Deliverer:
         status: int | None = None
         error: str | None = None
         try:
-            url, address = checked_url(subscription.url, allow_local=settings.webhooks_allow_local)
-            target, host, extensions = _pinned(url, address)
-            response = self._http().post(
-                target, content=body, headers=headers | host, extensions=extensions
-            )
-            status = response.status_code
+            addresses = checked_url(subscription.url, allow_local=settings.webhooks_allow_local)
+            for number, address in enumerate(addresses, start=1):
+                target, host, extensions = _pinned(subscription.url, address)
+                try:
+                    response = self._http().post(
+                        target, content=body, headers=headers | host, extensions=extensions
+                    )
+                except httpx.ConnectError:
+                    if number == len(addresses):
+                        raise
+                    continue  # the next address of the host (`localhost`: ::1, then 127.0.0.1)
+                status = response.status_code
+                break
         except UnsafeWebhookUrl as refused:
             error = f"refused: {refused}"
         except httpx.HTTPError as failed:

@@ -210,6 +210,16 @@ def test_receiver_not_listening_then_listening(client: TestClient) -> None:
         assert verify(created["secret"], got[0])["id"] == f"{contract_id}-1"
 
 
+@pytest.mark.parametrize("backend", ["memory"], indirect=True)
+def test_localhost_reaches_a_receiver_on_127_0_0_1(client: TestClient, receiver: Receiver) -> None:
+    """`localhost` may resolve to ::1 first: each checked address is tried in turn."""
+    created = subscribed(client, f"http://localhost:{receiver.port}/hook")
+    contract_id = s.open_contract(client)
+    got = receiver.wait_for(1)
+    assert verify(created["secret"], got[0])["id"] == f"{contract_id}-1"
+    assert got[0].headers["host"] == f"localhost:{receiver.port}"  # pinned, Host kept
+
+
 def test_a_revoked_grant_stops_the_events(client: TestClient) -> None:
     contract = s.active_contract(client)
     granted = client.post(
