@@ -75,6 +75,29 @@ class SubscriptionOut(Out):
         )
 
 
+class SubscriptionState(SubscriptionOut):
+    delivered_up_to: int = Field(
+        description="The feed position (`sequence`) up to which every event was delivered or "
+        "was not for this subscription"
+    )
+    failing_since: datetime | None = Field(
+        description="When delivery of the event now waiting first failed (null while delivering)"
+    )
+    next_attempt_at: datetime | None = Field(description="When the next retry is due, if any")
+
+    @classmethod
+    def of_state(cls, subscription: Subscription) -> SubscriptionState:
+        def moment(seconds: float | None) -> datetime | None:
+            return None if not seconds else datetime.fromtimestamp(seconds, UTC)
+
+        return cls(
+            **SubscriptionOut.of(subscription).model_dump(),
+            delivered_up_to=subscription.cursor,
+            failing_since=moment(subscription.failing_since),
+            next_attempt_at=moment(subscription.next_attempt_at),
+        )
+
+
 class SubscriptionCreated(SubscriptionOut):
     secret: str = Field(
         description="The signing secret (`whsec_` and base64), shown this once: keep it to "
@@ -170,6 +193,40 @@ def subscribe(
     )
 
 
+SubscriptionIdPath = Annotated[
+    str,
+    Path(
+        alias="subscriptionId",
+        min_length=32,
+        max_length=32,
+        pattern=r"^[0-9a-f]{32}$",
+        description="The subscription's id (32 hexadecimal characters)",
+    ),
+]
+
+
+def _own(subscription_id: str, principal: CurrentPrincipal, services: ServicesDep) -> Subscription:
+    subscription = only_org(services.webhooks.get(subscription_id), principal.org)
+    if subscription is None:
+        raise SubscriptionNotFound("no such subscription")
+    if not principal.can_audit():
+        raise NotPermitted("only a contract manager or an auditor may read subscriptions")
+    return subscription
+
+
+@router.get(
+    "/{subscriptionId}",
+    response_model=SubscriptionState,
+    summary="A subscription and how its delivery stands (`active` or `failing`)",
+    description="Never the secret: it is shown once, when subscribing.",
+    responses=DELIVERY_ERRORS,
+)
+def read_subscription(
+    subscription_id: SubscriptionIdPath, principal: CurrentPrincipal, services: ServicesDep
+) -> SubscriptionState:
+    return SubscriptionState.of_state(_own(subscription_id, principal, services))
+
+
 @router.get(
     "/{subscriptionId}/deliveries",
     response_model=DeliveryPage,
@@ -178,26 +235,13 @@ def subscribe(
     responses=DELIVERY_ERRORS,
 )
 def read_deliveries(
-    subscription_id: Annotated[
-        str,
-        Path(
-            alias="subscriptionId",
-            min_length=32,
-            max_length=32,
-            pattern=r"^[0-9a-f]{32}$",
-            description="The subscription's id (32 hexadecimal characters)",
-        ),
-    ],
+    subscription_id: SubscriptionIdPath,
     principal: CurrentPrincipal,
     services: ServicesDep,
     after: Annotated[int, Query(ge=0, le=2**63 - 1, description="Attempts after this id")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size")] = 100,
 ) -> DeliveryPage:
-    subscription = only_org(services.webhooks.get(subscription_id), principal.org)
-    if subscription is None:
-        raise SubscriptionNotFound("no such subscription")
-    if not principal.can_audit():
-        raise NotPermitted("only a contract manager or an auditor may read deliveries")
+    subscription = _own(subscription_id, principal, services)
     found = services.webhooks.deliveries(subscription.id, after, limit)
     next_cursor = found[-1].id if len(found) == limit else None
     return DeliveryPage(items=[DeliveryOut.of(d) for d in found], next_cursor=next_cursor)

@@ -336,6 +336,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "GET /events": Endpoint(LIST, 200, _active, right=s.reader),
     "GET /events/stream": Endpoint(STREAM, 200, _active, right=s.reader),
     "POST /subscriptions": Endpoint(SUBSCRIBE, 201, _active, _hook, right=s.auditor),
+    "GET /subscriptions/{subscriptionId}": Endpoint(SUBSCRIBE, 200, _subscribed),
     "GET /subscriptions/{subscriptionId}/deliveries": Endpoint(SUBSCRIBE, 200, _subscribed),
     "POST /contracts/{contractId}/disclosure": Endpoint(WRITE, 200, body=_reason),
     "POST /contracts/{contractId}/disclosure/withdrawal": Endpoint(WRITE, 200, _disclosed, _reason),

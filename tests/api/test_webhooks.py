@@ -249,24 +249,31 @@ def test_failing_after_the_configured_time(local: Settings, receiver: Receiver) 
     receiver.down = True
     with TestClient(create_app(settings)) as client:
         created = subscribed(client, receiver.url)
+        url = f"{SUBSCRIPTIONS}/{created['id']}"
+
+        def state() -> dict[str, Any]:
+            response = client.get(url, headers=s.commissioner())
+            assert response.status_code == 200, response.text
+            body: dict[str, Any] = response.json()
+            return body
+
+        assert state()["failingSince"] is None
         s.open_contract(client)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            attempts = client.get(
-                f"{SUBSCRIPTIONS}/{created['id']}/deliveries", headers=s.commissioner()
-            ).json()["items"]
-            services = client.app.state.services  # type: ignore[attr-defined]
-            if services.webhooks.get(created["id"]).state == "failing":
-                break
+        while state()["state"] != "failing":
+            assert time.monotonic() < deadline, "never marked failing"
             time.sleep(0.05)
-        assert services.webhooks.get(created["id"]).state == "failing"
-        assert len(attempts) >= 2
+        failing = state()
+        assert failing["failingSince"] is not None
+        assert "secret" not in failing
+        assert len(_attempts(client, created["id"])) >= 2
         receiver.down = False  # still tried (at the cap), and active again once delivered
         receiver.wait_for(1)
-        deadline = time.monotonic() + 10
-        while services.webhooks.get(created["id"]).state != "active":
-            assert time.monotonic() < deadline
+        while state()["state"] != "active":
+            assert time.monotonic() < deadline + 10, "never active again"
             time.sleep(0.05)
+        assert state()["failingSince"] is None
+        assert state()["deliveredUpTo"] >= 1
 
 
 SSRF = [
@@ -335,6 +342,13 @@ def test_who_may_subscribe_and_read_deliveries(client: TestClient, receiver: Rec
         client.get(f"{SUBSCRIPTIONS}/{'0' * 32}/deliveries", headers=s.commissioner()), 404
     )
     assert client.get(deliveries, headers=s.commissioner()).status_code == 200
+    one = f"{SUBSCRIPTIONS}/{created['id']}"
+    s.assert_problem(client.get(one, headers=s.reader()), 403, "not-permitted")
+    s.assert_problem(client.get(one, headers=s.provider_a()), 404, "subscription-not-found")
+    shown = client.get(one, headers=s.auditor())  # the organisation's auditor, too
+    assert shown.status_code == 200, shown.text
+    assert "secret" not in shown.json()
+    assert shown.json()["state"] == "active"
 
 
 def test_an_organisation_receives_only_what_it_may_see(
