@@ -33,11 +33,13 @@ pdf-libs:
 
 # The server checks `iss` and `aud` of the tokens `dialoog token issue` and `dialoog demo` make
 # (their defaults: dialoog-local, dialoog-api); settings already in the environment win. The
-# development sign-in page is on unless an OIDC issuer is configured.
+# development sign-in page is on unless an OIDC issuer is configured; webhooks may go to a
+# receiver on 127.0.0.1 or localhost (docs/INTEGRATION.md).
 run: install
 	DIALOOG_JWT_ISSUER="$${DIALOOG_JWT_ISSUER:-dialoog-local}" \
 	DIALOOG_JWT_AUDIENCE="$${DIALOOG_JWT_AUDIENCE:-dialoog-api}" \
 	DIALOOG_DEV_SIGNIN="$${DIALOOG_DEV_SIGNIN:-$$([ -n "$${DIALOOG_OIDC_ISSUER:-}" ] && echo 0 || echo 1)}" \
+	DIALOOG_WEBHOOKS_ALLOW_LOCAL="$${DIALOOG_WEBHOOKS_ALLOW_LOCAL:-1}" \
 	$(BIN)/dialoog serve
 
 lint: install

@@ -40,6 +40,7 @@ from api.routes import (
     record_pages,
     records,
     sessions,
+    subscriptions,
 )
 from api.security import TokenVerifier
 from api.streams import EventStreams
@@ -76,6 +77,7 @@ API_MODULES = (
     log,
     evidence,
     events,
+    subscriptions,
     disclosure,
     open_data,
 )
@@ -134,6 +136,7 @@ def create_app(settings: Settings) -> FastAPI:
             lambda: feed_head(services.contracts),
             settings.sse_poll_seconds,
         )
+        services.start_webhooks()
         try:
             yield
         finally:

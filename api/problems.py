@@ -32,6 +32,7 @@ from application.errors import (
     NotStored,
     ReferenceTaken,
     StoreUnavailable,
+    SubscriptionNotFound,
     TooMuchContention,
     VersionMismatch,
 )
@@ -58,6 +59,7 @@ ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
     IdempotencyKeyReused: (422, "Idempotency-Key reused with a different request"),
     IdempotencyKeyInFlight: (409, "A request with this Idempotency-Key is still running"),
     InvalidQuery: (400, "Request is not valid"),
+    SubscriptionNotFound: (404, "No such webhook subscription"),
     LeafNotFound: (404, "No such leaf in a contract you may see"),
     LogInconsistent: (409, "The log no longer extends the last checkpoint signed"),
     WitnessNotFound: (404, "No such witness or checkpoint"),

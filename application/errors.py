@@ -81,3 +81,17 @@ class CommitOutcomeUnknown(StoreUnavailable):
     asked in time whether it was stored: a retry without an Idempotency-Key may store it twice."""
 
     code = "commit-outcome-unknown"
+
+
+class UnsafeWebhookUrl(InvalidQuery):
+    """A webhook URL this service will not call: not https, or a private, loopback, link-local
+    or otherwise reserved address (SSRF)."""
+
+    code = "unsafe-webhook-url"
+    field = "url"
+
+
+class SubscriptionNotFound(ApplicationError):
+    """No such webhook subscription — or one of another organisation."""
+
+    code = "subscription-not-found"

@@ -18,11 +18,13 @@ from application.checkpoints import Checkpointer
 from application.errors import InvalidQuery, StoreUnavailable
 from application.service import ContractService
 from application.transparency_log import LogStore
+from application.webhooks import WebhookStore
 from application.witnesses import Witnesses, WitnessStore
 from infrastructure.access_log import BufferedAccessLog, access_log_store
 from infrastructure.log_key import log_signer
 from infrastructure.settings import DatabaseParts, Settings
 from infrastructure.stores import contract_service
+from infrastructure.webhooks import Deliverer, webhook_store
 
 # `ready()` must answer well inside the 5 s a load balancer or an operator waits.
 READY_DEADLINE_SECONDS = 4.5
@@ -174,6 +176,8 @@ class Services:
     _access_log: BufferedAccessLog | None = field(default=None, repr=False)
     _checkpoints: Checkpointer | None = field(default=None, repr=False)
     _witnesses: Witnesses | None = field(default=None, repr=False)
+    _webhooks: WebhookStore | None = field(default=None, repr=False)
+    _deliverer: Deliverer | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -223,11 +227,38 @@ class Services:
                 self._closers.append(self._access_log.close)
             return self._access_log
 
+    @property
+    def webhooks(self) -> WebhookStore:
+        """Webhook subscriptions and their deliveries, beside the events."""
+        with self._lock:
+            if self._webhooks is None:
+                self._webhooks = webhook_store(self.settings)
+                self._closers.append(self._webhooks.close)
+            return self._webhooks
+
+    def start_webhooks(self) -> Deliverer:
+        """The webhook deliverer of this process, a thread of its own (never in a request);
+        stopped with the services."""
+        store = self.webhooks
+        with self._lock:
+            if self._deliverer is None:
+                self._deliverer = Deliverer(store, lambda: self.contracts, self.settings)
+                self._deliverer.start()
+            return self._deliverer
+
+    def wake_webhooks(self) -> None:
+        """Look for webhooks to deliver now rather than at the next poll."""
+        if self._deliverer is not None:
+            self._deliverer.wake()
+
     def ready(self) -> None:
         """Return if the event store answers; raise StoreUnavailable within ~5 s otherwise."""
         _within_deadline(self.probe.check, READY_DEADLINE_SECONDS, self.settings.database.kind)
 
     def close(self) -> None:
+        if self._deliverer is not None:  # first: it reads the events and writes the store
+            self._deliverer.close()
+            self._deliverer = None
         while self._closers:
             self._closers.pop()()
 

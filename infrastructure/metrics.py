@@ -43,6 +43,12 @@ ACCESS_LOG_DROPPED = Counter(
     "Access-log entries dropped because the buffer was full while the store was down.",
 )
 
+WEBHOOK_DELIVERIES = Counter(
+    "dialoog_webhook_deliveries",
+    "Webhook delivery attempts by outcome: delivered (a 2xx), or failed.",
+    ["outcome"],
+)
+
 _tracer = trace.get_tracer("dialoog.store")
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 StoreKind = Literal["memory", "sqlite", "postgres"]
@@ -206,6 +206,36 @@ class Settings(BaseSettings):
         default="dialoog", min_length=1, max_length=200, description="the OCDS publisher's name"
     )
 
+    # Signed webhooks (issue 15; docs/INTEGRATION.md) ------------------------------------------
+    webhooks_allow_local: bool = Field(
+        default=False,
+        description="allow http:// webhooks to 127.0.0.1, ::1 and localhost (tests, make run)",
+    )
+    webhooks_poll_seconds: float = Field(
+        default=1, gt=0, le=60, description="seconds between looks for webhooks to deliver"
+    )
+    webhooks_timeout: float = Field(
+        default=5, gt=0, le=60, description="seconds a webhook receiver has to answer"
+    )
+    webhooks_backoff_base: float = Field(
+        default=5, gt=0, le=3600, description="seconds before the first retry of a webhook"
+    )
+    webhooks_backoff_cap: float = Field(
+        default=3600, gt=0, le=86400, description="longest wait between webhook retries, s"
+    )
+    webhooks_give_up_after: float = Field(
+        default=86400,
+        gt=0,
+        le=30 * 86400,
+        description="seconds of failed retries before a subscription is marked failing",
+    )
+    webhooks_lease_seconds: float = Field(
+        default=60,
+        gt=0,
+        le=3600,
+        description="how long a process holds a subscription's delivery (renewed per attempt)",
+    )
+
     # Pages for people (api/pages/, docs/PAGES.md): sign-in and sessions ------------------------
     oidc_issuer: str | None = Field(
         default=None, description="OpenID Connect issuer URL of the organisation's provider"
@@ -233,6 +263,15 @@ class Settings(BaseSettings):
     theme_css: Path | None = Field(
         default=None, description="a design-token CSS file to use instead of the open theme"
     )
+
+    @model_validator(mode="after")
+    def _lease_outlasts_an_attempt(self) -> Settings:
+        if self.webhooks_lease_seconds <= 2 * self.webhooks_timeout:
+            raise ValueError(
+                "webhooks_lease_seconds must be more than twice webhooks_timeout: a lease that "
+                "runs out during an attempt lets a second process deliver beside the first"
+            )
+        return self
 
     @field_validator("database_url")
     @classmethod

@@ -25,6 +25,9 @@ MESSAGES: dict[str, str] = {
     "invalid-query": "Deze vraag kan niet beantwoord worden; controleer de invoer.",
     "history-corrupt": "De vastgelegde geschiedenis van deze overeenkomst is beschadigd.",
     "application-error": "Dit kan niet worden uitgevoerd.",
+    "unsafe-webhook-url": "Dit webhookadres wordt niet aangeroepen: alleen https:// naar een "
+    "openbaar adres.",
+    "subscription-not-found": "Dit webhookabonnement bestaat niet of is niet van uw organisatie.",
     "not-in-force": "Op die datum was de overeenkomst nog niet van kracht.",
     # the transparency log and its witnesses
     "leaf-not-found": "Die gebeurtenis staat niet in het logboek, of u mag haar niet zien.",

@@ -142,6 +142,22 @@ def _witness_key(_: TestClient) -> Context:
     return {"vkey": WitnessKey().vkey}
 
 
+#: A global address that needs no DNS; nothing is ever sent there (a new subscription starts at
+#: the head of the feed, and these tests commit nothing after subscribing).
+HOOK_URL = "https://93.184.215.14/hook"
+
+
+def _hook(_: Context) -> dict[str, Any]:
+    return {"url": HOOK_URL, "description": "Dashboard"}
+
+
+def _subscribed(client: TestClient) -> Context:
+    context = _active(client)
+    response = client.post(f"{API}/subscriptions", headers=s.commissioner(), json=_hook(context))
+    assert response.status_code == 201, response.text
+    return context | {"subscriptionId": response.json()["id"]}
+
+
 def _witness_auditor() -> Headers:
     return s.token_for("rekenkamer-utrecht", "auditor", sub="rita")
 
@@ -153,6 +169,8 @@ AUDITORS = "auditors"  # the auditor role only, not a contract's parties (the ac
 WITNESS = "witness"  # the log's witnesses: who may is tested in tests/api/test_witnesses.py
 #: a stream that never ends by itself: its 200s are in tests/e2e/test_event_stream.py
 STREAM = "stream"
+#: webhooks: a contract manager or an auditor, for their own organisation
+SUBSCRIBE = "subscribe"
 OPEN = "open"  # open data of one public contract: anyone, no token; 404 unless public
 
 
@@ -317,6 +335,9 @@ ENDPOINTS: dict[str, Endpoint] = {
     "GET /log/proofs/consistency": Endpoint(READ, 200, params={"from": 1, "to": 2}, right=s.reader),
     "GET /events": Endpoint(LIST, 200, _active, right=s.reader),
     "GET /events/stream": Endpoint(STREAM, 200, _active, right=s.reader),
+    "POST /subscriptions": Endpoint(SUBSCRIBE, 201, _active, _hook, right=s.auditor),
+    "GET /subscriptions/{subscriptionId}": Endpoint(SUBSCRIBE, 200, _subscribed),
+    "GET /subscriptions/{subscriptionId}/deliveries": Endpoint(SUBSCRIBE, 200, _subscribed),
     "POST /contracts/{contractId}/disclosure": Endpoint(WRITE, 200, body=_reason),
     "POST /contracts/{contractId}/disclosure/withdrawal": Endpoint(WRITE, 200, _disclosed, _reason),
     "GET /public/contracts/{contractId}/ocds/releases": Endpoint(OPEN, 200, _disclosed),
@@ -399,6 +420,8 @@ def test_authorisation_matrix(client: TestClient, key: str) -> None:
     elif endpoint.kind == AUDITORS:
         for headers in (s.reader(), s.commissioner(), s.provider_a()):
             s.assert_problem(call(headers), 403, "not-permitted")
+    elif endpoint.kind == SUBSCRIBE:
+        s.assert_problem(call(s.reader()), 403, "not-permitted")
 
     # 3. Another organisation, with the role that would otherwise do: 404, never 403.
     if endpoint.kind == OPEN:
@@ -416,6 +439,10 @@ def test_authorisation_matrix(client: TestClient, key: str) -> None:
         response = call(_other_org_with_the_role(LIST))
         assert response.status_code == 200
         assert response.json()["items"] == []  # a feed's cursor moves on even over nothing
+    elif "{subscriptionId}" in key:
+        # Another organisation's subscription does not exist for it.
+        response = call(_other_org_with_the_role(WRITE))
+        s.assert_problem(response, 404, "subscription-not-found")
     elif endpoint.kind == AUDITORS:
         # Another organisation's auditor sees nothing of what these parties did.
         response = call(_other_org_with_the_role(AUDIT))
