@@ -174,8 +174,9 @@ def test_every_command_body_accepts_effective_on(client: TestClient) -> None:
         "ConsultationCreate",
         "EvaluationCreate",
     }
-    # The transparency log's witnesses and their cosignatures are not facts about a contract.
-    not_contract_facts = {"WitnessCreate", "CosignatureCreate"}
+    # The transparency log's witnesses and their cosignatures, and webhook subscriptions, are
+    # not facts about a contract.
+    not_contract_facts = {"WitnessCreate", "CosignatureCreate", "SubscriptionCreate"}
     missing = []
     for path, item in document["paths"].items():
         operation = item.get("post")
