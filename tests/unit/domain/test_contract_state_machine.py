@@ -102,6 +102,7 @@ class Model:
     invited: set[str] = field(default_factory=set)
     sessions: list[str] = field(default_factory=list)
     session_versions: set[int] = field(default_factory=set)
+    summary_versions: set[int] = field(default_factory=set)
     proposals: dict[str, ModelProposal] = field(default_factory=dict)
     allocations: dict[str, Decimal] = field(default_factory=dict)
     ceiling: Decimal = CEILING
@@ -248,6 +249,9 @@ class ContractMachine(RuleBasedStateMachine):
                 assert event.party in parties_before
             if isinstance(event, SessionHeld):
                 self.model.session_versions.add(event.originator_version)
+            if isinstance(event, SessionHeld | PublicationIssued | EvaluationRecorded):
+                # Records whose summary a correction may fix (CORRECTABLE_FIELDS).
+                self.model.summary_versions.add(event.originator_version)
         return result if result is not None else True
 
     def new_events(self, since: int) -> list[Any]:
@@ -427,7 +431,7 @@ class ContractMachine(RuleBasedStateMachine):
             else errors.UnknownVersion
             if not 1 <= version <= self.contract.version
             else errors.InvalidCorrection
-            if version not in m.session_versions or field_name != "summary"
+            if version not in m.summary_versions or field_name != "summary"
             else None
         )
         self.run(
