@@ -253,8 +253,10 @@ class ProviderWithdrew(ContractEvent):
 
     @classmethod
     def stands_on(cls, contract: Contract, fields: Mapping[str, Any]) -> Touches:
-        # Its allocation is freed: the money changes too.
-        return Touches(writes=(f"provider:{fields['org']}", "money"))
+        # Its allocation is freed: the money changes too. A running contract keeps a provider
+        # only if another one is active on that day: the withdrawal reads the others.
+        others = tuple(f"provider:{org}" for org in contract.providers if org != fields["org"])
+        return Touches(reads=others, writes=(f"provider:{fields['org']}", "money"))
 
     def apply_to(self, contract: Contract) -> None:
         provider = contract.providers.get(self.org)
