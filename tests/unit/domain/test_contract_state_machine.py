@@ -414,7 +414,7 @@ class ContractMachine(RuleBasedStateMachine):
             )
         else:
             command = lambda: self.contract.record_evaluation(  # noqa: E731
-                actor=actor, held_on=date(2026, 1, 1), summary="s", conclusions="c"
+                actor=actor, held_on=DAY, summary="s", conclusions="c"
             )
         self.run(expected, command)
 
