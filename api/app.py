@@ -28,6 +28,7 @@ from api.routes import (
     audit,
     contracts,
     disclosure,
+    erasures,
     events,
     evidence,
     indicators,
@@ -80,6 +81,7 @@ API_MODULES = (
     subscriptions,
     disclosure,
     open_data,
+    erasures,
 )
 
 

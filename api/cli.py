@@ -225,6 +225,49 @@ def verify_projections() -> None:
     typer.echo("the read models agree with the events")
 
 
+retention = typer.Typer(
+    help="Personal data past its retention period (docs/PRIVACY.md).", no_args_is_help=True
+)
+app.add_typer(retention, name="retention")
+
+
+@retention.command("apply")
+def apply_retention(
+    today: Annotated[
+        str | None, typer.Option(help="The day to apply it on (YYYY-MM-DD; default: today)")
+    ] = None,
+) -> None:
+    """Erase the personal data of every contract that ended more than DIALOOG_RETENTION_YEARS
+    (default 7) ago, recorded in each as a PersonalDataErased event on the ground "retention";
+    also finish erasures a stopped process left half done. Safe to run daily."""
+    from datetime import date
+
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        _fail(_describe(error))
+    try:
+        day = date.fromisoformat(today) if today is not None else date.today()
+    except ValueError:
+        _fail(f"--today {today!r} is not a date such as 2031-01-01")
+    services = bootstrap(settings)
+    try:
+        done = services.contracts.apply_retention(years=settings.retention_years, today=day)
+    except StoreUnavailable as error:
+        _fail(f"event store not available ({settings.database.redacted()}): {error}")
+    finally:
+        services.close()
+    for erasure in done:
+        typer.echo(
+            f"contract {erasure.contract_id}: {erasure.keys_destroyed} key(s) destroyed "
+            f"(version {erasure.version})"
+        )
+    typer.echo(
+        f"{len(done)} contract(s) past the retention period of {settings.retention_years} years "
+        f"on {day.isoformat()}"
+    )
+
+
 tokens = typer.Typer(help="Bearer tokens for the API.", no_args_is_help=True)
 app.add_typer(tokens, name="token")
 
@@ -246,7 +289,7 @@ def issue(
     name: Annotated[str, typer.Option(help="The person's display name")],
     org: Annotated[str, typer.Option(help="The organisation the person acts for")],
     role: Annotated[
-        list[str], typer.Option(help="contract_manager, auditor or reader (repeatable)")
+        list[str], typer.Option(help="contract_manager, auditor, reader, privacy_officer (repeat)")
     ],
     ttl: Annotated[str, typer.Option(help="Lifetime, e.g. 30m, 8h, 7d")] = "8h",
 ) -> None:

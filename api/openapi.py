@@ -114,6 +114,10 @@ def build_openapi(app: FastAPI, version: str) -> dict[str, Any]:
                 "description": "Signed checkpoints and proofs over every event (docs/EVIDENCE.md)",
             },
             {"name": "events", "description": "The change feed and its stream"},
+            {
+                "name": "privacy",
+                "description": "Erasing personal data without breaking the chain (docs/PRIVACY.md)",
+            },
             {"name": "open data", "description": "Public contracts as OCDS, without a token"},
             {"name": "meta", "description": "This document"},
         ],

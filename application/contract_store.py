@@ -32,6 +32,12 @@ from application.errors import (
     NotPermitted,
     StoreUnavailable,
 )
+from application.personal_data import (
+    GuardedKeyRing,
+    MemoryKeyRing,
+    PersonalData,
+    SealedAsDict,
+)
 from application.principal import Principal
 from application.read_models import (
     ContractSummary,
@@ -47,6 +53,7 @@ from application.transcodings import register_domain_transcodings
 from application.transparency_log import LogStore, MerkleLog
 from application.visibility import PartyGate
 from domain.contract import Contract
+from domain.events import PersonalDataErased
 from domain.values import AccessRole, local_date
 
 log = logging.getLogger(__name__)
@@ -76,12 +83,22 @@ class ContractStore(Application[UUID]):
         # Without a configured key, snapshots are sealed with one this instance alone knows:
         # correct, but another process (or a restart) cannot use them.
         self._snapshot_key = snapshot_key or secrets.token_bytes(32)
+        #: personal texts sealed under keys that can be destroyed (application/personal_data.py)
+        self.personal_data = PersonalData()
         # Snapshots bound the replay behind every read, including reads at a past version.
         self.snapshotting_intervals = (  # type: ignore[misc]
             {Contract: snapshot_interval} if snapshot_interval > 0 else {}
         )
         with self._store_errors():
             super().__init__(env)
+            key_ring = getattr(self.factory, "personal_key_ring", None)
+            snapshots = self.snapshots.recorder if self.snapshots is not None else None
+            self.personal_data.attach(
+                GuardedKeyRing(
+                    key_ring(snapshots) if key_ring is not None else MemoryKeyRing(snapshots),
+                    self._store_errors,
+                )
+            )
         self._party_gate = PartyGate(self._head_version)
         self.projection: Projection | None = None
         if read_models is not None:
@@ -108,11 +125,14 @@ class ContractStore(Application[UUID]):
 
     def construct_mapper(self) -> Mapper[UUID]:
         """Contract events as their form-2 records, read strictly (application.stored_form)."""
-        return RecordMapper(transcoder=self.construct_transcoder())
+        return RecordMapper(
+            transcoder=self.construct_transcoder(), personal_data=self.personal_data
+        )
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         register_domain_transcodings(transcoder)
+        transcoder.register(SealedAsDict())
 
     def rebuild_read_models(self, progress: Callable[[int], None] | None = None) -> int:
         if self.projection is None:
@@ -242,6 +262,10 @@ class ContractStore(Application[UUID]):
         return last[0].originator_version if last else None
 
     def _load(self, contract_id: UUID, version: int | None = None) -> Contract:
+        with self.personal_data.reading(contract_id.hex):
+            return self._load_reading(contract_id, version)
+
+    def _load_reading(self, contract_id: UUID, version: int | None) -> Contract:
         if version is None and self.aggregate_cache is not None:
             cached = self._load_cached(contract_id, self.aggregate_cache)
             if cached is not None:
@@ -285,6 +309,10 @@ class ContractStore(Application[UUID]):
         try:
             with self._store_errors():
                 for event in self.events.get(contract_id, gt=entry.version):
+                    if isinstance(event, PersonalDataErased):
+                        # The kept copy holds what was erased: the full load reads it anew.
+                        cache.discard(contract_id)
+                        return None
                     cast(Any, event).mutate(contract)
         except StoreUnavailable:
             raise
@@ -318,7 +346,8 @@ class ContractStore(Application[UUID]):
 
     def _load_for_projection(self, contract_id: str) -> Contract | None:
         try:
-            contract: Any = self.repository.get(UUID(hex=contract_id))
+            with self.personal_data.reading(contract_id):
+                contract: Any = self.repository.get(UUID(hex=contract_id))
         except AggregateNotFoundError:
             return None
         return contract if isinstance(contract, Contract) else None

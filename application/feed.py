@@ -45,6 +45,7 @@ from pydantic import Field
 from application.contract_store import ContractStore, contract_uuid
 from application.errors import ContractNotFound, InvalidQuery
 from application.history import history_entry
+from application.personal_data import PersonalData
 from application.principal import Principal
 from application.read_models import SummaryFilter
 from application.stored_form import NotARecord, read_record
@@ -143,19 +144,26 @@ def feed_page(
         scanned += len(batch)
         if may_see is None:  # decided after the head was read: as new as what it shows
             may_see = visibility(store, principal)
-        for notification in batch:
-            originator = UUID(str(notification.originator_id))
-            if (only is None or originator == only) and may_see(originator):
-                item = stored_cloud_event(notification, source)
-                if item is None:  # an older class version: the domain event, upcast
-                    event = store.mapper.to_domain_event(notification)
-                    if isinstance(event, ContractEvent):
-                        item = cloud_event(event, notification.id, source)
-                if item is not None:
-                    items.append(item)
-            position = notification.id
-            if len(items) == query.limit:
-                break
+        shown = {
+            n.id
+            for n in batch
+            if (only is None or UUID(str(n.originator_id)) == only)
+            and may_see(UUID(str(n.originator_id)))
+        }
+        contracts = {UUID(str(n.originator_id)).hex for n in batch if n.id in shown}
+        with store.personal_data.reading(*contracts):  # one read of their keys
+            for notification in batch:
+                if notification.id in shown:
+                    item = stored_cloud_event(notification, source, store.personal_data)
+                    if item is None:  # an older class version: the domain event, upcast
+                        event = store.mapper.to_domain_event(notification)
+                        if isinstance(event, ContractEvent):
+                            item = cloud_event(event, notification.id, source)
+                    if item is not None:
+                        items.append(item)
+                position = notification.id
+                if len(items) == query.limit:
+                    break
         if len(batch) < batch_size and len(items) < query.limit:
             position = head
             break
@@ -258,7 +266,9 @@ def cloud_event(event: ContractEvent, position: int, source: str) -> CloudEvent:
 _CLASSES: dict[str, type[ContractEvent]] = {}
 
 
-def stored_cloud_event(notification: Any, source: str) -> CloudEvent | None:
+def stored_cloud_event(
+    notification: Any, source: str, personal_data: PersonalData
+) -> CloudEvent | None:
     """The CloudEvent read straight from the stored record, without building the domain event
     (the feed's hot path): the stored JSON is the canonical form the history shows. None for a
     record stored under an older class version, which only its upcaster reads right."""
@@ -271,12 +281,17 @@ def stored_cloud_event(notification: Any, source: str) -> CloudEvent | None:
         record = read_record(notification.state)
     except NotARecord:
         return None
-    payload = dict(record.payload)
-    if payload.pop("class_version", 1) != getattr(cls, "class_version", 1):
-        return None
-    metadata = record.metadata
     contract_id = UUID(str(notification.originator_id)).hex
     version = notification.originator_version
+    opened = personal_data.open_plain(
+        {"payload": record.payload, "metadata": record.metadata},
+        contract_id=contract_id,
+        version=version,
+    )
+    payload = dict(opened["payload"])
+    if payload.pop("class_version", 1) != getattr(cls, "class_version", 1):
+        return None
+    metadata = opened["metadata"]
     actor = metadata["actor"] or {}
     entry = HistoryEntry(
         version=version,

@@ -21,8 +21,11 @@ class Principal:
         """Whose idempotency keys these are: one person acting for one organisation."""
         return f"{self.org}\n{self.subject}"
 
-    def actor(self) -> Actor:
-        return Actor(subject=self.subject, name=self.name, org=self.org, role=self._acting_role())
+    def actor(self, role: str | None = None) -> Actor:
+        """The caller as the actor of an event, in `role` (by default the one they write in)."""
+        return Actor(
+            subject=self.subject, name=self.name, org=self.org, role=role or self._acting_role()
+        )
 
     def _acting_role(self) -> str:
         return (

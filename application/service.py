@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import replace
+from datetime import date
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
-from application.commands import CommandResult, ContractCommand, OpenContract
+from application.commands import CommandResult, ContractCommand, CorrectRecord, OpenContract
 from application.contract_store import ContractStore, contract_uuid
+from application.erasure import ErasureDone, apply_retention, erase, rectified_keys
 from application.errors import (
     HistoryCorrupt,
     NotPermitted,
@@ -35,6 +39,7 @@ from application.read_models import ReadModelStore
 from application.receipts import ReferenceClaim, claim_id
 from application.rendering import render
 from application.views import View
+from domain.chain import sealing
 from domain.contract import Contract
 from domain.errors import DomainError
 
@@ -118,6 +123,17 @@ class ContractService(ContractQueries):
         print_: str,
         view: View | None,
     ) -> CommandResult:
+        with sealing(self.personal_data):
+            return self._open_sealing(principal, command, key, print_, view)
+
+    def _open_sealing(
+        self,
+        principal: Principal,
+        command: OpenContract,
+        key: str | None,
+        print_: str,
+        view: View | None,
+    ) -> CommandResult:
         contract = command.open(principal.actor(), threshold=self.social_services_threshold)
         claim = ReferenceClaim(
             commissioner=contract.commissioner,
@@ -145,6 +161,18 @@ class ContractService(ContractQueries):
         key: str | None,
         view: View | None,
     ) -> CommandResult:
+        uuid = contract_uuid(command.contract_id)
+        with self.personal_data.reading(uuid.hex), sealing(self.personal_data):
+            return self._run_sealing(principal, command, expected_version, key, view)
+
+    def _run_sealing(
+        self,
+        principal: Principal,
+        command: ContractCommand,
+        expected_version: int | None,
+        key: str | None,
+        view: View | None,
+    ) -> CommandResult:
         print_ = fingerprint(command)
         actor = principal.actor()
         for attempt in range(MAX_ATTEMPTS):
@@ -153,6 +181,19 @@ class ContractService(ContractQueries):
                 raise VersionMismatch(expected_version, contract.version)
             with contract.taking_effect_on(command.effective_on):
                 created_id = command.execute(contract, actor)
+            # A correction of a personal text erases the text it replaces (rectification).
+            rectified: list[str] = []
+            if isinstance(command, CorrectRecord):
+                rectified = rectified_keys(self, contract, command)
+                if rectified:
+                    contract.record_erasure(
+                        actor=actor,
+                        grounds="rectification",
+                        legal_basis="AVG art. 16 (rectificatie)",
+                        reason=command.reason,
+                        key_ids=rectified,
+                        record_version=command.corrects_version,
+                    )
             result = CommandResult(
                 contract.id.hex, contract.version, contract.head_digest, created_id
             )
@@ -167,12 +208,60 @@ class ContractService(ContractQueries):
                     raise VersionMismatch(expected_version, actual) from None
                 time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 20)))  # noqa: S311
                 continue
-            if self.aggregate_cache is not None:
+            if rectified:
+                self.personal_data.destroy(contract.id.hex, rectified)
+                self.forget_cached(contract.id)
+            elif self.aggregate_cache is not None:
                 self.aggregate_cache.put(contract)  # as saved: the next command starts here
             return self._viewed(replace(result, log_indexes=logged), contract, view)
         raise TooMuchContention(
             f"{command.fingerprint_name} lost the race for contract {command.contract_id} too often"
         )
+
+    def erase(
+        self,
+        principal: Principal,
+        *,
+        reason: str,
+        legal_basis: str,
+        subject: str | None = None,
+        record: tuple[str, int] | None = None,
+    ) -> list[ErasureDone]:
+        """Erase personal data (application/erasure.py): a privacy officer's request."""
+        return erase(
+            self, principal, reason=reason, legal_basis=legal_basis, subject=subject, record=record
+        )
+
+    def apply_retention(self, *, years: int, today: date) -> list[ErasureDone]:
+        """Erase the personal data of contracts that ended more than `years` before `today`."""
+        return apply_retention(self, years=years, today=today)
+
+    def record_erasure(
+        self, contract_id: UUID, record: Callable[[Contract], list[str]]
+    ) -> tuple[Contract, list[str]]:
+        """Store the erasure event `record` triggers on the contract as stored now (retried when
+        another command took the next version first); the keys it names, which the caller
+        destroys once it is stored."""
+        with (
+            self._contract_locks.hold(contract_id.hex),
+            self.personal_data.reading(contract_id.hex),
+            sealing(self.personal_data),
+        ):
+            for attempt in range(MAX_ATTEMPTS):
+                contract = self._load(contract_id)
+                keys = record(contract)
+                try:
+                    self._save(contract)
+                except IntegrityError:
+                    time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 20)))  # noqa: S311
+                    continue
+                return contract, keys
+        raise TooMuchContention(f"the erasure lost the race for contract {contract_id} too often")
+
+    def forget_cached(self, contract_id: UUID) -> None:
+        """Drop this process's copy of a contract (it held texts that were erased)."""
+        if self.aggregate_cache is not None:
+            self.aggregate_cache.discard(contract_id)
 
     def _save(self, *pending: Any) -> tuple[int, ...]:
         """Save atomically; the transparency log's leaf indexes of the contract events saved."""

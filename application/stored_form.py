@@ -34,11 +34,13 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic, resolve_topic
 
 from application.errors import HistoryCorrupt
+from application.personal_data import PersonalData, SealedAsDict
 from domain.chain import (
     RECORD_FORM,
     RECORD_KEYS,
     UNHASHED_FIELDS,
     digest_of_record,
+    personal_places,
     record_of,
     split_fields,
 )
@@ -52,6 +54,8 @@ def canonical_from_stored(value: Any) -> Any:
     """Plain JSON data from stored JSON: the `{"_type_", "_data_"}` wrappers removed."""
     if isinstance(value, dict):
         if len(value) == 2 and "_type_" in value and "_data_" in value:
+            if value["_type_"] == "sealed":  # a personal text: opened by personal_data
+                return SealedAsDict().decode(value["_data_"])
             return canonical_from_stored(value["_data_"])
         return {k: canonical_from_stored(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -117,15 +121,12 @@ def _form_2(state: bytes, document: dict[str, Any], plain: bool) -> Record:
         and type(header[2]) is int
     ):
         raise NotARecord("a form-2 record whose header is not what the form says")
-    return Record(
-        2,
-        digest_of_record(state),
-        prior,
-        recorded_at,
-        canonical_from_stored(payload) if plain else payload,
-        canonical_from_stored(metadata) if plain else metadata,
-        header,
-    )
+    try:
+        payload = canonical_from_stored(payload) if plain else payload
+        metadata = canonical_from_stored(metadata) if plain else metadata
+    except ValueError as error:
+        raise NotARecord(str(error)) from None
+    return Record(2, digest_of_record(state), prior, recorded_at, payload, metadata, header)
 
 
 def _form_1(document: dict[str, Any]) -> Record:
@@ -151,7 +152,12 @@ def _form_1(document: dict[str, Any]) -> Record:
 
 class RecordMapper(Mapper[UUID]):
     """Writes contract events as form-2 records and reads both forms strictly; leaves every other
-    aggregate's events (and snapshots) to the library's mapping."""
+    aggregate's events (and snapshots) to the library's mapping. Personal texts are sealed when
+    written and opened when read by `personal_data` (application/personal_data.py)."""
+
+    def __init__(self, *, transcoder: Any, personal_data: PersonalData | None = None) -> None:
+        super().__init__(transcoder=transcoder)
+        self.personal_data = personal_data
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         if not isinstance(domain_event, ContractEvent):
@@ -164,7 +170,12 @@ class RecordMapper(Mapper[UUID]):
         if class_version > 1:  # as the library stores it, so an upcaster cannot be switched
             fields["class_version"] = class_version
         record = record_of(
-            topic=topic, contract_id=_hex(originator_id), version=version, fields=fields
+            topic=topic,
+            contract_id=_hex(originator_id),
+            version=version,
+            fields=fields,
+            personal=personal_places(type(domain_event)),
+            sealer=self.personal_data,
         )
         if digest_of_record(record) != domain_event.digest:
             raise ValueError(
@@ -184,6 +195,10 @@ class RecordMapper(Mapper[UUID]):
         try:
             cls = resolve_topic(stored_event.topic)
             state = self._fields(stored_event)
+            if self.personal_data is not None and isinstance(cls, type):
+                self.personal_data.open_fields(
+                    state, cls, _hex(stored_event.originator_id), stored_event.originator_version
+                )
         except HistoryCorrupt:
             raise
         except Exception as error:  # anything a damaged record can make a decoder raise

@@ -98,6 +98,14 @@ class WebhookStore(Protocol):
 
     def get(self, subscription_id: str) -> Subscription | None: ...
 
+    def of_organisation(self, organisation: str) -> list[Subscription]:
+        """An organisation's subscriptions, oldest first."""
+        ...
+
+    def remove(self, subscription_id: str) -> bool:
+        """Delete a subscription and its delivery attempts; whether it was there."""
+        ...
+
     def due(self, now: float) -> list[Subscription]:
         """Subscriptions whose next attempt is due (an empty list while there are none)."""
 

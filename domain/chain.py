@@ -20,13 +20,15 @@ Form 1 (events recorded before form 2) hashed a canonical document without type 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any, Self
+from typing import Any, Protocol, Self
 from uuid import UUID
 
 import orjson
@@ -132,10 +134,109 @@ def canonical_json(value: Any) -> bytes:
     return rfc8785.dumps(value)
 
 
-def record_of(*, topic: str, contract_id: str, version: int, fields: Mapping[str, Any]) -> bytes:
+# Personal data ------------------------------------------------------------------------------
+#
+# Texts that can name people (DOMAIN: participants, actors' names, free text about sessions,
+# consultations and evaluations) are recorded sealed: the record holds what a `PersonalTexts`
+# makes of each (its stored form, a ciphertext under a key that can be destroyed), and the
+# digest covers that. The domain says which texts are personal and whose; how they are sealed is
+# the recorder's business.
+
+
+class PersonalTexts(Protocol):
+    """Seals a personal text into its stored form. The same text at the same place must seal to
+    the same stored form (the record is made twice: when the event is triggered, for its digest,
+    and when it is stored)."""
+
+    def seal(
+        self, text: str, *, contract_id: str, version: int, place: str, owner: str | None
+    ) -> Any:
+        """`place`: where in the record (e.g. `payload.participants.0.name`); `owner`: the
+        person's subject for texts that are a person's own (an actor's name), None for texts of
+        a record (sealed per record and field)."""
+        ...
+
+
+_sealer: ContextVar[PersonalTexts | None] = ContextVar("personal_texts", default=None)
+
+
+@contextlib.contextmanager
+def sealing(sealer: PersonalTexts) -> Iterator[None]:
+    """Events triggered inside are recorded with their personal texts sealed by `sealer`."""
+    token = _sealer.set(sealer)
+    try:
+        yield
+    finally:
+        _sealer.reset(token)
+
+
+def personal_places(event_class: type[Any]) -> tuple[str, ...]:
+    """Where an event class holds personal texts, as paths into its payload (`[]`: every item of
+    a list); the actor's name in the metadata comes on top."""
+    return tuple(getattr(event_class, "personal_texts", ()))
+
+
+def _seal_document(
+    document: dict[str, Any], places: tuple[str, ...], sealer: PersonalTexts
+) -> None:
+    contract_id, version = document["contractId"], document["version"]
+    actor = document["metadata"].get("actor")
+    if isinstance(actor, dict) and isinstance(actor.get("_data_"), dict):
+        data = actor["_data_"]
+        if isinstance(data.get("name"), str):
+            data["name"] = sealer.seal(
+                data["name"],
+                contract_id=contract_id,
+                version=version,
+                place="metadata.actor.name",
+                owner=data.get("subject"),
+            )
+    for place in places:
+        _seal_at(document["payload"], place.split("."), "payload", contract_id, version, sealer)
+
+
+def _seal_at(
+    value: Any, parts: list[str], where: str, contract_id: str, version: int, sealer: PersonalTexts
+) -> Any:
+    if isinstance(value, dict) and value.keys() == {"_type_", "_data_"}:
+        value["_data_"] = _seal_at(value["_data_"], parts, where, contract_id, version, sealer)
+        return value
+    if not parts:
+        if isinstance(value, str):
+            return sealer.seal(
+                value, contract_id=contract_id, version=version, place=where, owner=None
+            )
+        return value
+    head, rest = parts[0], parts[1:]
+    name, every = (head[:-2], True) if head.endswith("[]") else (head, False)
+    if not isinstance(value, dict) or name not in value:
+        return value
+    if every:
+        items = value[name]
+        if isinstance(items, list):
+            value[name] = [
+                _seal_at(item, rest, f"{where}.{name}.{i}", contract_id, version, sealer)
+                for i, item in enumerate(items)
+            ]
+        return value
+    value[name] = _seal_at(value[name], rest, f"{where}.{name}", contract_id, version, sealer)
+    return value
+
+
+def record_of(
+    *,
+    topic: str,
+    contract_id: str,
+    version: int,
+    fields: Mapping[str, Any],
+    personal: tuple[str, ...] = (),
+    sealer: PersonalTexts | None = None,
+) -> bytes:
     """The form-2 record of an event (its stored bytes) from its field values: `fields` holds the
     timestamp, the prior digest and everything else the store keeps (see
-    `digest_of_event_fields`)."""
+    `digest_of_event_fields`). Personal texts (`personal`, and the actor's name) are sealed by
+    `sealer`, or by the one events are being triggered with (`sealing`); without either they
+    are recorded as they are."""
     payload, metadata = split_fields(fields)
     document = {
         "form": RECORD_FORM,
@@ -147,6 +248,9 @@ def record_of(*, topic: str, contract_id: str, version: int, fields: Mapping[str
         "payload": typed(payload),
         "metadata": typed(metadata),
     }
+    sealer = sealer or _sealer.get()
+    if sealer is not None:
+        _seal_document(document, personal, sealer)
     return canonical_json(document)
 
 
@@ -189,7 +293,13 @@ def digest_of(
 
 
 def digest_of_event_fields(
-    *, topic: str, contract_id: UUID, version: int, fields: Mapping[str, Any], prior_digest: str
+    *,
+    topic: str,
+    contract_id: UUID,
+    version: int,
+    fields: Mapping[str, Any],
+    prior_digest: str,
+    personal: tuple[str, ...] = (),
 ) -> str:
     """The digest of an event about to be triggered, from its field values: SHA-256 of its
     form-2 record.
@@ -202,6 +312,7 @@ def digest_of_event_fields(
         contract_id=contract_id.hex,
         version=version,
         fields={**fields, "prior_digest": prior_digest},
+        personal=personal,
     )
     return digest_of_record(record)
 
@@ -219,6 +330,7 @@ def _digest_of_triggered(
         version=version,
         fields={**fields, **extras},
         prior_digest=prior,
+        personal=personal_places(event_class),
     )
 
 

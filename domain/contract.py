@@ -42,6 +42,7 @@ from domain.events import (
     DisclosureWithdrawn,
     EvaluationRecorded,
     MeasurementRecorded,
+    PersonalDataErased,
     ProposalAgreed,
     ProposalRejected,
     ProposalSubmitted,
@@ -112,6 +113,9 @@ from domain.values import (
 )
 
 CLOSED = (ContractStatus.TERMINATED, ContractStatus.COMPLETED)
+#: Why personal data is erased: a data subject's request (AVG art. 17), the end of the
+#: retention period (Archiefwet), or a rectification (the old text of a corrected record).
+ERASURE_GROUNDS = ("request", "retention", "rectification")
 #: Fields of a record a correction may replace, by the kind of record.
 CORRECTABLE_FIELDS = {
     "session": ("minutes_ref", "summary"),
@@ -132,7 +136,7 @@ class Contract(ChainedAggregate):
     #: The shape and meaning of the state below. Bump it whenever what an event does to the
     #: state changes, so snapshots taken under the old rules are no longer used (they are
     #: caches; the events are the record).
-    STATE_VERSION = 4
+    STATE_VERSION = 5
 
     #: Disclosed by the commissioner (Woo). A class default rather than state set in
     #: `__init__`: snapshots from before disclosure existed stay valid (they are all private).
@@ -161,6 +165,10 @@ class Contract(ChainedAggregate):
         self.consultations: list[ResidentsConsultation] = []
         self.evaluations: list[Evaluation] = []
         self.corrections: list[Correction] = []
+        #: the ids of destroyed personal-data keys (what they sealed reads "[gewist]")
+        self.erased_keys: list[str] = []
+        #: the day the contract ended (terminated or completed), from which retention counts
+        self.ended_on: date | None = None
         self.access_grants: dict[str, AccessGrant] = {}
         #: version (as text) → [kind, id] of the records a correction may change
         self.correctable: dict[str, list[str]] = {}
@@ -852,6 +860,48 @@ class Contract(ChainedAggregate):
         self.trigger_event(
             DisclosureWithdrawn, actor=actor, reason=required_text(reason, "a reason")
         )
+
+    # Personal data --------------------------------------------------------------------------
+
+    def record_erasure(
+        self,
+        *,
+        actor: Actor,
+        grounds: str,
+        legal_basis: str,
+        reason: str,
+        key_ids: Sequence[str],
+        record_version: int | None = None,
+    ) -> str:
+        """Record that the keys sealing personal texts in this contract were destroyed (the
+        application destroys them once this is stored). Allowed in every status: the law, not
+        the contract's state, decides when data must go. Returns the erasure's id."""
+        if grounds not in ERASURE_GROUNDS:
+            raise errors.InvalidValue(
+                f"{grounds!r} is not a ground for erasure ({', '.join(ERASURE_GROUNDS)})",
+                field="grounds",
+            )
+        keys = tuple(dict.fromkeys(key_ids))
+        if not keys:
+            raise errors.NothingToErase("there is no personal data left to erase there")
+        if record_version is not None and not 1 <= record_version <= self.version:
+            raise errors.InvalidValue(
+                f"contract {self.reference} has no version {record_version}",
+                field="recordRef.version",
+            )
+        erasure_id = uuid4().hex
+        self.trigger_event(
+            PersonalDataErased,
+            actor=actor,
+            erasure_id=erasure_id,
+            grounds=grounds,
+            legal_basis=required_text(legal_basis, "the legal basis"),
+            reason=required_text(reason, "a reason"),
+            record_version=record_version,
+            key_ids=keys,
+            effective_on=self._effective_default(),
+        )
+        return erasure_id
 
     # Rules ----------------------------------------------------------------------------------
 

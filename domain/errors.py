@@ -244,6 +244,11 @@ class NotPublic(DomainError):
     title = "The contract is not public"
 
 
+class NothingToErase(DomainError):
+    code = "nothing-to-erase"
+    title = "There is no personal data left to erase"
+
+
 class ContractClosed(DomainError):
     code = "contract-closed"
     title = "After the end only evaluations, publications and corrections are recorded"

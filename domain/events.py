@@ -275,6 +275,9 @@ class StakeholderRegistered(ContractEvent):
     kind: str
     contact: str
 
+    #: the contact (who to reach) names a person
+    personal_texts = ("contact",)
+
     @classmethod
     def stands_on(cls, contract: Contract, fields: Mapping[str, Any]) -> Touches:
         return Touches(writes=(f"stakeholder:{fields['stakeholder_id']}",))
@@ -301,6 +304,8 @@ class SessionHeld(ContractEvent):
     participants: tuple[Participant, ...]
     minutes_ref: str
     summary: str
+
+    personal_texts = ("participants[].name", "participants[].role", "summary")
 
     @classmethod
     def touches(cls, contract: Contract, fields: Mapping[str, Any]) -> Touches:
@@ -503,6 +508,9 @@ class ResidentsConsulted(ContractEvent):
     summary: str
     participants_count: int
 
+    #: what came of it, in free text that can name residents
+    personal_texts = ("summary",)
+
     def apply_to(self, contract: Contract) -> None:
         contract.consultations.append(
             ResidentsConsultation(
@@ -563,6 +571,7 @@ class ContractTerminated(ContractEvent):
 
     def apply_to(self, contract: Contract) -> None:
         contract.status = ContractStatus.TERMINATED
+        contract.ended_on = self.effective_on
 
 
 class ContractCompleted(ContractEvent):
@@ -572,6 +581,7 @@ class ContractCompleted(ContractEvent):
 
     def apply_to(self, contract: Contract) -> None:
         contract.status = ContractStatus.COMPLETED
+        contract.ended_on = self.effective_on
 
 
 class EvaluationRecorded(ContractEvent):
@@ -579,6 +589,8 @@ class EvaluationRecorded(ContractEvent):
     held_on: date
     summary: str
     conclusions: str
+
+    personal_texts = ("summary", "conclusions")
 
     def apply_to(self, contract: Contract) -> None:
         contract.evaluations.append(
@@ -597,6 +609,9 @@ class RecordCorrected(ContractEvent):
 
     corrects_version: int
     corrections: dict[str, str]
+
+    #: a corrected free text is as personal as the text it replaces
+    personal_texts = ("corrections.summary", "corrections.conclusions")
 
     def apply_to(self, contract: Contract) -> None:
         contract.corrections.append(
@@ -678,6 +693,29 @@ class DisclosureWithdrawn(ContractEvent):
 
     def apply_to(self, contract: Contract) -> None:
         contract.public = False
+
+
+# Personal data (AVG/GDPR, Archiefwet) -----------------------------------------------------
+
+
+class PersonalDataErased(ContractEvent):
+    """Personal texts in the record were erased: the keys that sealed them were destroyed, so
+    they read "[gewist]" from now on while the chain, which covers the sealed texts, still
+    holds. The event names no person: only the keys' ids, why (`grounds`: an erasure request,
+    the retention period, a rectification), the legal basis and, for one record, its version."""
+
+    erasure_id: str
+    grounds: str
+    legal_basis: str
+    record_version: int | None
+    key_ids: tuple[str, ...]
+
+    @classmethod
+    def touches(cls, contract: Contract, fields: Mapping[str, Any]) -> Touches:
+        return Touches()  # stands on nothing: data may be erased whatever else happened
+
+    def apply_to(self, contract: Contract) -> None:
+        contract.erased_keys += [k for k in self.key_ids if k not in contract.erased_keys]
 
 
 def _corrected(records: list[R], id_field: str, record_id: str, fields: dict[str, str]) -> list[R]:

@@ -54,6 +54,8 @@ class Role(StrEnum):
     CONTRACT_MANAGER = "contract_manager"
     AUDITOR = "auditor"
     READER = "reader"
+    #: erases personal data (AVG/GDPR) in the records the organisation holds; nothing else
+    PRIVACY_OFFICER = "privacy_officer"
 
 
 class ContractStatus(StrEnum):

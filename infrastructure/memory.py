@@ -11,6 +11,7 @@ from typing import Any
 from eventsourcing.persistence import ApplicationRecorder, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
 
+from application.personal_data import MemoryKeyRing
 from application.transparency_log import LeafRecord, StoredCheckpoint
 from application.witnesses import Witness
 from domain import merkle
@@ -125,3 +126,6 @@ class LoggedPOPOFactory(POPOFactory):
 
     def application_recorder(self) -> ApplicationRecorder:
         return LoggedPOPOApplicationRecorder()
+
+    def personal_key_ring(self, snapshots: Any) -> MemoryKeyRing:
+        return MemoryKeyRing(snapshots)

@@ -33,6 +33,7 @@ from psycopg_pool.base import AttemptWithBackoff
 from application.errors import CommitOutcomeUnknown, NotStored
 from infrastructure import metrics
 from infrastructure.merkle_log import LeafIndexCache, SqlLogReads, SqlMerkleLog, contract_leaves
+from infrastructure.personal_keys import SqlKeyRing
 
 log = logging.getLogger("dialoog.store")
 
@@ -422,3 +423,13 @@ class FailFastPostgresFactory(PostgresFactory):
                 keepalives_count=3,
                 tcp_user_timeout=5000,
             )
+
+    def personal_key_ring(self, snapshots: Any) -> SqlKeyRing:
+        schema = self.datastore.schema
+        return SqlKeyRing(
+            self.datastore,
+            dialect="postgres",
+            table=f'"{schema}".dialoog_personal_keys',
+            snapshots_table=f'"{schema}"."{snapshots.events_table_name}"',
+            snapshot_id=lambda uuid: uuid,
+        )

@@ -122,6 +122,13 @@ class Settings(BaseSettings):
     snapshot_key: SecretStr | None = Field(
         default=None, description="HMAC key sealing snapshots (else generated under data_dir)"
     )
+    retention_years: int = Field(
+        default=7,
+        ge=1,
+        le=100,
+        description="years after a contract ends before `dialoog retention apply` erases its "
+        "personal data (Archiefwet: the selection list's period for the records)",
+    )
     pool_size: int = Field(default=8, ge=1, le=200, description="PostgreSQL connections")
     connect_timeout: float = Field(default=3, gt=0, le=60, description="seconds")
     lock_timeout: float = Field(default=3, gt=0, le=600, description="seconds")

@@ -20,6 +20,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLite
 from eventsourcing.utils import Environment
 
 from infrastructure.merkle_log import LeafIndexCache, SqlLogReads, SqlMerkleLog, contract_leaves
+from infrastructure.personal_keys import SqlKeyRing
 
 
 class LoggedSQLiteApplicationRecorder(SqlLogReads, SQLiteApplicationRecorder):
@@ -78,3 +79,22 @@ class BoundedWaitSQLiteFactory(SQLiteFactory):
     def __init__(self, env: Environment | dict[str, str] | None) -> None:
         super().__init__(env)
         self.datastore.pool.pool_timeout = float(self.env.get(self.POOL_TIMEOUT) or "2")
+        # Deleted content is overwritten, not left in free pages: an erased key or a purged
+        # snapshot (application/personal_data.py) must not stay readable in the file.
+        create = self.datastore.pool._create_connection
+
+        def create_secure() -> Any:
+            connection = create()
+            connection._sqlite_conn.execute("PRAGMA secure_delete = ON")
+            return connection
+
+        self.datastore.pool._create_connection = create_secure  # type: ignore[method-assign]
+
+    def personal_key_ring(self, snapshots: Any) -> SqlKeyRing:
+        return SqlKeyRing(
+            self.datastore,
+            dialect="sqlite",
+            table="dialoog_personal_keys",
+            snapshots_table=snapshots.events_table_name,
+            snapshot_id=lambda uuid: uuid.hex,  # as the library stores ids in SQLite
+        )

@@ -123,6 +123,17 @@ class MemoryWebhookStore:
         with self._lock:
             return self._subscriptions.get(subscription_id)
 
+    def of_organisation(self, organisation: str) -> list[Subscription]:
+        with self._lock:
+            found = [s for s in self._subscriptions.values() if s.organisation == organisation]
+        return sorted(found, key=lambda s: (s.created_at, s.id))
+
+    def remove(self, subscription_id: str) -> bool:
+        with self._lock:
+            self._deliveries = [d for d in self._deliveries if d.subscription_id != subscription_id]
+            self._leases.pop(subscription_id, None)
+            return self._subscriptions.pop(subscription_id, None) is not None
+
     def due(self, now: float) -> list[Subscription]:
         with self._lock:
             return [s for s in self._subscriptions.values() if s.next_attempt_at <= now]
@@ -144,7 +155,9 @@ class MemoryWebhookStore:
         with self._lock:
             if delivery is not None:
                 self._deliveries.append(replace(delivery, id=len(self._deliveries) + 1))
-            current = self._subscriptions[subscription_id]
+            current = self._subscriptions.get(subscription_id)
+            if current is None:  # removed while its events were being delivered
+                return
             self._subscriptions[subscription_id] = replace(
                 current,
                 state=progress.state,
@@ -339,6 +352,34 @@ class SqlWebhookStore:
             ).fetchone()
         return None if row is None else _subscription(tuple(row))
 
+    def of_organisation(self, organisation: str) -> list[Subscription]:
+        with self._connection(create=False) as connection:
+            if not self._exists(connection):
+                return []
+            rows = connection.execute(
+                self._sql(
+                    f"SELECT {_SUBSCRIPTION_COLUMNS} FROM {SUBSCRIPTIONS} "  # noqa: S608
+                    "WHERE organisation = ? ORDER BY created_at, id"
+                ),
+                (organisation,),
+            ).fetchall()
+        return [_subscription(tuple(row)) for row in rows]
+
+    def remove(self, subscription_id: str) -> bool:
+        with self._connection(create=False) as connection:
+            if not self._exists(connection):
+                return False
+            with self._transaction(connection):
+                connection.execute(
+                    self._sql(f"DELETE FROM {DELIVERIES} WHERE subscription_id = ?"),  # noqa: S608
+                    (subscription_id,),
+                )
+                removed = connection.execute(
+                    self._sql(f"DELETE FROM {SUBSCRIPTIONS} WHERE id = ?"),  # noqa: S608
+                    (subscription_id,),
+                ).rowcount
+        return bool(removed)
+
     def due(self, now: float) -> list[Subscription]:
         with self._connection(create=False) as connection:
             if not self._exists(connection):
@@ -379,8 +420,10 @@ class SqlWebhookStore:
             if delivery is not None:
                 connection.execute(
                     self._sql(
+                        # Not for a subscription removed while this attempt was under way.
                         f"INSERT INTO {DELIVERIES} ({_DELIVERY_COLUMNS}) "  # noqa: S608
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                        "SELECT ?, ?, ?, ?, ?, ?, ?, ? "
+                        f"WHERE EXISTS (SELECT 1 FROM {SUBSCRIPTIONS} WHERE id = ?)"
                     ),
                     (
                         delivery.subscription_id,
@@ -391,6 +434,7 @@ class SqlWebhookStore:
                         delivery.duration_ms,
                         delivery.status_code,
                         delivery.error,
+                        delivery.subscription_id,
                     ),
                 )
             connection.execute(

@@ -84,6 +84,7 @@ MESSAGES: dict[str, str] = {
     "no-providers": "Er is nog geen aanbieder die de uitnodiging heeft aanvaard.",
     "unknown-version": "Deze versie bestaat niet.",
     "invalid-correction": "Deze correctie kan niet.",
+    "nothing-to-erase": "Er zijn hier geen persoonsgegevens (meer) om te wissen.",
     "domain-error": "Dit past niet binnen de afspraken van de overeenkomst.",
 }
 

@@ -49,6 +49,7 @@ EVENT_NL = {
     "ContractCompleted": "Afgerond",
     "AccessGranted": "Toegang verleend",
     "AccessRevoked": "Toegang ingetrokken",
+    "PersonalDataErased": "Persoonsgegevens gewist",
 }
 
 

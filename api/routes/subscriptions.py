@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import Field
 
 from api.deps import ContractsDep, CurrentPrincipal, ServicesDep
@@ -212,6 +212,39 @@ def _own(subscription_id: str, principal: CurrentPrincipal, services: ServicesDe
     if not principal.can_audit():
         raise NotPermitted("only a contract manager or an auditor may read subscriptions")
     return subscription
+
+
+class SubscriptionList(Out):
+    items: list[SubscriptionState]
+
+
+@router.get(
+    "",
+    response_model=SubscriptionList,
+    summary="Your organisation's subscriptions and how their delivery stands",
+    description="Oldest first; never the secrets. For a contract manager or an auditor.",
+    responses=READ_ERRORS,
+)
+def list_subscriptions(principal: CurrentPrincipal, services: ServicesDep) -> SubscriptionList:
+    if not principal.can_audit():
+        raise NotPermitted("only a contract manager or an auditor may read subscriptions")
+    found = services.webhooks.of_organisation(principal.org)
+    return SubscriptionList(items=[SubscriptionState.of_state(s) for s in found])
+
+
+@router.delete(
+    "/{subscriptionId}",
+    status_code=204,
+    summary="Stop a subscription: nothing more is delivered, its delivery attempts go too",
+    responses=DELIVERY_ERRORS,
+)
+def unsubscribe(
+    subscription_id: SubscriptionIdPath, principal: CurrentPrincipal, services: ServicesDep
+) -> Response:
+    subscription = _own(subscription_id, principal, services)
+    if not services.webhooks.remove(subscription.id):
+        raise SubscriptionNotFound("no such subscription")
+    return Response(status_code=204)
 
 
 @router.get(

@@ -172,6 +172,8 @@ STREAM = "stream"
 #: webhooks: a contract manager or an auditor, for their own organisation
 SUBSCRIBE = "subscribe"
 OPEN = "open"  # open data of one public contract: anyone, no token; 404 unless public
+#: erasing personal data: a privacy officer of the contract's commissioner, nobody else
+PRIVACY = "privacy"
 
 
 @dataclass(frozen=True)
@@ -336,7 +338,20 @@ ENDPOINTS: dict[str, Endpoint] = {
     "GET /events": Endpoint(LIST, 200, _active, right=s.reader),
     "GET /events/stream": Endpoint(STREAM, 200, _active, right=s.reader),
     "POST /subscriptions": Endpoint(SUBSCRIBE, 201, _active, _hook, right=s.auditor),
+    "GET /subscriptions": Endpoint(SUBSCRIBE, 200, _subscribed, right=s.auditor),
     "GET /subscriptions/{subscriptionId}": Endpoint(SUBSCRIBE, 200, _subscribed),
+    "DELETE /subscriptions/{subscriptionId}": Endpoint(SUBSCRIBE, 204, _subscribed, media=""),
+    # the session the setup held is version 7 (s.active_contract)
+    "POST /erasures": Endpoint(
+        PRIVACY,
+        201,
+        body=lambda c: {
+            "recordRef": {"contractId": c["contractId"], "version": 7},
+            "reason": "Verzoek van betrokkene",
+            "legalBasis": "AVG art. 17",
+        },
+        right=lambda: s.token_for(s.COMMISSIONER_ORG, "privacy_officer", sub="piet"),
+    ),
     "GET /subscriptions/{subscriptionId}/deliveries": Endpoint(SUBSCRIBE, 200, _subscribed),
     "POST /contracts/{contractId}/disclosure": Endpoint(WRITE, 200, body=_reason),
     "POST /contracts/{contractId}/disclosure/withdrawal": Endpoint(WRITE, 200, _disclosed, _reason),
@@ -367,6 +382,8 @@ def _call(
     url = API + template.format(**context)
     if method == "GET":
         return client.get(url, headers=headers, params=endpoint.params)
+    if method == "DELETE":
+        return client.delete(url, headers=headers, params=endpoint.params)
     assert endpoint.body is not None, key
     return client.post(url, headers=headers, params=endpoint.params, json=endpoint.body(context))
 
@@ -422,6 +439,12 @@ def test_authorisation_matrix(client: TestClient, key: str) -> None:
             s.assert_problem(call(headers), 403, "not-permitted")
     elif endpoint.kind == SUBSCRIBE:
         s.assert_problem(call(s.reader()), 403, "not-permitted")
+    elif endpoint.kind == PRIVACY:
+        for role in ("contract_manager", "auditor", "reader"):
+            s.assert_problem(call(s.token_for(s.COMMISSIONER_ORG, role)), 403, "not-permitted")
+        # A party's privacy officer, not the commissioner's: not the holder of the record.
+        privacy_officer = s.token_for(s.PROVIDER_A_ORG, "privacy_officer")
+        s.assert_problem(call(privacy_officer), 403, "not-permitted")
 
     # 3. Another organisation, with the role that would otherwise do: 404, never 403.
     if endpoint.kind == OPEN:
@@ -434,6 +457,9 @@ def test_authorisation_matrix(client: TestClient, key: str) -> None:
         # Not even a difference between an unknown contract and someone else's.
         unknown = dict(context, contractId="0" * 32)
         response = _call(client, key, endpoint, unknown, endpoint.right())
+        s.assert_problem(response, 404, "contract-not-found")
+    elif endpoint.kind == PRIVACY:
+        response = call(s.token_for(s.OUTSIDER_ORG, "privacy_officer", sub="frank-privacy"))
         s.assert_problem(response, 404, "contract-not-found")
     elif endpoint.kind == LIST:
         response = call(_other_org_with_the_role(LIST))
@@ -452,7 +478,10 @@ def test_authorisation_matrix(client: TestClient, key: str) -> None:
     # 4. The right party and role: the 2xx.
     response = call(endpoint.right())
     assert response.status_code == endpoint.success, response.text
-    assert response.headers["content-type"].startswith(endpoint.media)
+    if endpoint.success == 204:
+        assert response.content == b""
+    else:
+        assert response.headers["content-type"].startswith(endpoint.media)
 
 
 # --------------------------------------------------------------------------- commissioner-only

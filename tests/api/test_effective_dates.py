@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from fastapi.testclient import TestClient
 
+from domain.values import local_date
 from tests.support import api as s
 from tests.support.api import API
 
@@ -153,7 +154,7 @@ def test_time_travel_reads_carry_no_version_etag(
 def test_a_record_cannot_take_effect_after_today(
     client: TestClient, active: s.ActiveContract
 ) -> None:
-    tomorrow = (date.today() + timedelta(days=2)).isoformat()
+    tomorrow = (local_date(datetime.now(UTC)) + timedelta(days=2)).isoformat()
     response = client.post(
         active.url("/publications"),
         headers=s.commissioner(),
@@ -175,8 +176,14 @@ def test_every_command_body_accepts_effective_on(client: TestClient) -> None:
         "EvaluationCreate",
     }
     # The transparency log's witnesses and their cosignatures, and webhook subscriptions, are
-    # not facts about a contract.
-    not_contract_facts = {"WitnessCreate", "CosignatureCreate", "SubscriptionCreate"}
+    # not facts about a contract; an erasure happens when its keys are destroyed, not on a day
+    # one could choose.
+    not_contract_facts = {
+        "WitnessCreate",
+        "CosignatureCreate",
+        "SubscriptionCreate",
+        "ErasureCreate",
+    }
     missing = []
     for path, item in document["paths"].items():
         operation = item.get("post")
@@ -196,7 +203,7 @@ def test_every_command_body_accepts_effective_on(client: TestClient) -> None:
 def test_a_contract_prepared_before_its_term_starts(client: TestClient) -> None:
     """Facts recorded before the term starts take effect with the opening; a preparatory
     session may be held before it; in force from the term's start, not before."""
-    start = date(date.today().year + 1, 1, 1)
+    start = date(local_date(datetime.now(UTC)).year + 1, 1, 1)
     term = {"start": start.isoformat(), "end": f"{start.year + 3}-12-31"}
     contract_id = s.open_contract(client, "WMO-NEXT-001", term=term)
     path = f"{API}/contracts/{contract_id}"
@@ -215,14 +222,16 @@ def test_a_contract_prepared_before_its_term_starts(client: TestClient) -> None:
     session = client.post(
         f"{path}/sessions",
         headers=s.commissioner(),
-        json=s.session_body(date.today().isoformat()),
+        json=s.session_body(local_date(datetime.now(UTC)).isoformat()),
     )
     assert session.status_code == 201, session.text
     history = client.get(f"{path}/history", headers=s.auditor()).json()["items"]
     by_type = {e["type"]: e["effectiveOn"] for e in history}
     assert by_type["ProviderAccepted"] == start.isoformat()
     assert by_type["ContractActivated"] == start.isoformat()
-    today = client.get(path, headers=s.reader(), params={"inForceOn": date.today().isoformat()})
+    today = client.get(
+        path, headers=s.reader(), params={"inForceOn": local_date(datetime.now(UTC)).isoformat()}
+    )
     s.assert_problem(today, 404, "not-in-force")
     later = client.get(path, headers=s.reader(), params={"inForceOn": start.isoformat()})
     assert later.json()["status"] == "active"

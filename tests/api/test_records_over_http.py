@@ -125,10 +125,14 @@ def test_a_correction_changes_what_reads_show_and_history_keeps_both(
     assert now[collection][0][field] == expected
     assert now[collection][0] != before
     assert now["corrections"] == [correction]
-    # The mistake stays readable at its own version.
+    # The mistake stays readable at its own version — unless it was personal text, which a
+    # rectification erases (AVG art. 16; docs/PRIVACY.md).
     then = client.get(contract.path, headers=s.commissioner(), params={"version": version})
-    assert then.json()[collection][0] == before
-    assert _history(client, contract)[-1]["type"] == "RecordCorrected"
+    personal = field in ("summary", "conclusions")
+    assert then.json()[collection][0] == before | ({field: "[gewist]"} if personal else {})
+    # A rectification records the erasure of the text it replaced right after the correction.
+    recorded = [e["type"] for e in _history(client, contract)[version:]]
+    assert recorded == ["RecordCorrected"] + (["PersonalDataErased"] if personal else [])
 
 
 def test_a_session_summary_is_corrected(client: TestClient) -> None:

@@ -297,6 +297,8 @@ NOT_REACHABLE = {
     "witness-conflict": "tried in tests/api/test_witnesses.py",
     "cosignature-refused": "tried in tests/api/test_witnesses.py",
     "log-inconsistent": "tried in tests/integration/test_checkpoints.py",
+    # Not a contract command: POST /erasures, tried in tests/api/test_erasures.py.
+    "nothing-to-erase": "tried in tests/api/test_erasures.py",
 }
 
 

@@ -456,3 +456,53 @@ def test_two_workers_deliver_each_event_once_in_order(
         assert created["secret"].removeprefix("whsec_") not in server.log.read_text(
             errors="replace"
         )
+
+
+def test_an_organisation_lists_and_stops_its_subscriptions(
+    client: TestClient, receiver: Receiver
+) -> None:
+    first = subscribed(client, receiver.url)
+    second = subscribed(client, receiver.url, s.auditor(), description="Rekenkamer-monitor")
+    with receiving() as elsewhere:  # zorg-a's own receiver (gone once subscribed: no matter)
+        theirs = subscribed(client, elsewhere.url, s.provider_a())
+    listed = client.get(SUBSCRIPTIONS, headers=s.commissioner())
+    assert listed.status_code == 200, listed.text
+    items = listed.json()["items"]
+    assert [i["id"] for i in items] == [first["id"], second["id"]]  # oldest first, theirs not
+    assert all("secret" not in i for i in items)
+    s.assert_problem(client.get(SUBSCRIPTIONS, headers=s.reader()), 403, "not-permitted")
+    # Another organisation's subscription is not there for us to stop.
+    s.assert_problem(
+        client.delete(f"{SUBSCRIPTIONS}/{theirs['id']}", headers=s.commissioner()), 404
+    )
+    s.assert_problem(
+        client.delete(f"{SUBSCRIPTIONS}/{first['id']}", headers=s.reader()), 403, "not-permitted"
+    )
+
+    contract = s.active_contract(client)
+    receiver.wait_for(len(_feed(client, s.commissioner())) * 2)  # both hooks got everything
+    stopped = client.delete(f"{SUBSCRIPTIONS}/{first['id']}", headers=s.commissioner())
+
+    assert stopped.status_code == 204 and stopped.content == b""
+    s.assert_problem(client.get(f"{SUBSCRIPTIONS}/{first['id']}", headers=s.auditor()), 404)
+    s.assert_problem(
+        client.get(f"{SUBSCRIPTIONS}/{first['id']}/deliveries", headers=s.auditor()), 404
+    )
+    s.assert_problem(client.delete(f"{SUBSCRIPTIONS}/{first['id']}", headers=s.auditor()), 404)
+    after = client.get(SUBSCRIPTIONS, headers=s.auditor()).json()["items"]
+    assert [i["id"] for i in after] == [second["id"]]
+    # What happens next reaches the remaining hook, and no longer the stopped one.
+    seen = len(receiver.received)
+    published = client.post(
+        contract.url("/publications"),
+        headers=s.commissioner(),
+        json={"audience": "council", "channel": "web", "summary": "Voortgang"},
+    )
+    assert published.status_code == 201, published.text
+    receiver.wait_for(seen + 1)
+    time.sleep(0.5)  # ten of the deliverer's polls: a delivery to the stopped hook would be here
+    assert len(receiver.received) == seen + 1
+    deliveries = client.get(
+        f"{SUBSCRIPTIONS}/{second['id']}/deliveries", headers=s.auditor()
+    ).json()["items"]
+    assert len(deliveries) == seen // 2 + 1

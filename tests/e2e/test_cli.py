@@ -109,3 +109,64 @@ def test_projections_verify_exits_1_naming_each_difference(tmp_path) -> None:
     assert rebuilt.returncode == 0, rebuilt.stderr
     again = run_dialoog("projections", "verify", env=env, timeout=120)
     assert again.returncode == 0, again.stdout
+
+
+def test_retention_apply_erases_what_ended_long_enough_ago(tmp_path) -> None:
+    """`dialoog retention apply` (issue 12, point 4) on a store holding a contract that ended on
+    2025-06-30: nothing within DIALOOG_RETENTION_YEARS, its personal data once past it."""
+    from datetime import date
+
+    from application.commands import TerminateContract
+    from infrastructure.settings import Settings
+    from tests.support.app import AUDITOR, COMMISSIONER, active_contract, service_for
+
+    database = tmp_path / "dialoog.sqlite"
+    env = {"DIALOOG_DATABASE_URL": f"sqlite:///{database}", "DIALOOG_DATA_DIR": str(tmp_path)}
+    settings = Settings(database_url=env["DIALOOG_DATABASE_URL"], data_dir=tmp_path)
+    service = service_for(settings)
+    try:
+        contract_id = active_contract(service).contract_id
+        service.handle(
+            COMMISSIONER,
+            TerminateContract(contract_id, effective_on=date(2025, 6, 30), reason="budget op"),
+        )
+    finally:
+        service.close()
+
+    within = run_dialoog("retention", "apply", "--today", "2027-06-30", env=env, timeout=60)
+    assert within.returncode == 0, within.stderr
+    assert within.stdout.splitlines()[-1] == (
+        "0 contract(s) past the retention period of 7 years on 2027-06-30"
+    )
+    past = run_dialoog(
+        "retention",
+        "apply",
+        "--today",
+        "2027-06-30",
+        env={**env, "DIALOOG_RETENTION_YEARS": "2"},
+        timeout=60,
+    )
+    assert past.returncode == 0, past.stderr
+    assert past.stdout.startswith(f"contract {contract_id}: ")
+    assert "key(s) destroyed" in past.stdout
+    service = service_for(settings)
+    try:
+        history = service.history(AUDITOR, contract_id).items
+        assert history[-1].type == "PersonalDataErased"
+        assert {e.actor.name for e in history[:-1]} == {"[gewist]"}
+        assert service.verify(AUDITOR, contract_id).valid
+    finally:
+        service.close()
+    bad = run_dialoog("retention", "apply", "--today", "morgen", env=env)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in bad.stderr
+
+
+def test_a_token_for_a_privacy_officer_can_be_issued(tmp_path) -> None:
+    env = {"DIALOOG_DATA_DIR": str(tmp_path)}
+    args = ("token", "issue", "--sub", "piet", "--name", "Piet", "--org", "gemeente-utrecht")
+    issued = run_dialoog(*args, "--role", "privacy_officer", env=env)
+    assert issued.returncode == 0, issued.stderr
+    assert issued.stdout.count(".") == 2  # a compact JWS
+    refused = run_dialoog(*args, "--role", "privacy-officer", env=env)
+    assert refused.returncode == 2 and "unknown role privacy-officer" in refused.stderr

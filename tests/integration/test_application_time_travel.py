@@ -14,7 +14,7 @@ from application.service import ContractService
 from domain.goals import ChangeAction
 from domain.indicators import IndicatorChange, Target
 from domain.money import Adjustment
-from domain.values import Allocation
+from domain.values import Allocation, local_date
 from infrastructure.settings import Settings
 from tests.support.app import (
     AUDITOR,
@@ -100,7 +100,7 @@ def test_state_as_recorded_at_a_moment(service: ContractService, scene: Scene) -
 
 
 def test_state_in_force_on_a_date(service: ContractService, scene: Scene) -> None:
-    later = date.today() + timedelta(days=400)
+    later = local_date(datetime.now(UTC)) + timedelta(days=400)
     agree(
         service,
         scene,
@@ -131,8 +131,8 @@ def test_invalid_time_travel_queries(service: ContractService, scene: Scene) -> 
     now = datetime.now(UTC)
     for query in (
         {"version": 2, "as_of": now},
-        {"version": 2, "in_force_on": date.today()},
-        {"as_of": now, "in_force_on": date.today()},
+        {"version": 2, "in_force_on": local_date(datetime.now(UTC))},
+        {"as_of": now, "in_force_on": local_date(datetime.now(UTC))},
         {"version": 0},
         {"version": 6},
         {"version": -1},

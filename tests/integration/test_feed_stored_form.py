@@ -33,9 +33,9 @@ def test_the_stored_form_gives_the_same_cloudevent_as_the_domain_event(
     for notification in service.recorder.select_notifications(start=1, limit=10_000):
         event = service.mapper.to_domain_event(notification)
         if not isinstance(event, ContractEvent):
-            assert stored_cloud_event(notification, "urn:t") is None
+            assert stored_cloud_event(notification, "urn:t", service.personal_data) is None
             continue
-        fast = stored_cloud_event(notification, "urn:t")
+        fast = stored_cloud_event(notification, "urn:t", service.personal_data)
         assert fast == cloud_event(event, notification.id, "urn:t"), type(event).__name__
         compared += 1
     assert compared > 50
@@ -49,4 +49,4 @@ def test_an_older_class_version_is_left_to_the_upcaster(service: ContractService
     state = json.loads(opened.state)
     state["payload"].pop("class_version", None)  # as stored before version 2
     older = replace(opened, state=json.dumps(state).encode())
-    assert stored_cloud_event(older, "urn:t") is None
+    assert stored_cloud_event(older, "urn:t", service.personal_data) is None

@@ -3,7 +3,7 @@ transparency towards residents (publications, consultations)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -19,7 +19,7 @@ from domain.events import (
     SessionHeld,
 )
 from domain.proposals import ProposalKind, ProposalStatus, ScopeRefinement
-from domain.values import Participant
+from domain.values import Participant, local_date
 from tests.support.builders import (
     COMMISSIONER,
     COMMISSIONER_AUDITOR,
@@ -604,7 +604,8 @@ def test_a_named_session_must_exist_on_the_contract(act):
 
 
 @pytest.mark.parametrize(
-    "held_on", [date(2024, 12, 31), date.today() + timedelta(days=2), date(1999, 1, 1)]
+    "held_on",
+    [date(2024, 12, 31), local_date(datetime.now(UTC)) + timedelta(days=2), date(1999, 1, 1)],
 )
 def test_a_session_lies_between_the_opening_and_today(held_on):
     scene = given(*active_contract())

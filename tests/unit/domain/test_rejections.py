@@ -249,6 +249,12 @@ REJECTIONS: dict[type[errors.DomainError], tuple[list[Step], Callable[[Scene], o
         active_contract(),
         lambda s: s.c.withdraw_disclosure(actor=COMMISSIONER, reason="r"),
     ),
+    errors.NothingToErase: (
+        active_contract(),
+        lambda s: s.c.record_erasure(
+            actor=COMMISSIONER, grounds="request", legal_basis="AVG art. 17", reason="r", key_ids=[]
+        ),
+    ),
 }
 
 

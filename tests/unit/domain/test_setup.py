@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from uuid import UUID
 
@@ -22,7 +22,7 @@ from domain.events import (
     StakeholderRegistered,
 )
 from domain.proposals import ScopeRefinement
-from domain.values import Actor, ContractStatus, Participant, Period, ProviderStatus
+from domain.values import Actor, ContractStatus, Participant, Period, ProviderStatus, local_date
 from tests.support.builders import (
     BUDGET_PERIOD,
     CEILING,
@@ -466,7 +466,7 @@ def test_the_commissioner_grants_and_revokes_read_access():
         "auditor",
         date(2099, 12, 31),
     )
-    today = date.today()
+    today = local_date(datetime.now(UTC))
     assert scene.c.access_of("rekenkamer-utrecht", today) == "auditor"
     assert scene.c.access_of("rekenkamer-utrecht", date(2100, 1, 1)) is None
     assert "rekenkamer-utrecht" not in scene.c.members
