@@ -47,7 +47,7 @@ from tests.support.app import (
     indicator_addition,
     service_for,
 )
-from tests.support.ocds import assert_valid
+from tests.support.ocds import SKIP_LINE, assert_valid, cove_errors
 
 PREFIX = "ocds-test"
 
@@ -147,6 +147,27 @@ def test_the_demo_contract_is_valid_ocds_without_personal_data(
         assert amendment["releaseID"] in {r["id"] for r in found}
         assert amendment["amendsReleaseID"] in {r["id"] for r in found}
     _assert_nothing_private(service, contract_id, package, record)
+
+
+def test_libcoveocds_finds_what_breaks_the_standard(
+    demo: tuple[ContractService, str],
+) -> None:
+    """The Data Review Tool's check can fail: the demo's package, broken three ways."""
+    service, contract_id = demo
+    found = contract_releases(service, contract_id, PREFIX)
+    package = _wire(release_package(found, "https://example.org/releases", "dialoog"))
+    if cove_errors(package) is None:
+        pytest.skip(SKIP_LINE)  # the run's last line says so too (tests/conftest.py)
+    assert cove_errors(package) == []
+    broken = json.loads(json.dumps(package))
+    release = broken["releases"][0]
+    release["tag"] = ["signed"]  # not in the closed release tag codelist
+    release["contracts"][0]["value"]["amount"] = "veel"  # not a number
+    del release["ocid"]  # required
+    errors = "\n".join(cove_errors(broken) or [])
+    assert "ocid" in errors and "amount" in errors and "signed" in errors
+    with pytest.raises(AssertionError, match="libcoveocds"):
+        assert_valid(broken, "release-package")
 
 
 def _assert_nothing_private(

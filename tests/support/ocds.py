@@ -1,7 +1,8 @@
 """Offline validation of OCDS packages against the OCDS 1.1.5 schema in ../shared/ocds (see its
 README): the core release, release-package and record-package schemas with the metrics
 extension merged into the release schema (JSON Merge Patch), checked with `jsonschema` (Draft 4,
-the schema's own draft) and a registry that maps the schema URLs to the local files; nothing is
+the schema's own draft) and a registry that maps the schema URLs to the local files, and with
+libcoveocds (the OCDS Data Review Tool's library) against the core schema zip; nothing is
 fetched. Also what the schema cannot say: every array item's `id` unique in its array, and every
 release `id` unique within its `ocid`.
 
@@ -88,6 +89,26 @@ def schema_errors(document: Any, kind: str) -> list[str] | None:
     ]
 
 
+def cove_errors(document: Any) -> list[str] | None:
+    """What libcoveocds (the OCDS Data Review Tool's library) finds against the core schema
+    offline: validation errors and values outside closed codelists (None: no schema here).
+    The metrics extension cannot be fetched offline: its fields are checked by
+    `schema_errors`, and libcoveocds reports them as additional fields, not as errors."""
+    if _validators() is None:  # no schema here (under CI that fails instead)
+        return None
+    from libcoveocds.api import ocds_json_output
+    from libcoveocds.config import LibCoveOCDSConfig
+
+    config = LibCoveOCDSConfig()
+    config.config["standard_zip"] = STANDARD_ZIP.resolve().as_uri()
+    config.config["context"] = "api"
+    found = ocds_json_output("", None, json_data=document, lib_cove_ocds_config=config)
+    errors = [f"{e['path']}: {e['description']}" for e in found["validation_errors"]]
+    closed = found.get("additional_closed_codelist_values") or {}
+    errors += [f"{path}: {value} is not in its closed codelist" for path, value in closed.items()]
+    return errors
+
+
 def duplicate_ids(document: Any, path: str = "") -> Iterator[str]:
     """Array items whose `id` repeats within their array."""
     if isinstance(document, dict):
@@ -107,6 +128,9 @@ def duplicate_ids(document: Any, path: str = "") -> Iterator[str]:
 def assert_valid(document: dict[str, Any], kind: str) -> None:
     """0 schema errors (where the schema is available) and no repeated ids."""
     errors = schema_errors(document, kind) or []
+    if kind == "release-package":  # for a record package's versionedRelease libcoveocds
+        # fetches its validation schema from the web; the registry above has it locally
+        errors += [f"libcoveocds: {e}" for e in cove_errors(document) or []]
     releases = document.get("releases", [])
     ids = [r["id"] for r in releases if isinstance(r, dict) and "id" in r]
     if kind == "release-package":
