@@ -47,7 +47,7 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def dialoog_server(
-    database_url: str, *, workers: int, secret: str, data_dir: Path, log: Path
+    database_url: str, *, workers: int, secret: str, data_dir: Path, log: Path, **extra_env: str
 ) -> contextlib.AbstractContextManager[Server]:
     """`dialoog serve` exactly as shipped, started the tests' way (tests/support/servers.py):
     its own TCP_NODELAY listener, `workers` processes, default pool size, timeouts and INFO
@@ -61,6 +61,7 @@ def dialoog_server(
         log_level=None,
         log=log,
         ambient=True,
+        **extra_env,
     )
 
 

@@ -70,6 +70,7 @@ CONNECTIONS = 16
 HISTORY_PAGE = 50
 GOALS: dict[str, tuple[str, float]] = {
     "P1": (">=", 1.0),
+    "P1L": (">=", 0.9),
     "P2": (">=", 0.5),
     "P3": ("<=", 2.0),
     "P4": ("<=", 1.2),
@@ -78,6 +79,8 @@ GOALS: dict[str, tuple[str, float]] = {
     "P6s": (">=", 0.5),
     "P7": (">=", 0.5),
     "P8": ("<=", 200.0),
+    "P11": ("<=", 1.5),
+    "P12": (">=", 0.5),
 }
 PUBLICATION = {
     "audience": "council",
@@ -300,6 +303,35 @@ def run(mode: str, workers: int, want_http: bool) -> dict[str, Any]:
                     f"rebuild_read_models over the whole log ({rebuilt.count} "
                     f"notifications, PostgreSQL read models)",
                 )
+
+            with report.section("P12 change feed vs (f) raw notification reads", ["P12"]):
+                from application.feed import MAX_LIMIT
+
+                raw = sb.best_of(
+                    cfg["read_runs"], lambda: sb.read_notifications_raw(service, MAX_LIMIT)
+                )
+                report.ceiling(
+                    "f",
+                    raw.per_second,
+                    "notifications/s",
+                    f"recorder.select_notifications, pages of {MAX_LIMIT}, {raw.count} "
+                    "notifications",
+                )
+                followed = sb.best_of(
+                    cfg["read_runs"], lambda: sb.feed_rate(service, sb.MANAGER, MAX_LIMIT)
+                )
+                if not 0 < followed.count <= raw.count:
+                    raise RuntimeError(
+                        f"the feed showed {followed.count} events of a log of {raw.count}"
+                    )
+                report.figure(
+                    "P12",
+                    followed.per_second,
+                    raw.per_second,
+                    "events/s",
+                    f"the change feed followed from the start as the commissioner, pages of "
+                    f"{MAX_LIMIT} ({followed.count} CloudEvents from {raw.count} notifications)",
+                )
         finally:
             service.close()
     rows = sorted(report.rows, key=lambda r: (r["id"][0] != "C", r["id"]))
@@ -382,9 +414,11 @@ def http_figures(
         body: Any,
         *,
         warm_up: bool = False,
+        half: bool = False,
     ) -> hb.Load:
-        """A bounded load run; a warm-up run is short and its figures are discarded."""
-        duration = min(3.0, seconds) if warm_up else seconds
+        """A bounded load run; a warm-up run is short and its figures are discarded; `half`
+        runs half as long (one of a pair of alternating runs)."""
+        duration = min(3.0, seconds) if warm_up else seconds / 2 if half else seconds
         return hb.load(
             port,
             headers,
@@ -531,6 +565,109 @@ def http_figures(
             f"contracts, {CONNECTIONS} connections, {p7.tool}; {p7.non_2xx} non-2xx",
             p50_ms=round(p7.p50_ms, 3),
             p99_ms=round(p7.p99_ms, 3),
+        )
+
+    with report.section("P11 contract page vs API GET of the same contract", ["P11"]):
+        # The demo contract (what a contract manager's page shows in full), read by one of its
+        # people over one connection, one request at a time: the page, then the API, alternating.
+        from api.demo import MUNICIPALITY, PEOPLE, Demo
+
+        person = PEOPLE[MUNICIPALITY]
+        demo_id = Demo(service).load()
+        api_headers = {
+            "Authorization": "Bearer "
+            + hb.token(secret, sub=person.subject, org=person.org, roles=sorted(person.roles))
+        }
+        with hb.dialoog_server(
+            pg_url,
+            workers=1,
+            secret=secret,
+            data_dir=scratch,
+            log=scratch / "server-pages.log",
+            DIALOOG_DEV_SIGNIN="1",
+        ) as server:
+            pages = sb.signed_in_pages(server.port, person.subject)
+            try:
+                page_path, api_path = f"/contracten/{demo_id}", f"/api/v1/contracts/{demo_id}"
+                sb.timed_gets(pages, page_path, 5, {})  # warm-up, discarded
+                sb.timed_gets(pages, api_path, 5, api_headers)
+                page_ms: list[float] = []
+                api_ms: list[float] = []
+                for _ in range(5):
+                    page_ms += sb.timed_gets(pages, page_path, cfg["p4_repeats"] // 5, {}).latencies
+                    api_ms += sb.timed_gets(
+                        pages, api_path, cfg["p4_repeats"] // 5, api_headers
+                    ).latencies
+            finally:
+                pages.close()
+        page_median = statistics.median(page_ms) * 1000
+        api_median = statistics.median(api_ms) * 1000
+        report.figure(
+            "P11",
+            page_median,
+            api_median,
+            "ms",
+            f"median GET /contracten/{{id}} (HTML, signed in) vs GET /api/v1/contracts/{{id}} "
+            f"(JSON, token) of the demo contract, same person, {len(page_ms)} each, alternating; "
+            f"API median {api_median:.1f} ms",
+        )
+
+    with report.section("P1L commands with vs without the transparency log", ["P1L"]):
+        # Two fresh databases on the same cluster, seeded alike; one server appends to the log
+        # as shipped, the other stores events as before the log (bench/without_log). Loads
+        # alternate (with, without, with, without) so the disk's drift hits both alike.
+        urls: dict[str, str] = {}
+        paths: dict[str, list[str]] = {}
+        for name in ("with_log", "without_log"):
+            urls[name] = sb.create_database(pg_url, f"bench_{name}")
+            seeded = contract_service(Settings(database_url=urls[name], data_dir=scratch))
+            try:
+                paths[name] = [
+                    f"/api/v1/contracts/{cid}/publications"
+                    for cid in sb.seed_fleet(seeded, len(fleet), "LOG")
+                ]
+            finally:
+                seeded.close()
+        without = {
+            "PYTHONPATH": os.pathsep.join(
+                [str(HERE / "without_log"), os.environ.get("PYTHONPATH", "")]
+            ).rstrip(os.pathsep),
+            "DIALOOG_BENCH_WITHOUT_LOG": "1",
+        }
+        seeded_leaves = sb.log_size(urls["without_log"])  # the seeding went through the log
+        runs: dict[str, list[hb.Load]] = {"with_log": [], "without_log": []}
+        for _ in range(2):
+            for name in ("with_log", "without_log"):
+                with hb.dialoog_server(
+                    urls[name],
+                    workers=workers,
+                    secret=secret,
+                    data_dir=scratch,
+                    log=scratch / f"server-{name}.log",
+                    **(without if name == "without_log" else {}),
+                ) as server:
+                    drive(server.port, manager, "POST", paths[name][:4], PUBLICATION, warm_up=True)
+                    runs[name].append(
+                        drive(server.port, manager, "POST", paths[name], PUBLICATION, half=True)
+                    )
+        leaves = sb.log_size(urls["without_log"]) - seeded_leaves
+        if leaves:
+            raise RuntimeError(f"the peer without the log appended {leaves} leaves")
+        if sb.log_size(urls["with_log"]) <= seeded_leaves:
+            raise RuntimeError("the server with the log appended no leaves")
+        rate = {
+            name: sum(r.requests for r in done) / sum(r.seconds for r in done)
+            for name, done in runs.items()
+        }
+        report.figure(
+            "P1L",
+            rate["with_log"],
+            rate["without_log"],
+            "commands/s",
+            f"P1's load with the log vs the same server storing events without it "
+            f"({rate['without_log']:.0f}/s), {len(fleet)} contracts each, 2 alternating runs "
+            f"of {runs['with_log'][0].seconds:.0f} s each; "
+            f"{sum(r.non_2xx for d in runs.values() for r in d)} non-2xx",
         )
 
 

@@ -121,6 +121,25 @@ def postgres_settings(url: str) -> dict[str, str]:
     return dict(rows)
 
 
+def create_database(url: str, name: str) -> str:
+    """A new, empty database on the cluster of `url`; its URL."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
+def log_size(url: str) -> int:
+    """How many leaves the transparency log of the database at `url` holds."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        row = connection.execute("SELECT count(*) FROM dialoog_log_leaves").fetchone()
+    return int(row[0]) if row else 0
+
+
 def sqlite_insert_ceiling(folder: Path, *, max_count: int, max_seconds: float) -> Rate:
     """(e) One connection to a file beside the service's, WAL journal (as the library sets it),
     SQLite's default synchronous setting; INSERT one small row and COMMIT, repeat."""
@@ -157,6 +176,53 @@ def read_notifications_raw(service: ContractService, page: int) -> Rate:
         pages += 1
         start = batch[-1].id + 1
     return Rate(total, time.perf_counter() - started, [])
+
+
+def feed_rate(service: ContractService, principal: Principal, page: int) -> Rate:
+    """P12: the whole change feed followed from the start, `page` CloudEvents at a time, as
+    `GET /api/v1/events` reads it for `principal` (visibility, personal texts opened)."""
+    from application.feed import FeedQuery, feed_page
+
+    total, after = 0, 0
+    started = time.perf_counter()
+    while True:
+        found = feed_page(service, principal, FeedQuery(after=after, limit=page), "urn:bench")
+        total += len(found.items)
+        if found.next_cursor is None or found.next_cursor == after:
+            break
+        after = found.next_cursor
+    return Rate(total, time.perf_counter() - started, [])
+
+
+def signed_in_pages(port: int, subject: str) -> Any:
+    """An httpx client signed in to the pages of the server on `port` through the development
+    sign-in (DIALOOG_DEV_SIGNIN=1) as the demo person `subject`: the session cookie it got."""
+    import re
+
+    import httpx
+
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+    form = client.get("/aanmelden")
+    found = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    if form.status_code != 200 or found is None:
+        raise RuntimeError(f"no sign-in form: {form.status_code}")
+    done = client.post("/aanmelden/ontwikkeling", data={"csrf": found.group(1), "persoon": subject})
+    if done.status_code not in (302, 303):
+        raise RuntimeError(f"the development sign-in answered {done.status_code}")
+    return client
+
+
+def timed_gets(client: Any, path: str, repeats: int, headers: dict[str, str]) -> Rate:
+    """`repeats` GETs of `path`, one at a time, each checked for 200."""
+    latencies: list[float] = []
+    started = time.perf_counter()
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        response = client.get(path, headers=headers)
+        latencies.append(time.perf_counter() - t0)
+        if response.status_code != 200:
+            raise RuntimeError(f"GET {path} answered {response.status_code}")
+    return Rate(repeats, time.perf_counter() - started, latencies)
 
 
 def read_events_raw(service: ContractService, contract_id: str, page: int) -> Rate:
