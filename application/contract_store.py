@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, cast
 from uuid import UUID
@@ -57,6 +57,15 @@ from domain.events import PersonalDataErased
 from domain.values import AccessRole, local_date
 
 log = logging.getLogger(__name__)
+
+
+def replay(contract: Any, events: Iterable[Any]) -> Any:
+    """The library's projector without its per-event runtime-protocol check (`isinstance` of a
+    Protocol, ~20 µs an event, 13 % of a GET of a 35-event contract): every event read here was
+    decoded by the mapper into one of the domain's event classes."""
+    for event in events:
+        contract = event.mutate(contract)
+    return contract
 
 
 class ContractStore(Application[UUID]):
@@ -272,7 +281,9 @@ class ContractStore(Application[UUID]):
                 return cached
         try:
             with self._store_errors():
-                contract: Any = self.repository.get(contract_id, version=version)
+                contract: Any = self.repository.get(
+                    contract_id, version=version, projector_func=replay
+                )
         except AggregateNotFoundError:
             raise ContractNotFound(f"no contract {contract_id.hex}") from None
         except (OriginatorVersionError, OriginatorIDError) as error:
@@ -347,7 +358,7 @@ class ContractStore(Application[UUID]):
     def _load_for_projection(self, contract_id: str) -> Contract | None:
         try:
             with self.personal_data.reading(contract_id):
-                contract: Any = self.repository.get(UUID(hex=contract_id))
+                contract: Any = self.repository.get(UUID(hex=contract_id), projector_func=replay)
         except AggregateNotFoundError:
             return None
         return contract if isinstance(contract, Contract) else None

@@ -22,7 +22,7 @@ import enum
 import functools
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -158,6 +158,8 @@ class RecordMapper(Mapper[UUID]):
     def __init__(self, *, transcoder: Any, personal_data: PersonalData | None = None) -> None:
         super().__init__(transcoder=transcoder)
         self.personal_data = personal_data
+        #: the library transcoder's object hook: one `{"_type_", "_data_"}` wrapper decoded
+        self._unwrap: Callable[[dict[str, Any]], Any] = transcoder._decode_obj
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         if not isinstance(domain_event, ContractEvent):
@@ -227,11 +229,16 @@ class RecordMapper(Mapper[UUID]):
 
     def _fields(self, stored: StoredEvent) -> dict[str, Any]:
         """The event's fields, decoded by their type information, with its digest."""
-        record = read_record(stored.state)
+        record = read_record(stored.state, plain=False)
         if record.form == 1:
             state: dict[str, Any] = self.transcoder.decode(stored.state)
             return state
-        document = self.transcoder.decode(stored.state)
+        # The bytes were parsed once (orjson, in read_record); the type wrappers are decoded
+        # from that parse, innermost first, as the transcoder's object hook would.
+        document = {
+            "payload": self._typed(record.payload),
+            "metadata": self._typed(record.metadata),
+        }
         if record.header != (stored.topic, _hex(stored.originator_id), stored.originator_version):
             raise HistoryCorrupt(
                 f"version {stored.originator_version} of contract {_hex(stored.originator_id)} "
@@ -251,6 +258,16 @@ class RecordMapper(Mapper[UUID]):
             "prior_digest": record.prior_digest,
             "digest": record.digest,
         }
+
+    def _typed(self, value: Any) -> Any:
+        """A parsed JSON value with every `{"_type_", "_data_"}` wrapper decoded (what
+        `json.loads(…, object_hook=transcoder._decode_obj)` makes of the same text)."""
+        kind = type(value)
+        if kind is dict:
+            return self._unwrap({k: self._typed(v) for k, v in value.items()})
+        if kind is list:
+            return [self._typed(v) for v in value]
+        return value
 
 
 # Strict decoding ---------------------------------------------------------------------------
