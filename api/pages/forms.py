@@ -38,7 +38,7 @@ from application.principal import Principal
 from domain.goals import ChangeAction, DeliveredBy, GoalChange, GoalLevel
 from domain.indicators import Baseline, Direction, IndicatorChange, Target
 from domain.money import Adjustment
-from domain.proposals import Change, ScopeRefinement
+from domain.proposals import Change, ChangePackage, ScopeRefinement
 from domain.values import AccessRole, Allocation, Participant, Period, ProcedureKind
 
 MAX_TEXT = 10_000
@@ -198,6 +198,41 @@ def propose_indicator(cid: str, form: dict[str, str], _: Principal) -> ContractC
             effective_on=optional_day(form, "ingang", "Gaat in op"),
         ),
     )
+
+
+def propose_goal_with_indicator(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
+    """A package: a new goal and the indicator that measures it, agreed or rejected as one (the
+    indicator hangs under the goal the package adds: `#0`)."""
+    delivered = form.get("uitvoering", "").strip()
+    delivered_by = choice(form, "uitvoering", "Wie levert", DeliveredBy) if delivered else None
+    goal = GoalChange(
+        ChangeAction.ADD,
+        choice(form, "niveau", "Niveau", GoalLevel),
+        parent_id=optional(form, "bovenliggend", "Hangt onder"),
+        text=text(form, "tekst", "Omschrijving van het doel"),
+        delivered_by=delivered_by,
+        effective_on=optional_day(form, "ingang", "Gaat in op"),
+    )
+    indicator = IndicatorChange(
+        ChangeAction.ADD,
+        name=text(form, "naam", "Naam van de indicator"),
+        definition=text(form, "definitie", "Definitie"),
+        unit=text(form, "eenheid", "Eenheid"),
+        direction=choice(form, "richting", "Richting", Direction),
+        baseline=Baseline(
+            amount(form, "nulwaarde", "Nulmeting"),
+            day(form, "nuldatum", "Datum nulmeting"),
+            text(form, "nulbron", "Bron nulmeting"),
+        ),
+        target=Target(
+            amount(form, "streefwaarde", "Streefwaarde"),
+            day(form, "streefdatum", "Streefdatum"),
+        ),
+        frequency=text(form, "frequentie", "Frequentie"),
+        data_source=text(form, "bron", "Gegevensbron"),
+        result_id="#0",
+    )
+    return _proposal(cid, form, ChangePackage((goal, indicator)))
 
 
 def propose_allocation(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
@@ -373,6 +408,7 @@ FORMS: dict[str, PageForm] = {
     "voorstel-opdracht": PageForm(propose_scope, "Het voorstel is ingediend."),
     "voorstel-doel": PageForm(propose_goal, "Het voorstel is ingediend."),
     "voorstel-indicator": PageForm(propose_indicator, "Het voorstel is ingediend."),
+    "voorstel-pakket": PageForm(propose_goal_with_indicator, "Het voorstel is ingediend."),
     "voorstel-budget": PageForm(propose_allocation, "Het voorstel is ingediend."),
     "instemmen": PageForm(consent, "Uw instemming is vastgelegd."),
     "afwijzen": PageForm(reject, "Het voorstel is afgewezen."),

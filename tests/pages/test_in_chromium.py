@@ -73,11 +73,21 @@ def open_form(page: Page, summary: str) -> None:
 
 def test_the_story_through_the_pages(chrome: Browser, site: Server) -> None:
     with site.client() as api:
-        contract_id = s.active_contract(api).id
+        active = s.active_contract(api)
+        # The goal chain so far: a vision and an effect under it (agreed over the API).
+        vision = s.agree(api, active, "goal", s.goal_add("vision", "Inwoners doen mee"))
+        s.agree(
+            api,
+            active,
+            "goal",
+            s.goal_add("effect", "Minder wachten op hulp", vision["createdIds"]["nodeId"]),
+        )
+        contract_id = active.id
     contract = f"{site.base_url}/contracten/{contract_id}"
     page = new_page(chrome)
 
-    # The commissioner holds a session and proposes an indicator agreed in it.
+    # The commissioner holds a session and proposes, as one package, a result and the
+    # indicator that measures it, agreed in that session.
     sign_in(page, site, "ann")
     page.get_by_role("link", name="WMO-2025-017").click()
     assert_accessible(page)
@@ -94,12 +104,15 @@ def test_the_story_through_the_pages(chrome: Browser, site: Server) -> None:
     expect(page.get_by_text("Het overleg is vastgelegd.")).to_be_visible()
     assert_accessible(page)
 
-    open_form(page, "Voorstel: indicator afspreken")
-    form = page.locator("#voorstel-indicator")
+    open_form(page, "Voorstel: doel met indicator (één pakket)")
+    form = page.locator("#voorstel-pakket")
     form.get_by_label("Besproken in overleg").select_option(
         label="2025-03-11 — Indicatoren afspreken"
     )
-    form.get_by_label("Naam", exact=True).fill("Wachttijd")
+    form.get_by_label("Niveau van het doel").select_option("result")
+    form.get_by_label("Hangt onder").select_option(label="Effect: Minder wachten op hulp")
+    form.get_by_label("Omschrijving van het doel").fill("Hulp begint binnen twee weken")
+    form.get_by_label("Naam van de indicator").fill("Wachttijd")
     form.get_by_label("Definitie").fill("Mediane dagen van aanmelding tot plan")
     form.get_by_label("Eenheid").fill("dagen")
     form.get_by_label("Richting").select_option("lower_is_better")

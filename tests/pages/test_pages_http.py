@@ -182,6 +182,55 @@ def test_a_three_party_agreement_through_the_forms(visitor: TestClient) -> None:
     assert stored(visitor, contract_id).version == contract.version
 
 
+def test_a_package_of_a_result_and_its_indicator_through_the_forms(visitor: TestClient) -> None:
+    sign_in(visitor, ANNEMARIE.subject)
+    contract_id = load_demo(visitor)
+    page = f"/contracten/{contract_id}"
+    before = stored(visitor, contract_id)
+    effect = next(g for g in before.goals if g.level == "effect" and g.status != "retired")
+    fields = {
+        "sessie": before.sessions[-1].session_id,
+        "niveau": "result",
+        "bovenliggend": effect.node_id,
+        "tekst": "Hulp begint binnen twee weken na aanmelding",
+        "naam": "Startduur",
+        "definitie": "Mediane dagen van aanmelding tot de eerste afspraak",
+        "eenheid": "dagen",
+        "richting": "lower_is_better",
+        "nulwaarde": "19",
+        "nuldatum": "2025-06-30",
+        "nulbron": "Registratie buurtteams",
+        "streefwaarde": "14",
+        "streefdatum": "2026-12-31",
+        "frequentie": "quarterly",
+        "bron": "Registratie buurtteams",
+        "toelichting": "Resultaat en meting samen afspreken",
+    }
+    # Without the indicator's name the package is refused beside the form; nothing is stored.
+    response = post_form(visitor, page, f"{page}/voorstel-pakket", fields | {"naam": ""})
+    assert response.status_code == 400
+    assert 'id="fout-voorstel-pakket"' in response.text
+    assert stored(visitor, contract_id).version == before.version
+
+    response = post_form(visitor, page, f"{page}/voorstel-pakket", fields)
+    assert response.status_code == 303, text_of(response)
+    (proposal,) = [p for p in stored(visitor, contract_id).proposals if p.status == "open"]
+    assert proposal.kind == "package"
+    for person in (JOOST, FATIMA):
+        post_form(visitor, page, "/afmelden", {})
+        sign_in(visitor, person.subject)
+        response = post_form(
+            visitor, page, f"{page}/instemmen", {"voorstel": proposal.proposal_id}
+        )
+        assert response.status_code == 303, text_of(response)
+
+    after = stored(visitor, contract_id)
+    (result,) = [g for g in after.goals if g.text.startswith("Hulp begint binnen twee weken")]
+    assert (result.level, result.parent_id) == ("result", effect.node_id)
+    (indicator,) = [i for i in after.indicators if i.name == "Startduur"]
+    assert indicator.result_id == result.node_id
+
+
 def test_a_refusal_is_dutch_beside_the_form_and_keeps_the_input(visitor: TestClient) -> None:
     sign_in(visitor, JOOST.subject)
     contract_id = load_demo(visitor)
