@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -82,14 +83,26 @@ class SqliteReadModels(SqlReadModels[sqlite3.Connection]):
         self._closed = False
         try:
             with self._connection() as connection:
-                # Switching to WAL needs the file to itself for a moment; busy_timeout covers a
-                # second process doing the same. The mode is persistent in the file.
-                connection.execute("PRAGMA journal_mode = WAL").fetchone()
+                # Switching to WAL needs the file to itself for a moment, and SQLite may refuse
+                # it at once ("database is locked") while another connection switches too,
+                # without waiting on busy_timeout: retried until lock_timeout. The mode is
+                # persistent in the file, so this happens once per file.
+                self._switch_to_wal(connection)
                 with self._transaction(connection):
                     self._create_tables(connection)
         except BaseException:
             self.close()
             raise
+
+    def _switch_to_wal(self, connection: sqlite3.Connection) -> None:
+        deadline = time.monotonic() + self._lock_timeout
+        while connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            try:
+                connection.execute("PRAGMA journal_mode = WAL").fetchone()
+            except sqlite3.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     # ---------------------------------------------------------------- connections
 
