@@ -7,6 +7,7 @@ P5 (read-model rebuild) and P6 (chain verification). Imported by bench/run.py on
 
 from __future__ import annotations
 
+import contextlib
 import random
 import sqlite3
 import time
@@ -28,6 +29,7 @@ from application.commands import (
     SubmitProposal,
 )
 from application.service import ContractService, Principal
+from domain.chain import sealing
 from domain.indicators import Baseline, IndicatorChange, Target
 from domain.values import Participant, Period
 
@@ -317,6 +319,11 @@ def seed_big_contract(service: ContractService, events: int, *, batch: int = 250
     ).created_id
     assert proposal is not None
     service.handle(PROVIDER_MANAGER, GiveConsent(cid, proposal_id=proposal))
+    # What the service does around every command: the contract's keys read once, personal
+    # texts sealed as events are triggered (their digests cover the sealed form).
+    scope = contextlib.ExitStack()
+    scope.enter_context(service.personal_data.reading(cid))
+    scope.enter_context(sealing(service.personal_data))
     contract: Any = service.repository.get(UUID(hex=cid))
     indicator_id = next(iter(contract.indicators))
     manager = MANAGER.actor()
@@ -367,6 +374,7 @@ def seed_big_contract(service: ContractService, events: int, *, batch: int = 250
         day = min(day + timedelta(days=1), today)  # sessions are not held in the future
         if contract.version % batch == 0 or contract.version >= events:
             service.save(contract)
+    scope.close()
     if service.projection is not None:  # the read models follow, as after any command
         service.projection.catch_up()
     return cid

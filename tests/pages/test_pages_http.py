@@ -219,9 +219,7 @@ def test_a_package_of_a_result_and_its_indicator_through_the_forms(visitor: Test
     for person in (JOOST, FATIMA):
         post_form(visitor, page, "/afmelden", {})
         sign_in(visitor, person.subject)
-        response = post_form(
-            visitor, page, f"{page}/instemmen", {"voorstel": proposal.proposal_id}
-        )
+        response = post_form(visitor, page, f"{page}/instemmen", {"voorstel": proposal.proposal_id})
         assert response.status_code == 303, text_of(response)
 
     after = stored(visitor, contract_id)
