@@ -28,11 +28,13 @@ from application.commands import (
     RecordMeasurement,
     RejectProposal,
     ResumeContract,
+    RevokeAccess,
     SubmitProposal,
     SuspendContract,
     TerminateContract,
     WithdrawDisclosure,
     WithdrawProposal,
+    WithdrawProvider,
 )
 from application.principal import Principal
 from domain.goals import ChangeAction, DeliveredBy, GoalChange, GoalLevel
@@ -156,66 +158,25 @@ def propose_scope(cid: str, form: dict[str, str], _: Principal) -> ContractComma
     )
 
 
-def propose_goal(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
+def _goal_added(form: dict[str, str], text_label: str) -> GoalChange:
     delivered = form.get("uitvoering", "").strip()
     delivered_by = choice(form, "uitvoering", "Wie levert", DeliveredBy) if delivered else None
-    return _proposal(
-        cid,
-        form,
-        GoalChange(
-            ChangeAction.ADD,
-            choice(form, "niveau", "Niveau", GoalLevel),
-            parent_id=optional(form, "bovenliggend", "Hangt onder"),
-            text=text(form, "tekst", "Omschrijving"),
-            delivered_by=delivered_by,
-            effective_on=optional_day(form, "ingang", "Gaat in op"),
-        ),
-    )
-
-
-def propose_indicator(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
-    return _proposal(
-        cid,
-        form,
-        IndicatorChange(
-            ChangeAction.ADD,
-            name=text(form, "naam", "Naam"),
-            definition=text(form, "definitie", "Definitie"),
-            unit=text(form, "eenheid", "Eenheid"),
-            direction=choice(form, "richting", "Richting", Direction),
-            baseline=Baseline(
-                amount(form, "nulwaarde", "Nulmeting"),
-                day(form, "nuldatum", "Datum nulmeting"),
-                text(form, "nulbron", "Bron nulmeting"),
-            ),
-            target=Target(
-                amount(form, "streefwaarde", "Streefwaarde"),
-                day(form, "streefdatum", "Streefdatum"),
-            ),
-            frequency=text(form, "frequentie", "Frequentie"),
-            data_source=text(form, "bron", "Gegevensbron"),
-            result_id=optional(form, "resultaat", "Bij resultaat"),
-            effective_on=optional_day(form, "ingang", "Gaat in op"),
-        ),
-    )
-
-
-def propose_goal_with_indicator(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
-    """A package: a new goal and the indicator that measures it, agreed or rejected as one (the
-    indicator hangs under the goal the package adds: `#0`)."""
-    delivered = form.get("uitvoering", "").strip()
-    delivered_by = choice(form, "uitvoering", "Wie levert", DeliveredBy) if delivered else None
-    goal = GoalChange(
+    return GoalChange(
         ChangeAction.ADD,
         choice(form, "niveau", "Niveau", GoalLevel),
         parent_id=optional(form, "bovenliggend", "Hangt onder"),
-        text=text(form, "tekst", "Omschrijving van het doel"),
+        text=text(form, "tekst", text_label),
         delivered_by=delivered_by,
         effective_on=optional_day(form, "ingang", "Gaat in op"),
     )
-    indicator = IndicatorChange(
+
+
+def _indicator_added(
+    form: dict[str, str], name_label: str, result_id: str | None, effective_on: date | None
+) -> IndicatorChange:
+    return IndicatorChange(
         ChangeAction.ADD,
-        name=text(form, "naam", "Naam van de indicator"),
+        name=text(form, "naam", name_label),
         definition=text(form, "definitie", "Definitie"),
         unit=text(form, "eenheid", "Eenheid"),
         direction=choice(form, "richting", "Richting", Direction),
@@ -230,8 +191,33 @@ def propose_goal_with_indicator(cid: str, form: dict[str, str], _: Principal) ->
         ),
         frequency=text(form, "frequentie", "Frequentie"),
         data_source=text(form, "bron", "Gegevensbron"),
-        result_id="#0",
+        result_id=result_id,
+        effective_on=effective_on,
     )
+
+
+def propose_goal(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
+    return _proposal(cid, form, _goal_added(form, "Omschrijving"))
+
+
+def propose_indicator(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
+    return _proposal(
+        cid,
+        form,
+        _indicator_added(
+            form,
+            "Naam",
+            optional(form, "resultaat", "Bij resultaat"),
+            optional_day(form, "ingang", "Gaat in op"),
+        ),
+    )
+
+
+def propose_goal_with_indicator(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
+    """A package: a new goal and the indicator that measures it, agreed or rejected as one (the
+    indicator hangs under the goal the package adds, `#0`; the goal carries the package's day)."""
+    goal = _goal_added(form, "Omschrijving van het doel")
+    indicator = _indicator_added(form, "Naam van de indicator", "#0", None)
     return _proposal(cid, form, ChangePackage((goal, indicator)))
 
 
@@ -374,6 +360,24 @@ def grant_access(cid: str, form: dict[str, str], _: Principal) -> ContractComman
     )
 
 
+def revoke_access(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
+    return RevokeAccess(
+        cid,
+        grant_id=text(form, "toegang", "Toegang"),
+        reason=text(form, "reden", "Reden"),
+        effective_on=optional_day(form, "ingang", "Gaat in op"),
+    )
+
+
+def withdraw_provider(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
+    return WithdrawProvider(
+        cid,
+        org=text(form, "aanbieder", "Aanbieder"),
+        reason=text(form, "reden", "Reden"),
+        effective_on=optional_day(form, "ingang", "Gaat in op"),
+    )
+
+
 def disclose(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
     return DiscloseContract(cid, reason=text(form, "reden", "Reden"))
 
@@ -421,6 +425,8 @@ FORMS: dict[str, PageForm] = {
     "aanbieder": PageForm(admit_provider, "De aanbieder is uitgenodigd."),
     "evaluatie": PageForm(evaluation, "De evaluatie is vastgelegd."),
     "toegang": PageForm(grant_access, "De toegang is verleend."),
+    "toegang-intrekken": PageForm(revoke_access, "De toegang is ingetrokken."),
+    "aanbieder-terugtrekken": PageForm(withdraw_provider, "De aanbieder is teruggetreden."),
     "openbaar": PageForm(disclose, "De overeenkomst is openbaar gemaakt."),
     "niet-openbaar": PageForm(withdraw_disclosure, "De overeenkomst is niet langer openbaar."),
     "opschorten": PageForm(_lifecycle(SuspendContract), "De overeenkomst is opgeschort."),

@@ -59,7 +59,8 @@ class Waiting:
 
 @router.get("/contracten")
 def my_contracts(request: Request, user: UserDep) -> HTMLResponse:
-    return _my_contracts(request, user)
+    gelukt = request.query_params.get("gelukt", "")
+    return _my_contracts(request, user, notice=FORMS[gelukt].done if gelukt in FORMS else None)
 
 
 @router.post("/contracten/nieuw")
@@ -83,6 +84,7 @@ def _my_contracts(
     error: str | None = None,
     values: dict[str, str] | None = None,
     status: int = 200,
+    notice: str | None = None,
 ) -> HTMLResponse:
     service = contracts_of(request)
     try:
@@ -101,6 +103,7 @@ def _my_contracts(
         "contracten.html",
         {
             "title": "Mijn contracten",
+            "notice": notice,
             "summaries": summaries,
             "waiting": waiting,
             "can_open": user.can_write(),
@@ -175,6 +178,9 @@ def submit_form(
             values=form,
             status=status_for(error),
         )
+    if form_name == "aanbieder-terugtrekken" and form.get("aanbieder") == user.org:
+        # The organisation left the contract: it is no longer one of its (it cannot read it).
+        return redirect("/contracten?gelukt=aanbieder-terugtrekken")
     return redirect(f"/contracten/{contract_id}?gelukt={form_name}#{_anchor(form_name, form)}")
 
 
@@ -287,6 +293,19 @@ def contract_context(user: Principal, contract: ContractData) -> dict[str, Any]:
         "active_goals": [g for g in contract.goals if g.status != "retired"],
         "active_indicators": [i for i in contract.indicators if i.status != "retired"],
         "active_providers": [p for p in contract.providers if p.status == "active"],
+        # who can leave: the commissioner lets any provider go (or takes back an invitation);
+        # a provider withdraws only itself
+        "withdrawable_options": [
+            (p.org, f"{p.name} ({'uitgenodigd' if p.status == 'invited' else 'actief'})")
+            for p in contract.providers
+            if (p.status == "active" and user.org in (p.org, contract.commissioner.org))
+            or (p.status == "invited" and user.org == contract.commissioner.org)
+        ],
+        "grant_options": [
+            (g.grant_id, f"{g.org} ({g.role}){' tot ' + g.until.isoformat() if g.until else ''}")
+            for g in contract.access_grants
+            if g.revoked_on is None
+        ],
         "sessions_newest_first": sorted(contract.sessions, key=lambda s: s.held_on, reverse=True),
         "sessions_options": [
             (s.session_id, f"{s.held_on.isoformat()} — {s.summary[:60]}")

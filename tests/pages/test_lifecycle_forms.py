@@ -148,3 +148,48 @@ def test_only_the_commissioner_sees_the_management_forms(visitor: TestClient) ->
     response = post_form(visitor, page, f"{page}/opschorten", {"reden": "x"})
     assert response.status_code in (403, 409), text_of(response)
     assert stored(visitor, page.split("/")[-1]).version == version
+
+
+def test_an_access_grant_is_revoked_and_a_provider_withdraws_through_the_forms(
+    visitor: TestClient,
+) -> None:
+    sign_in(visitor, ANNEMARIE.subject)
+    response = post_form(visitor, "/contracten", "/contracten/demo", {})
+    page = response.headers["location"]
+    contract_id = page.split("/")[-1]
+    grant = {"organisatie": "rekenkamer-utrecht", "rol": "auditor", "reden": "Onderzoek"}
+    assert post_form(visitor, page, f"{page}/toegang", grant).status_code == 303
+    (granted,) = [g for g in stored(visitor, contract_id).access_grants if g.revoked_on is None]
+    assert "Toegang intrekken" in text_of(visitor.get(page))
+    revoke = {"toegang": granted.grant_id, "reden": "Onderzoek afgerond"}
+    response = post_form(visitor, page, f"{page}/toegang-intrekken", revoke)
+    assert response.status_code == 303, text_of(response)
+    assert "De toegang is ingetrokken." in text_of(visitor.get(response.headers["location"]))
+    (revoked,) = [
+        g for g in stored(visitor, contract_id).access_grants if g.grant_id == granted.grant_id
+    ]
+    assert revoked.revoked_on is not None
+    post_form(visitor, page, "/afmelden", {})
+
+    # A provider's manager is offered only their own organisation, and cannot let another go.
+    sign_in(visitor, JOOST.subject)
+    shown = text_of(visitor.get(page))
+    assert "Uw organisatie trekt zich terug" in shown
+    others = [p.org for p in stored(visitor, contract_id).providers if p.org != JOOST.org]
+    assert others and f'value="{others[0]}"' not in shown.split('id="aanbieder-terugtrekken"')[1]
+    version = stored(visitor, contract_id).version
+    response = post_form(
+        visitor, page, f"{page}/aanbieder-terugtrekken", {"aanbieder": others[0], "reden": "x"}
+    )
+    assert response.status_code in (403, 409), text_of(response)
+    assert 'id="fout-aanbieder-terugtrekken"' in response.text
+    assert stored(visitor, contract_id).version == version
+
+    leave = {"aanbieder": JOOST.org, "reden": "Wij stoppen met deze dienst in Noord"}
+    response = post_form(visitor, page, f"{page}/aanbieder-terugtrekken", leave)
+    assert response.status_code == 303, text_of(response)
+    # No longer a party, the provider lands on its own list, which says what happened.
+    assert response.headers["location"] == "/contracten?gelukt=aanbieder-terugtrekken"
+    assert "De aanbieder is teruggetreden." in text_of(visitor.get(response.headers["location"]))
+    providers = {p.org: p.status for p in stored(visitor, contract_id).providers}
+    assert providers[JOOST.org] == "withdrawn"
