@@ -13,12 +13,15 @@ Table names are the store's own, never input: the queries below are built from t
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
 from application.personal_data import KeyScope, new_key_id
+
+log = logging.getLogger("dialoog.personal_keys")
 
 
 class SqlKeyRing:
@@ -169,8 +172,8 @@ class SqlKeyRing:
                         connection.execute(f"VACUUM {table}")
                 finally:
                     connection.autocommit = autocommit
-        except Exception:
-            return
+        except Exception as error:  # best effort: the rows are deleted; their space is reused
+            log.warning("VACUUM after an erasure failed (%s); run VACUUM on the key table", error)
 
 
 def _at(row: Any, index: int, name: str) -> Any:
