@@ -161,13 +161,7 @@ class ContractStore(Application[UUID]):
         with self._store_errors():
             projection.catch_up()
             stored = {row.contract_id: row for row in _every_summary(store)}
-            contracts: dict[str, None] = {}
-            start = 1
-            while batch := self._read_notifications(start, 1000):
-                for _, contract_id, topic in batch:
-                    if topic.startswith("domain.events:"):
-                        contracts.setdefault(contract_id, None)
-                start = batch[-1][0] + 1
+            contracts = self._contract_ids()
         differences: list[str] = []
         for contract_id in contracts:
             try:
@@ -350,6 +344,17 @@ class ContractStore(Application[UUID]):
         # within the 5 s deadline instead of waiting for the read models' own timeout after it.
         with self._store_errors():
             self.projection.catch_up()
+
+    def _contract_ids(self) -> list[str]:
+        """Every contract in the notification log, in the order it was opened."""
+        ids: dict[str, None] = {}
+        start = 1
+        while batch := self._read_notifications(start, 1000):
+            for _, contract_id, topic in batch:
+                if topic.startswith("domain.events:"):
+                    ids.setdefault(contract_id, None)
+            start = batch[-1][0] + 1
+        return list(ids)
 
     def _read_notifications(self, start: int, limit: int) -> list[tuple[int, str, str]]:
         notifications = self.recorder.select_notifications(start=start, limit=limit)

@@ -104,7 +104,7 @@ def apply_retention(
     """Destroy the personal-data keys of every contract that ended more than `years` ago."""
     done: list[ErasureDone] = []
     finish_erasures(service)
-    for contract_id in _contracts(service):
+    for contract_id in service._contract_ids():
         contract = service._load(UUID(hex=contract_id))
         if contract.status not in CLOSED or contract.ended_on is None:
             continue
@@ -216,17 +216,6 @@ def _commissioned(service: ContractService, principal: Principal, contract_id: s
             "the organisation that holds the record"
         )
     return contract
-
-
-def _contracts(service: ContractService) -> list[str]:
-    ids: dict[str, None] = {}
-    start = 1
-    while batch := service._read_notifications(start, 1000):
-        for _, contract_id, topic in batch:
-            if topic.startswith("domain.events:"):
-                ids.setdefault(contract_id, None)
-        start = batch[-1][0] + 1
-    return list(ids)
 
 
 def _years_after(day: date, years: int) -> date:
