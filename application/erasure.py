@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from application.errors import ContractNotFound, NotPermitted
@@ -98,9 +98,7 @@ def erase(
     return done
 
 
-def apply_retention(
-    service: ContractService, *, years: int, today: date, commissioner_actor: Any = None
-) -> list[ErasureDone]:
+def apply_retention(service: ContractService, *, years: int, today: date) -> list[ErasureDone]:
     """Destroy the personal-data keys of every contract that ended more than `years` ago."""
     done: list[ErasureDone] = []
     finish_erasures(service)
