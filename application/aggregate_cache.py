@@ -12,13 +12,18 @@ it is at that head with that digest, or brings it forward with the events after 
 replay checks link by link). A write from a stale copy cannot happen either: the store's
 optimistic concurrency refuses it and the command runs again on a fresh load. No lock is held
 while the store is read, so an outage costs each request its own timeout, never a queue.
-Bounded by the bytes of its entries, least recently used first out.
+Bounded by the bytes of its entries, least recently used first out, and by age: an entry is
+dropped once it is `max_age` seconds old (checked whenever it is asked for, and for every entry
+at most once a minute while the cache is in use), so a process does not keep the opened personal
+texts of a contract another process erased for longer than that, even if nobody reads that
+contract here. (Python does not zero freed memory; see docs/PRIVACY.md.)
 """
 
 from __future__ import annotations
 
 import pickle
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +35,7 @@ class CachedContract:
     version: int
     head_digest: str
     blob: bytes
+    kept_at: float  # time.monotonic()
 
     def contract(self) -> Any:
         """A fresh copy of the contract (the caller's own)."""
@@ -37,8 +43,10 @@ class CachedContract:
 
 
 class AggregateCache:
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, max_age: float = 600.0) -> None:
         self._max_bytes = max_bytes
+        self._max_age = max_age
+        self._swept_at = time.monotonic()
         self._entries: OrderedDict[UUID, CachedContract] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
@@ -48,8 +56,12 @@ class AggregateCache:
     def get(self, contract_id: UUID) -> CachedContract | None:
         with self._lock:
             entry = self._entries.get(contract_id)
-            if entry is not None:
-                self._entries.move_to_end(contract_id)
+            if entry is None:
+                return None
+            if time.monotonic() - entry.kept_at > self._max_age:
+                self._drop(contract_id)
+                return None
+            self._entries.move_to_end(contract_id)
             return entry
 
     def put(self, contract: Any) -> None:
@@ -59,7 +71,9 @@ class AggregateCache:
         if len(blob) > self._max_bytes:
             self.discard(contract.id)
             return
-        entry = CachedContract(contract.version, contract.head_digest, blob)
+        entry = CachedContract(contract.version, contract.head_digest, blob, time.monotonic())
+        if entry.kept_at - self._swept_at > 60.0:
+            self.expire()
         with self._lock:
             kept = self._entries.pop(contract.id, None)
             if kept is not None:
@@ -74,9 +88,21 @@ class AggregateCache:
 
     def discard(self, contract_id: UUID) -> None:
         with self._lock:
-            kept = self._entries.pop(contract_id, None)
-            if kept is not None:
-                self._bytes -= len(kept.blob)
+            self._drop(contract_id)
+
+    def expire(self) -> None:
+        """Drop every entry older than `max_age` (also done on the way by `get`)."""
+        now = self._swept_at = time.monotonic()
+        with self._lock:
+            for contract_id in [
+                k for k, e in self._entries.items() if now - e.kept_at > self._max_age
+            ]:
+                self._drop(contract_id)
+
+    def _drop(self, contract_id: UUID) -> None:  # with the lock held
+        kept = self._entries.pop(contract_id, None)
+        if kept is not None:
+            self._bytes -= len(kept.blob)
 
     @property
     def size_bytes(self) -> int:

@@ -134,11 +134,10 @@ class Settings(BaseSettings):
     lock_timeout: float = Field(default=3, gt=0, le=600, description="seconds")
     snapshot_interval: int = Field(default=50, ge=0, description="events between snapshots")
     aggregate_cache_mb: int = Field(
-        default=0,
+        default=64,
         ge=0,
         le=65536,
-        description="MB of contracts kept in memory per process between requests (0: none; "
-        "off by default until its answers during a PostgreSQL outage are understood)",
+        description="MB of contracts kept in memory per process between requests (0: none)",
     )
     social_services_threshold: Decimal = Field(
         default=Decimal("750000.00"),

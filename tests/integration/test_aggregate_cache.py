@@ -9,9 +9,12 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 
+from application import aggregate_cache
+from application.aggregate_cache import AggregateCache
 from application.commands import ContractCommand, IssuePublication
 from application.errors import StoreUnavailable
 from application.service import ContractService
@@ -39,7 +42,7 @@ CACHED = {"aggregate_cache_mb": 64}
 
 @pytest.fixture
 def cached(settings: Settings) -> Settings:
-    """The settings with the cache on (it is off by default)."""
+    """The settings with the cache on (the default, named: these tests are about it)."""
     return settings.model_copy(update=CACHED)
 
 
@@ -174,3 +177,29 @@ def test_a_small_cache_keeps_the_most_recent_contracts_within_its_bytes(
         assert 0 < cache.size_bytes <= 1024 * 1024
     finally:
         service.close()
+
+
+def test_an_entry_is_dropped_once_it_is_too_old_and_none_is_kept_with_zero_bytes(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = service_for(settings.model_copy(update={"aggregate_cache_mb": 0}))
+    try:
+        assert service.aggregate_cache is None
+        first, second = (UUID(active_contract(service, f"WMO-{n}").contract_id) for n in range(2))
+        a, b = service._load(first), service._load(second)  # reads work without the cache
+    finally:
+        service.close()
+    now = [1000.0]
+    monkeypatch.setattr(aggregate_cache.time, "monotonic", lambda: now[0])
+    cache = AggregateCache(1024 * 1024, max_age=100)
+    cache.put(a)
+    now[0] = 1099
+    assert cache.get(a.id) is not None  # 99 s old: young enough
+    cache.put(b)
+    now[0] = 1101
+    assert cache.get(a.id) is None  # 101 s old
+    assert cache.get(b.id) is not None
+    now[0] = 1250  # b is 151 s old; nobody asks for it, but the next put sweeps
+    cache.put(a)
+    kept = cache.get(a.id)
+    assert kept is not None and cache.size_bytes == len(kept.blob)

@@ -10,7 +10,7 @@ from pathlib import Path
 from tests.support import api as s
 from tests.support.servers import served
 
-CACHE_ON = {"DIALOOG_AGGREGATE_CACHE_MB": "64"}  # off by default
+CACHE_ON = {"DIALOOG_AGGREGATE_CACHE_MB": "64"}  # the default, named: this test is about it
 ROUNDS = 12
 WRITERS = 3  # per server
 WRITES = 6
