@@ -122,6 +122,26 @@ class ContractStore(Application[UUID]):
             self.projection.store.close()
         super().close()
 
+    def _take_snapshots(self, processing_event: Any) -> None:
+        """As the library's, except that a snapshot at the version a saved contract now stands
+        at is taken from that contract in hand (what its events made of it) instead of loading
+        it from the store again — a reload of the whole state every `snapshot_interval` events
+        (21 ms a time for a contract of 300 publications). A snapshot at an earlier version of
+        the same save (several events crossing an interval) is still loaded."""
+        if self.snapshots is None or not self.snapshotting_intervals:
+            return
+        for event in processing_event.events:
+            aggregate = processing_event.aggregates.get(event.originator_id)
+            interval = self.snapshotting_intervals.get(type(aggregate))
+            if aggregate is None or not interval or event.originator_version % interval:
+                continue
+            if aggregate.version == event.originator_version:
+                self.snapshots.put([type(aggregate).Snapshot.take(aggregate)])
+            else:
+                self.take_snapshot(
+                    event.originator_id, version=event.originator_version, projector_func=replay
+                )
+
     def construct_snapshot_store(self) -> EventStore[UUID]:
         recorder = self.factory.aggregate_recorder(purpose="snapshots")
         return SealedSnapshotStore(

@@ -13,10 +13,11 @@ from application.errors import ContractNotFound, InvalidQuery, NotPermitted, Sto
 from application.log_queries import EvidenceQueries
 from application.principal import Principal
 from application.read_models import ContractSummary, IndicatorRow, SummaryFilter
-from application.rendering import contract_data, proposal_data
+from application.rendering import contract_data, contract_state, proposal_data
 from application.stored_form import record_digest
 from application.views import (
     ContractData,
+    ContractState,
     Data,
     DiffData,
     HistoryPage,
@@ -44,27 +45,60 @@ class ContractQueries(EvidenceQueries, ContractStore):
         as_of: datetime | None = None,
         in_force_on: date | None = None,
     ) -> ContractData:
-        """The contract now, at a version, as recorded at a moment, or in force on a date."""
+        """The whole contract, every record included (pages, dossier), now, at a version, as
+        recorded at a moment, or in force on a date."""
+        return contract_data(
+            self._contract_at(
+                principal, contract_id, version=version, as_of=as_of, in_force_on=in_force_on
+            )
+        )
+
+    def contract_state(
+        self,
+        principal: Principal,
+        contract_id: str,
+        *,
+        version: int | None = None,
+        as_of: datetime | None = None,
+        in_force_on: date | None = None,
+    ) -> ContractState:
+        """The contract as the API shows it (in force and open, with counts of its growing
+        collections), now, at a version, as recorded at a moment, or in force on a date."""
+        return contract_state(
+            self._contract_at(
+                principal, contract_id, version=version, as_of=as_of, in_force_on=in_force_on
+            )
+        )
+
+    def _contract_at(
+        self,
+        principal: Principal,
+        contract_id: str,
+        *,
+        version: int | None,
+        as_of: datetime | None,
+        in_force_on: date | None,
+    ) -> Contract:
         if sum(x is not None for x in (version, as_of, in_force_on)) > 1:
             raise InvalidQuery("ask for at most one of version, asOf and inForceOn")
         contract = self._visible(principal, contract_id)
         if version is not None:
             if not 1 <= version <= contract.version:
                 raise InvalidQuery(f"version must be between 1 and {contract.version}")
-            contract = self._load(contract.id, version=version)
-        elif as_of is not None:
+            return self._load(contract.id, version=version)
+        if as_of is not None:
             with self._store_errors():
                 found = time_travel.version_at(
                     self.recorder, self.mapper, contract.id, contract.version, as_of
                 )
             if found is None:
                 raise InvalidQuery(f"the contract did not exist yet at {as_of.isoformat()}")
-            contract = self._load(contract.id, version=found)
-        elif in_force_on is not None:
+            return self._load(contract.id, version=found)
+        if in_force_on is not None:
             with self._store_errors():
                 events = self.events.get(contract.id)
-                contract = time_travel.in_force_on(events, in_force_on)
-        return contract_data(contract)
+                return time_travel.in_force_on(events, in_force_on)
+        return contract
 
     def get_proposal(
         self, principal: Principal, contract_id: str, proposal_id: str

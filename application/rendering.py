@@ -14,13 +14,16 @@ from application.views import (
     AllocationData,
     BaselineData,
     ConsultationData,
+    ContractCounts,
     ContractData,
+    ContractState,
     CorrectionData,
     Data,
     EvaluationData,
     FrameworkData,
     GoalData,
     IndicatorData,
+    IndicatorState,
     MeasurementBatchData,
     MeasurementData,
     OrgRef,
@@ -125,18 +128,19 @@ def proposal_data(contract: Contract, proposal: Proposal) -> ProposalData:
     )
 
 
-def contract_data(contract: Contract) -> ContractData:
+def _contract_fields(contract: Contract) -> dict[str, Any]:
+    """What the full and the API's representation share: the contract's standing parts."""
     framework = contract.framework
-    return ContractData(
-        id=contract.id.hex,
-        reference=contract.reference,
-        title=contract.title,
-        status=str(contract.status),
-        version=contract.version,
-        procedure=contract.procedure,
-        assignment=contract.assignment,
-        commissioner=OrgRef(org=contract.commissioner),
-        providers=[
+    return {
+        "id": contract.id.hex,
+        "reference": contract.reference,
+        "title": contract.title,
+        "status": str(contract.status),
+        "version": contract.version,
+        "procedure": contract.procedure,
+        "assignment": contract.assignment,
+        "commissioner": OrgRef(org=contract.commissioner),
+        "providers": [
             ProviderData(
                 org=p.org,
                 name=p.name,
@@ -146,9 +150,9 @@ def contract_data(contract: Contract) -> ContractData:
             )
             for p in contract.providers.values()
         ],
-        stakeholders=[stakeholder_data(s) for s in contract.stakeholders.values()],
-        term=PeriodData(start=contract.term.start, end=contract.term.end),
-        financial_framework=FrameworkData(
+        "stakeholders": [stakeholder_data(s) for s in contract.stakeholders.values()],
+        "term": PeriodData(start=contract.term.start, end=contract.term.end),
+        "financial_framework": FrameworkData(
             ceiling=framework.ceiling,
             period=PeriodData(start=framework.period.start, end=framework.period.end),
             allocations=[
@@ -172,7 +176,7 @@ def contract_data(contract: Contract) -> ContractData:
                 for c in framework.changes
             ],
         ),
-        goals=[
+        "goals": [
             GoalData(
                 node_id=n.node_id,
                 level=str(n.level),
@@ -183,6 +187,19 @@ def contract_data(contract: Contract) -> ContractData:
             )
             for n in contract.goals.values()
         ],
+        "access_grants": [access_grant_data(g) for g in contract.access_grants.values()],
+        "possibly_substantial_change": framework.change_limit_exceeded,
+        "public": contract.public,
+        "created_at": contract.created_on,
+        "updated_at": contract.modified_on,
+        "head_digest": contract.head_digest,
+    }
+
+
+def contract_data(contract: Contract) -> ContractData:
+    """The whole contract, every record included (the pages, the dossier, the diff)."""
+    return ContractData(
+        **_contract_fields(contract),
         indicators=[indicator_data(i) for i in contract.indicators.values()],
         measurements=[measurement_data(m) for m in contract.measurements.values()],
         sessions=[session_data(s) for s in contract.sessions.values()],
@@ -191,12 +208,47 @@ def contract_data(contract: Contract) -> ContractData:
         consultations=[consultation_data(c) for c in contract.consultations],
         evaluations=[evaluation_data(e) for e in contract.evaluations],
         corrections=[correction_data(contract, c) for c in contract.corrections],
-        access_grants=[access_grant_data(g) for g in contract.access_grants.values()],
-        possibly_substantial_change=framework.change_limit_exceeded,
-        public=contract.public,
-        created_at=contract.created_on,
-        updated_at=contract.modified_on,
-        head_digest=contract.head_digest,
+    )
+
+
+def latest_measurements(contract: Contract) -> dict[str, Measurement]:
+    """Per indicator, the measurement of its latest period (of those of one period, the last
+    recorded)."""
+    latest: dict[str, Measurement] = {}
+    for m in contract.measurements.values():
+        kept = latest.get(m.indicator_id)
+        if kept is None or m.period.end >= kept.period.end:
+            latest[m.indicator_id] = m
+    return latest
+
+
+def contract_state(contract: Contract) -> ContractState:
+    """The contract as the API shows it: in force and open, with counts of the records that
+    grow with its history (ContractState)."""
+    latest = latest_measurements(contract)
+    return ContractState(
+        **_contract_fields(contract),
+        indicators=[
+            IndicatorState(
+                **indicator_data(i).__dict__,
+                latest_measurement=measurement_data(latest[i.indicator_id])
+                if i.indicator_id in latest
+                else None,
+            )
+            for i in contract.indicators.values()
+        ],
+        open_proposals=[
+            proposal_data(contract, p) for p in contract.proposals.values() if p.status == "open"
+        ],
+        counts=ContractCounts(
+            sessions=len(contract.sessions),
+            measurements=len(contract.measurements),
+            proposals=len(contract.proposals),
+            publications=len(contract.publications),
+            consultations=len(contract.consultations),
+            evaluations=len(contract.evaluations),
+            corrections=len(contract.corrections),
+        ),
     )
 
 
@@ -284,7 +336,7 @@ def _publication(contract: Contract, publication_id: str) -> PublicationData:
 
 
 _RENDER: dict[View, Callable[[Contract, str], Data]] = {
-    View.CONTRACT: lambda c, _: contract_data(c),
+    View.CONTRACT: lambda c, _: contract_state(c),
     View.SESSION: lambda c, session_id: session_data(c.sessions[session_id]),
     View.PROPOSAL: lambda c, proposal_id: proposal_data(c, c.proposals[proposal_id]),
     View.MEASUREMENT: lambda c, m_id: measurement_data(c.measurements[m_id]),

@@ -103,7 +103,9 @@ class ContractService(ContractQueries):
             if replay is not None:
                 return replay
             try:
-                return self._run(principal, command, expected_version, idempotency_key, view)
+                return self._run(
+                    principal, command, expected_version, idempotency_key, print_, view
+                )
             except StoreUnavailable:
                 turn.store_failed()
                 raise
@@ -159,11 +161,12 @@ class ContractService(ContractQueries):
         command: ContractCommand,
         expected_version: int | None,
         key: str | None,
+        print_: str,
         view: View | None,
     ) -> CommandResult:
         uuid = contract_uuid(command.contract_id)
         with self.personal_data.reading(uuid.hex), sealing(self.personal_data):
-            return self._run_sealing(principal, command, expected_version, key, view)
+            return self._run_sealing(principal, command, expected_version, key, print_, view)
 
     def _run_sealing(
         self,
@@ -171,9 +174,9 @@ class ContractService(ContractQueries):
         command: ContractCommand,
         expected_version: int | None,
         key: str | None,
+        print_: str,
         view: View | None,
     ) -> CommandResult:
-        print_ = fingerprint(command)
         actor = principal.actor()
         for attempt in range(MAX_ATTEMPTS):
             contract = self._visible(principal, command.contract_id)

@@ -288,6 +288,56 @@ class ContractData(Data):
     head_digest: str
 
 
+class ContractCounts(Data):
+    """How many records each collection that grows with the history holds; each is read a page
+    at a time at `/contracts/{id}/<collection>`."""
+
+    sessions: int
+    measurements: int
+    proposals: int
+    publications: int
+    consultations: int
+    evaluations: int
+    corrections: int
+
+
+class IndicatorState(IndicatorData):
+    #: the measurement of the latest period (of those of one period, the last recorded)
+    latest_measurement: MeasurementData | None
+
+
+class ContractState(Data):
+    """The contract as the API shows it: what is in force and what is open, with counts of the
+    collections that grow with its history (paged sub-resources), so that its size does not
+    grow with every session, measurement or publication recorded (issue 14)."""
+
+    id: str
+    reference: str
+    title: str
+    status: str
+    version: int
+    procedure: str
+    assignment: str
+    commissioner: OrgRef
+    providers: list[ProviderData]
+    stakeholders: list[StakeholderData]
+    term: PeriodData
+    financial_framework: FrameworkData
+    goals: list[GoalData]
+    indicators: list[IndicatorState]
+    #: the proposals still open (all proposals: `/contracts/{id}/proposals`)
+    open_proposals: list[ProposalData]
+    counts: ContractCounts
+    #: outside organisations given read access by the commissioner, with revoked ones
+    access_grants: list[AccessGrantData]
+    possibly_substantial_change: bool
+    #: disclosed by the commissioner (Woo): its public part is open data
+    public: bool
+    created_at: datetime
+    updated_at: datetime
+    head_digest: str
+
+
 @dataclass(frozen=True)
 class Viewed(Generic[D]):
     """A piece of the contract as the caller should see it, and the version it was seen at."""

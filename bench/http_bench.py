@@ -77,6 +77,20 @@ def bare_server(
     return running(command, port=port, env=os.environ, log=log, workers=workers)
 
 
+def crud_server(
+    database_url: str, *, workers: int, log: Path
+) -> contextlib.AbstractContextManager[Server]:
+    """The CRUD peer (bench/crud_app.py) under the same server configuration, on the same
+    database (its own table)."""
+    port = free_port()
+    command = [
+        sys.executable, str(Path(__file__).with_name("crud_app.py")),
+        "--port", str(port), "--workers", str(workers), "--database-url", database_url,
+        "--pool-size", os.environ.get("DIALOOG_POOL_SIZE", "8"),
+    ]  # fmt: skip
+    return running(command, port=port, env=os.environ, log=log, workers=workers)
+
+
 # Clients -------------------------------------------------------------------------------------
 
 
@@ -294,17 +308,23 @@ def load(
 
 
 def sequential_latencies(
-    client: Client, make_path: Callable[[int], str], repeats: int
+    client: Client,
+    make_path: Callable[[int], str],
+    repeats: int,
+    *,
+    method: str = "GET",
+    body: Any = None,
 ) -> list[float]:
-    """One connection, one request at a time: each request's latency in seconds."""
+    """One connection, one request at a time: each request's latency in seconds (each answer
+    checked for a 2xx)."""
     out = []
     for i in range(repeats):
         path = make_path(i)
         t0 = time.perf_counter()
-        status, raw = client.call("GET", path)
+        status, raw = client.call(method, path, body)
         out.append(time.perf_counter() - t0)
-        if status != 200:
-            raise RuntimeError(f"GET {path} -> {status}: {raw[:300]!r}")
+        if not 200 <= status < 300:
+            raise RuntimeError(f"{method} {path} -> {status}: {raw[:300]!r}")
     return out
 
 

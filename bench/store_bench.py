@@ -25,6 +25,7 @@ from application.commands import (
     AdmitProvider,
     GiveConsent,
     HoldSession,
+    IssuePublication,
     OpenContract,
     SubmitProposal,
 )
@@ -274,6 +275,12 @@ def open_active_contract(service: ContractService, reference: str) -> str:
     service.handle(PROVIDER_MANAGER, AcceptInvitation(cid, org=PROVIDER, effective_on=start))
     service.handle(MANAGER, ActivateContract(cid, effective_on=start))
     return cid
+
+
+def publication(contract_id: str, summary: str) -> IssuePublication:
+    return IssuePublication(
+        contract_id, audience="council", channel="raadsinformatiebrief", summary=summary
+    )
 
 
 def seed_fleet(service: ContractService, count: int, prefix: str) -> list[str]:

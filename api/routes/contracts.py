@@ -20,7 +20,7 @@ from api.schemas import CONTROL_CHARACTERS, MAX_COUNT, ContractCreate
 from application.commands import OpenContract
 from application.errors import InvalidQuery
 from application.read_models import SummaryFilter
-from application.views import ContractData, View, Viewed
+from application.views import ContractState, View, Viewed
 from domain.values import ContractStatus
 
 router = APIRouter(prefix="/contracts", tags=["contracts"])
@@ -29,7 +29,7 @@ router = APIRouter(prefix="/contracts", tags=["contracts"])
 @router.post(
     "",
     status_code=201,
-    response_model=ContractData,
+    response_model=ContractState,
     summary="Open a contract",
     description="The caller's organisation becomes the commissioner of a new contract in "
     "`draft`, inside a financial framework and with a global assignment.",
@@ -95,7 +95,7 @@ def list_contracts(
 
 @router.get(
     "/{contractId}",
-    response_model=ContractData,
+    response_model=ContractState,
     summary="Read a contract: now, at a version, as recorded at a moment, or in force on a date",
     responses=READ_ERRORS,
 )
@@ -119,7 +119,7 @@ def get_contract(
         ),
     ] = None,
 ) -> Response:
-    data = contracts.get_contract(
+    data = contracts.contract_state(
         principal, contract_id, version=version, as_of=as_of, in_force_on=in_force_on
     )
     if as_of is None and in_force_on is None:

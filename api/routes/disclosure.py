@@ -10,14 +10,14 @@ from api.deps import Command, ContractId
 from api.responses import COMMAND_ERRORS
 from api.schemas import ReasonBody
 from application.commands import DiscloseContract, WithdrawDisclosure
-from application.views import ContractData, View
+from application.views import ContractState, View
 
 router = APIRouter(prefix="/contracts/{contractId}/disclosure", tags=["contracts"])
 
 
 @router.post(
     "",
-    response_model=ContractData,
+    response_model=ContractState,
     summary="Make the contract public (commissioner)",
     description="Its public part — assignment, goals, indicators and progress, money, agreed "
     "changes and publications, never names, minutes or open or rejected proposals — is then "
@@ -31,7 +31,7 @@ def disclose(contract_id: ContractId, body: ReasonBody, command: Command) -> Res
 
 @router.post(
     "/withdrawal",
-    response_model=ContractData,
+    response_model=ContractState,
     summary="Withdraw the disclosure: the contract is no longer public (commissioner)",
     responses=COMMAND_ERRORS,
     operation_id="withdrawDisclosure",

@@ -16,14 +16,14 @@ from application.commands import (
     SuspendContract,
     TerminateContract,
 )
-from application.views import ContractData, View
+from application.views import ContractState, View
 
 router = APIRouter(prefix="/contracts/{contractId}", tags=["contracts"])
 
 
 @router.post(
     "/activation",
-    response_model=ContractData,
+    response_model=ContractState,
     summary="Start delivery and dialogue: draft → active (commissioner)",
     responses=COMMAND_ERRORS,
     operation_id="activateContract",
@@ -40,7 +40,7 @@ def activate(contract_id: ContractId, body: OptionalReasonBody, command: Command
 
 @router.post(
     "/suspension",
-    response_model=ContractData,
+    response_model=ContractState,
     summary="Suspend an active contract (commissioner)",
     responses=COMMAND_ERRORS,
     operation_id="suspendContract",
@@ -57,7 +57,7 @@ def suspend(contract_id: ContractId, body: LifecycleStep, command: Command) -> R
 
 @router.post(
     "/resumption",
-    response_model=ContractData,
+    response_model=ContractState,
     summary="Resume a suspended contract (commissioner)",
     responses=COMMAND_ERRORS,
     operation_id="resumeContract",
@@ -74,7 +74,7 @@ def resume(contract_id: ContractId, body: LifecycleStep, command: Command) -> Re
 
 @router.post(
     "/termination",
-    response_model=ContractData,
+    response_model=ContractState,
     summary="Terminate the contract early, stating the ground (commissioner)",
     responses=COMMAND_ERRORS,
     operation_id="terminateContract",
@@ -91,7 +91,7 @@ def terminate(contract_id: ContractId, body: LifecycleStep, command: Command) ->
 
 @router.post(
     "/completion",
-    response_model=ContractData,
+    response_model=ContractState,
     summary="Complete the contract at the end of its term (commissioner)",
     responses=COMMAND_ERRORS,
     operation_id="completeContract",

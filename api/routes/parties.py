@@ -16,7 +16,7 @@ from application.commands import (
     RegisterStakeholder,
     WithdrawProvider,
 )
-from application.views import ContractData, StakeholderData, View
+from application.views import ContractState, StakeholderData, View
 
 router = APIRouter(prefix="/contracts/{contractId}", tags=["contracts"])
 
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/contracts/{contractId}", tags=["contracts"])
 @router.post(
     "/providers",
     status_code=201,
-    response_model=ContractData,
+    response_model=ContractState,
     summary="Invite a preselected provider (commissioner); it becomes a party when it accepts",
     responses=COMMAND_ERRORS,
 )
@@ -41,7 +41,7 @@ def admit_provider(contract_id: ContractId, body: ProviderCreate, command: Comma
 
 @router.post(
     "/providers/{org}/acceptance",
-    response_model=ContractData,
+    response_model=ContractState,
     summary="Accept your organisation's invitation to the contract (the invited provider)",
     responses=COMMAND_ERRORS,
 )
@@ -55,7 +55,7 @@ def accept_invitation(
 
 @router.post(
     "/providers/{org}/refusal",
-    response_model=ContractData,
+    response_model=ContractState,
     summary="Decline your organisation's invitation to the contract, saying why",
     responses=COMMAND_ERRORS,
 )
@@ -70,7 +70,7 @@ def decline_invitation(
 
 @router.post(
     "/providers/{org}/withdrawal",
-    response_model=ContractData,
+    response_model=ContractState,
     summary="A provider withdraws (itself, or the commissioner withdraws it or its invitation)",
     responses=COMMAND_ERRORS,
 )

@@ -121,6 +121,7 @@ def test_indicator_agreed_with_its_id(client: TestClient, active: ActiveContract
         "dataSource": "Case registration",
         "resultId": None,
         "status": "active",
+        "latestMeasurement": None,
     }
 
 
@@ -204,3 +205,19 @@ def test_withdrawal_by_the_proposers_party(client: TestClient, active: ActiveCon
 def test_unknown_proposal_is_404_on_read(client: TestClient, active: ActiveContract) -> None:
     response = client.get(active.url("/proposals/nope"), headers=s.reader())
     s.assert_problem(response, 404)
+
+
+def test_the_body_shows_open_proposals_and_counts_every_proposal(
+    client: TestClient, active: ActiveContract
+) -> None:
+    proposal = s.propose(client, active, "indicator", s.indicator_add())
+    body = s.read_contract(client, active)
+    assert [p["proposalId"] for p in body["openProposals"]] == [proposal["proposalId"]]
+    assert body["openProposals"][0]["awaiting"]
+    s.consent(client, active, proposal["proposalId"], s.provider_a())
+    agreed = s.consent(client, active, proposal["proposalId"], s.provider_b())
+    assert agreed["status"] == "agreed"
+    body = s.read_contract(client, active)
+    assert body["openProposals"] == []  # closed: only in /proposals
+    assert body["counts"]["proposals"] == 1
+    assert s.read_records(client, active, "proposals") == [agreed]

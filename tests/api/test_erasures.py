@@ -40,7 +40,7 @@ def test_a_privacy_officer_erases_a_record_and_the_chain_still_verifies(
     [done] = erased.json()["erasures"]
     assert done["contractId"] == active.id and done["version"] == SESSION_VERSION + 1
     assert done["keysDestroyed"] >= 1
-    session = client.get(active.path, headers=s.provider_a()).json()["sessions"][0]
+    session = s.read_records(client, active, "sessions", s.provider_a())[0]
     assert {p["name"] for p in session["participants"]} == {"[gewist]"}
     assert session["summary"] == "[gewist]"
     history = client.get(active.url("/history"), headers=s.auditor()).json()["items"]
@@ -105,5 +105,5 @@ def test_refusals_are_problems_and_store_nothing(
         response = client.post(f"{API}/erasures", headers=headers, json=body)
         s.assert_problem(response, status, code)
     assert version_of(client, active) == before
-    session = client.get(active.path, headers=s.commissioner()).json()["sessions"][0]
+    session = s.read_records(client, active, "sessions")[0]
     assert people.BOB.name in {p["name"] for p in session["participants"]}

@@ -34,7 +34,27 @@ def test_measurement_is_recorded(client: TestClient, active: ActiveContract) -> 
         "value": "75.5",
         "source": "Registry",
     }
-    assert s.read_contract(client, active)["measurements"] == [body]
+    assert s.read_records(client, active, "measurements") == [body]
+    (indicator,) = s.read_contract(client, active)["indicators"]
+    assert indicator["latestMeasurement"] == body
+
+
+def test_the_body_carries_each_indicators_latest_period(
+    client: TestClient, active: ActiveContract
+) -> None:
+    indicator_id = s.agreed_indicator(client, active)
+    url = active.url(f"/indicators/{indicator_id}/measurements")
+    recorded = {}
+    for value, end in (("70", "2025-06-30"), ("80", "2025-12-31"), ("75", "2025-09-30")):
+        response = client.post(url, headers=s.provider_a(), json=s.measurement_body(value, end))
+        assert response.status_code == 201, response.text
+        recorded[end] = response.json()
+    body = s.read_contract(client, active)
+    (indicator,) = body["indicators"]
+    assert (
+        indicator["latestMeasurement"] == recorded["2025-12-31"]
+    )  # the latest period, not the last recorded
+    assert body["counts"]["measurements"] == 3
 
 
 def test_dashboard_on_track_and_off_track(client: TestClient, active: ActiveContract) -> None:

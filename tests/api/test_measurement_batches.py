@@ -31,7 +31,8 @@ def test_a_batch_is_recorded_at_once(client: TestClient, active: s.ActiveContrac
     ]
     after = s.read_contract(client, active)
     assert after["version"] == before["version"] + 3
-    assert len(after["measurements"]) == len(before["measurements"]) + 3
+    assert after["counts"]["measurements"] == before["counts"]["measurements"] + 3
+    assert len(s.read_records(client, active, "measurements")) == after["counts"]["measurements"]
 
 
 def test_a_batch_with_bad_rows_names_each_and_records_nothing(

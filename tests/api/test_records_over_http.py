@@ -51,7 +51,7 @@ def test_a_consultation_is_recorded_and_takes_effect_on_its_day(client: TestClie
     assert body["heldOn"] == "2026-03-02"
     assert body["participantsCount"] == 40
     assert body["summary"] == "Bewoners willen avondspreekuren"
-    assert s.read_contract(client, contract)["consultations"] == [body]
+    assert s.read_records(client, contract, "consultations") == [body]
     last = _history(client, contract)[-1]
     assert last["type"] == "ResidentsConsulted"
     assert last["effectiveOn"] == "2026-03-02"
@@ -64,7 +64,7 @@ def test_an_evaluation_is_recorded(client: TestClient) -> None:
     response = _post(client, contract, "/evaluations", EVALUATION)
 
     assert response.status_code == 201, response.text
-    assert s.read_contract(client, contract)["evaluations"] == [response.json()]
+    assert s.read_records(client, contract, "evaluations") == [response.json()]
     assert response.json()["conclusions"] == "Wachttijden dalen; de doelboom blijft"
     assert _history(client, contract)[-1]["effectiveOn"] == "2026-06-30"
 
@@ -106,7 +106,7 @@ def test_a_correction_changes_what_reads_show_and_history_keeps_both(
     contract = s.active_contract(client)
     version = record(client, contract)
     collection = f"{kind}s"
-    before = s.read_contract(client, contract)[collection][0]
+    before = s.read_records(client, contract, collection)[0]
 
     response = _post(
         client,
@@ -121,15 +121,17 @@ def test_a_correction_changes_what_reads_show_and_history_keeps_both(
     assert correction["correctsVersion"] == version
     assert correction["recordedInVersion"] == version + 1
     assert correction["reason"] == "Verkeerd genoteerd"
-    now = s.read_contract(client, contract)
-    assert now[collection][0][field] == expected
-    assert now[collection][0] != before
-    assert now["corrections"] == [correction]
+    now = s.read_records(client, contract, collection)
+    assert now[0][field] == expected
+    assert now[0] != before
+    assert s.read_records(client, contract, "corrections") == [correction]
     # The mistake stays readable at its own version — unless it was personal text, which a
     # rectification erases (AVG art. 16; docs/PRIVACY.md).
-    then = client.get(contract.path, headers=s.commissioner(), params={"version": version})
+    then = client.get(
+        contract.url(f"/{collection}"), headers=s.commissioner(), params={"version": version}
+    )
     personal = field in ("summary", "conclusions")
-    assert then.json()[collection][0] == before | ({field: "[gewist]"} if personal else {})
+    assert then.json()["items"][0] == before | ({field: "[gewist]"} if personal else {})
     # A rectification records the erasure of the text it replaced right after the correction.
     recorded = [e["type"] for e in _history(client, contract)[version:]]
     assert recorded == ["RecordCorrected"] + (["PersonalDataErased"] if personal else [])
@@ -153,7 +155,7 @@ def test_a_session_summary_is_corrected(client: TestClient) -> None:
     )
 
     assert response.status_code == 201, response.text
-    (session,) = s.read_contract(client, contract)["sessions"]
+    (session,) = s.read_records(client, contract, "sessions")
     assert session["summary"] == "Afspraken over de wachtlijst"
 
 

@@ -211,7 +211,12 @@ def test_a_withdrawn_disclosure_hides_the_contract_again(visitor: TestClient) ->
 
 def test_the_public_page_shows_the_contract_and_nothing_personal(visitor: TestClient) -> None:
     scene = story(visitor)
-    recorded = str(s.read_contract(visitor, scene.contract))
+    recorded = str(s.read_contract(visitor, scene.contract)) + str(
+        [
+            s.read_records(visitor, scene.contract, kind)
+            for kind in ("sessions", "proposals", "publications", "consultations", "evaluations")
+        ]
+    )
     for private in PRIVATE:  # the contract really holds each of these…
         assert private in recorded, private
     disclose(visitor, scene.contract.id)

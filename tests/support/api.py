@@ -399,6 +399,30 @@ def read_contract(client: Any, contract: ActiveContract | str) -> dict[str, Any]
     return body
 
 
+def read_records(
+    client: Any,
+    contract: ActiveContract | str,
+    kind: str,
+    headers: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """Every record of one of the contract's growing collections (`sessions`, `measurements`,
+    `proposals`, …), following its pages; the contract's body only counts them."""
+    base = contract.path if isinstance(contract, ActiveContract) else f"{API}/contracts/{contract}"
+    records: list[dict[str, Any]] = []
+    after: int | None = 0
+    for _ in range(1000):  # bounded: 200 a page
+        response = client.get(
+            f"{base}/{kind}?after={after}&limit=200", headers=headers or commissioner()
+        )
+        assert response.status_code == 200, response.text
+        page = response.json()
+        records += page["items"]
+        after = page["nextCursor"]
+        if after is None:
+            return records
+    raise AssertionError(f"more pages of {kind} than expected")
+
+
 def agreed_indicator(client: Any, contract: ActiveContract) -> str:
     agreed = agree(client, contract, "indicator", indicator_add())
     indicator_id: str = agreed["createdIds"]["indicatorId"]

@@ -20,7 +20,7 @@ from application.commands import (
 )
 from application.errors import ContractNotFound, NotPermitted, ReferenceTaken
 from application.service import ContractService
-from application.views import ContractData, StakeholderData, View
+from application.views import ContractState, StakeholderData, View
 from domain.errors import InvalidValue, UnknownProvider
 from domain.values import Period
 from tests.support import people
@@ -101,10 +101,10 @@ def test_opening_makes_the_callers_organisation_commissioner_of_a_draft(
 ) -> None:
     result = service.handle(COMMISSIONER, opening("WMO-2025-01"), view=View.CONTRACT)
     assert result.version == 1 and result.created_id is None
-    assert isinstance(result.view.body, ContractData)
+    assert isinstance(result.view.body, ContractState)
     assert result.view.body.commissioner.org == COMMISSIONER.org
     assert result.view.body.status == "draft"
-    assert service.get_contract(COMMISSIONER, result.contract_id) == result.view.body
+    assert service.contract_state(COMMISSIONER, result.contract_id) == result.view.body
 
 
 def test_only_a_contract_manager_opens_a_contract(service: ContractService) -> None:
