@@ -86,6 +86,8 @@ def respond(viewed: Viewed[Any], status: int = 200, location: str | None = None)
     if location is not None:
         headers["Location"] = location
     body = viewed.body
+    if isinstance(body, bytes):  # rendered already (ContractQueries.contract_state_json)
+        return Response(body, status_code=status, headers=headers, media_type=JSON)
     if isinstance(body, BaseModel):  # serialised by pydantic's core in one step
         content = body.model_dump_json(by_alias=True).encode()
         return Response(content, status_code=status, headers=headers, media_type=JSON)

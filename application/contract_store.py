@@ -252,16 +252,17 @@ class ContractStore(Application[UUID]):
         version: int | None = None,
         *,
         audit: bool = False,
+        for_change: bool = False,
     ) -> Contract:
         """The contract (at a version), if the caller's organisation may see it (else it does not
         exist). Visible to its members — the commissioner, the active providers and the
         providers invited to it (the contract list applies the same rule); a provider that
         withdrew or declined no longer sees it — and to an outside organisation while an access
-        grant of the commissioner holds (with `audit`: a grant for auditors)."""
+        grant of the commissioner holds (with `audit`: a grant for auditors). `for_change`: the caller (a command) changes the contract it gets."""
         uuid = contract_uuid(contract_id)
         if self._party_gate.surely_hidden(uuid, principal.org):  # costs what a missing id costs
             raise ContractNotFound(f"no contract {contract_id}")
-        contract = self._load(uuid, version)
+        contract = self._load(uuid, version, for_change=for_change)
         if version is None:
             self._party_gate.remember(uuid, contract.version, _may_see(contract))
         if principal.org in contract.members:
@@ -284,13 +285,15 @@ class ContractStore(Application[UUID]):
             last = self.recorder.select_events(contract_id, desc=True, limit=1)
         return last[0].originator_version if last else None
 
-    def _load(self, contract_id: UUID, version: int | None = None) -> Contract:
+    def _load(
+        self, contract_id: UUID, version: int | None = None, *, for_change: bool = False
+    ) -> Contract:
         with self.personal_data.reading(contract_id.hex):
-            return self._load_reading(contract_id, version)
+            return self._load_reading(contract_id, version, for_change)
 
-    def _load_reading(self, contract_id: UUID, version: int | None) -> Contract:
+    def _load_reading(self, contract_id: UUID, version: int | None, for_change: bool) -> Contract:
         if version is None and self.aggregate_cache is not None:
-            cached = self._load_cached(contract_id, self.aggregate_cache)
+            cached = self._load_cached(contract_id, self.aggregate_cache, for_change)
             if cached is not None:
                 return cached
         try:
@@ -311,10 +314,14 @@ class ContractStore(Application[UUID]):
             self.aggregate_cache.put(contract)
         return contract
 
-    def _load_cached(self, contract_id: UUID, cache: AggregateCache) -> Contract | None:
+    def _load_cached(
+        self, contract_id: UUID, cache: AggregateCache, for_change: bool = False
+    ) -> Contract | None:
         """The contract at the head of its stored history from the cache, brought forward by
         the events after the cached version if there are any; None when the cache cannot serve
-        it (nothing kept, or the kept copy is not on the stored chain: a full load decides)."""
+        it (nothing kept, or the kept copy is not on the stored chain: a full load decides).
+        `for_change`: for a command, which may take the contract its predecessor left (no
+        copy) and keeps it once saved (ContractService)."""
         entry = cache.get(contract_id)
         if entry is None:
             cache.misses += 1
@@ -328,9 +335,17 @@ class ContractStore(Application[UUID]):
             if record_digest(head[0].state) != entry.head_digest:
                 cache.discard(contract_id)  # the head was rewritten behind our back
                 return None
+            kept = cache.take(entry) if for_change else cache.copy_of(entry)
+            if kept is None:  # taken by another caller a moment ago: the full load decides
+                cache.misses += 1
+                return None
             cache.hits += 1
-            return cast(Contract, entry.contract())
-        contract = cast(Contract, entry.contract())
+            return cast(Contract, kept)
+        kept = cache.take(entry) if for_change else cache.copy_of(entry)
+        if kept is None:
+            cache.misses += 1
+            return None
+        contract = cast(Contract, kept)
         try:
             with self._store_errors():
                 for event in self.events.get(contract_id, gt=entry.version):
@@ -347,7 +362,8 @@ class ContractStore(Application[UUID]):
         if contract.version < head[0].originator_version:
             return None  # not all events came back: the full load decides
         cache.caught_up += 1
-        cache.put(contract)
+        if not for_change:  # a command keeps what it saves
+            cache.put(contract)
         return contract
 
     def _read_models(self) -> ReadModelStore:

@@ -163,11 +163,15 @@ class SealedAsDict(Transcoding):
 
 
 class _Keys:
-    """A contract's live keys, as read at the start of a load or command."""
+    """A contract's live keys within a load or command: all of them read in one query when the
+    first sealed text is opened (`loaded`), one at a time when a text is sealed before that (a
+    command on a contract the cache kept opens nothing, so it does not read every key of a long
+    history)."""
 
     def __init__(self) -> None:
         self.by_id: dict[str, bytes] = {}
         self.by_scope: dict[KeyScope, str] = {}
+        self.loaded = False
 
     def add(self, key_id: str, scope: KeyScope, key: bytes) -> None:
         self.by_id[key_id] = key
@@ -198,7 +202,8 @@ class PersonalData:
 
     @contextlib.contextmanager
     def reading(self, *contract_ids: str) -> Iterator[None]:
-        """Within: the keys of these contracts are at hand (one query for all of them)."""
+        """Within: the keys of these contracts are at hand — each contract's read in one query
+        when its first sealed text is opened."""
         known = _prefetched.get()
         wanted = [c for c in contract_ids if known is None or c not in known]
         if not wanted:
@@ -207,8 +212,6 @@ class PersonalData:
         merged = dict(known or {})
         for contract_id in wanted:
             merged[contract_id] = _Keys()
-        for key_id, scope, key in self.keys.keys_of(wanted):
-            merged[scope.contract_id].add(key_id, scope, key)
         token = _prefetched.set(merged)
         try:
             yield
@@ -219,7 +222,12 @@ class PersonalData:
         contract_id = key_id.split(".", 1)[0]
         known = _prefetched.get()
         if known is not None and contract_id in known:
-            return known[contract_id].by_id.get(key_id)
+            keys = known[contract_id]
+            if not keys.loaded:
+                for found_id, scope, key in self.keys.keys_of([contract_id]):
+                    keys.add(found_id, scope, key)
+                keys.loaded = True
+            return keys.by_id.get(key_id)
         return self.keys.key(key_id)
 
     def open(self, sealed: Sealed, *, contract_id: str, version: int, place: str) -> str:

@@ -70,6 +70,44 @@ class ContractQueries(EvidenceQueries, ContractStore):
             )
         )
 
+    def contract_state_json(self, principal: Principal, contract_id: str) -> Viewed[bytes]:
+        """The current state as the API sends it (JSON), rendered once per version in this
+        process: a read that finds the rendering at the stored head (one indexed row; its
+        record's digest) and whose organisation may read it answers without loading the
+        contract. Who may read is decided as `_visible` decides, from the members and grants
+        kept with the rendering, on today's date."""
+        cache = self.aggregate_cache
+        uuid = contract_uuid(contract_id)
+        if cache is not None and (kept := cache.rendered(uuid)) is not None:
+            if self._party_gate.surely_hidden(uuid, principal.org):
+                raise ContractNotFound(f"no contract {contract_id}")
+            with self._store_errors():
+                head = self.recorder.select_events(uuid, desc=True, limit=1)
+            if (
+                head
+                and head[0].originator_version == kept.version
+                and record_digest(head[0].state) == kept.head_digest
+            ):
+                today = local_date(datetime.now(UTC))
+                if principal.org not in kept.members and not any(
+                    g.org == principal.org and g.holds_on(today) for g in kept.grants
+                ):
+                    raise ContractNotFound(f"no contract {contract_id}")
+                cache.rendered_hits += 1
+                return Viewed(kept.version, kept.head_digest, kept.body)
+        contract = self._visible(principal, contract_id)
+        body = contract_state(contract).model_dump_json(by_alias=True).encode()
+        if cache is not None:
+            cache.keep_rendered(
+                contract.id,
+                contract.version,
+                contract.head_digest,
+                body,
+                frozenset(contract.members),
+                tuple(contract.access_grants.values()),
+            )
+        return Viewed(contract.version, contract.head_digest, body)
+
     def _contract_at(
         self,
         principal: Principal,

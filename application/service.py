@@ -179,7 +179,7 @@ class ContractService(ContractQueries):
     ) -> CommandResult:
         actor = principal.actor()
         for attempt in range(MAX_ATTEMPTS):
-            contract = self._visible(principal, command.contract_id)
+            contract = self._visible(principal, command.contract_id, for_change=True)
             if expected_version is not None and contract.version != expected_version:
                 raise VersionMismatch(expected_version, contract.version)
             with contract.taking_effect_on(command.effective_on):
@@ -215,7 +215,8 @@ class ContractService(ContractQueries):
                 self.personal_data.destroy(contract.id.hex, rectified)
                 self.forget_cached(contract.id)
             elif self.aggregate_cache is not None:
-                self.aggregate_cache.put(contract)  # as saved: the next command starts here
+                # As saved, handed over as it is: the next command starts from it (no copy).
+                self.aggregate_cache.keep_live(contract)
             return self._viewed(replace(result, log_indexes=logged), contract, view)
         raise TooMuchContention(
             f"{command.fingerprint_name} lost the race for contract {command.contract_id} too often"

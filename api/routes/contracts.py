@@ -119,6 +119,8 @@ def get_contract(
         ),
     ] = None,
 ) -> Response:
+    if version is None and as_of is None and in_force_on is None:
+        return respond(contracts.contract_state_json(principal, contract_id))
     data = contracts.contract_state(
         principal, contract_id, version=version, as_of=as_of, in_force_on=in_force_on
     )

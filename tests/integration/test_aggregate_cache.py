@@ -5,25 +5,28 @@ outage, never from memory; and the cache is used (its counters say so)."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import pytest
 
-from application import aggregate_cache
+from application import aggregate_cache, queries
 from application.aggregate_cache import AggregateCache
-from application.commands import ContractCommand, IssuePublication
-from application.errors import StoreUnavailable
+from application.commands import ContractCommand, GrantAccess, IssuePublication, RevokeAccess
+from application.errors import ContractNotFound, StoreUnavailable
 from application.service import ContractService
 from domain.contract import Contract
 from domain.errors import DomainError
 from domain.values import Actor
 from infrastructure.settings import Settings
 from tests.integration.test_application_durable import outage
-from tests.support.app import AUDITOR, COMMISSIONER, active_contract, service_for
+from tests.support.app import AUDITOR, COMMISSIONER, OUTSIDER, active_contract, service_for
 
 WRITERS_PER_SERVICE = 3
 WRITES = 8
@@ -203,3 +206,107 @@ def test_an_entry_is_dropped_once_it_is_too_old_and_none_is_kept_with_zero_bytes
     cache.put(a)
     kept = cache.get(a.id)
     assert kept is not None and cache.size_bytes == len(kept.blob)
+
+
+def _state(service: ContractService, principal: Any, contract_id: str) -> dict[str, Any]:
+    viewed = service.contract_state_json(principal, contract_id)
+    body: dict[str, Any] = json.loads(viewed.body)
+    assert body["version"] == viewed.version
+    return body
+
+
+def test_the_rendered_state_is_read_at_the_head_by_those_who_may(
+    two: tuple[ContractService, ContractService], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here, elsewhere = two
+    cache = here.aggregate_cache
+    assert cache is not None
+    contract_id = active_contract(here).contract_id
+    first = _state(here, AUDITOR, contract_id)
+    assert _state(here, COMMISSIONER, contract_id) == first
+    assert cache.rendered_hits == 1  # the second read rendered nothing
+    assert first == json.loads(
+        here.contract_state(AUDITOR, contract_id).model_dump_json(by_alias=True)
+    )
+
+    # A write in another process: the next read here is at the new head, not the kept one.
+    version = publish(elsewhere, contract_id, "daar")
+    again = _state(here, AUDITOR, contract_id)
+    assert again["version"] == version and again["counts"]["publications"] == 1
+    assert cache.rendered_hits == 1
+
+    # Who may read is decided on every read, the kept rendering included.
+    for _ in range(2):
+        with pytest.raises(ContractNotFound):
+            here.contract_state_json(OUTSIDER, contract_id)
+    grant = GrantAccess(
+        contract_id, org=OUTSIDER.org, role="reader", reason="rekenkamer", until=date(2030, 1, 1)
+    )
+    grant_id = elsewhere.handle(COMMISSIONER, grant).created_id
+    assert grant_id is not None
+    assert _state(here, OUTSIDER, contract_id)["version"] == version + 1
+    assert _state(here, OUTSIDER, contract_id)["version"] == version + 1
+    hits = cache.rendered_hits
+    assert hits >= 2
+    # The grant lapses with the date, even with nothing written since.
+    monkeypatch.setattr(queries, "local_date", lambda _: date(2030, 1, 2))
+    with pytest.raises(ContractNotFound):
+        here.contract_state_json(OUTSIDER, contract_id)
+    monkeypatch.undo()
+    elsewhere.handle(COMMISSIONER, RevokeAccess(contract_id, grant_id=grant_id, reason="klaar"))
+    with pytest.raises(ContractNotFound):
+        here.contract_state_json(OUTSIDER, contract_id)
+
+
+def test_readers_beside_writers_in_one_process_never_see_a_contract_half_changed(
+    cached: Settings,
+) -> None:
+    """Commands hand the contract they saved to the next command as it is (no copy); readers
+    pickle it first. Every read must show a whole version: one publication per event since."""
+    service = service_for(cached)
+    try:
+        contract_id = active_contract(service).contract_id
+        base = service.contract_state(AUDITOR, contract_id).version
+        start = threading.Barrier(2 * WRITERS_PER_SERVICE)
+        torn: list[str] = []
+        done = threading.Event()
+
+        def write(name: str) -> None:
+            start.wait(timeout=30)
+            for k in range(WRITES):
+                publish(service, contract_id, f"{name}-{k}")
+
+        def read(full: bool) -> None:
+            start.wait(timeout=30)
+            for _ in range(200):
+                if full:
+                    data = service.get_contract(AUDITOR, contract_id)
+                    version, count = data.version, len(data.publications)
+                else:
+                    body = _state(service, AUDITOR, contract_id)
+                    version, count = body["version"], body["counts"]["publications"]
+                if count != version - base:
+                    torn.append(f"version {version} with {count} publications")
+                if done.is_set():
+                    return
+
+        writers = [
+            threading.Thread(target=write, args=(f"w{n}",)) for n in range(WRITERS_PER_SERVICE)
+        ]
+        readers = [
+            threading.Thread(target=read, args=(n % 2 == 0,)) for n in range(WRITERS_PER_SERVICE)
+        ]
+        for thread in writers + readers:
+            thread.start()
+        for thread in writers:
+            thread.join(timeout=120)
+        done.set()
+        for thread in readers:
+            thread.join(timeout=120)
+        assert torn == []
+        final = service.contract_state(AUDITOR, contract_id)
+        assert final.version == base + WRITERS_PER_SERVICE * WRITES
+        assert final.counts.publications == WRITERS_PER_SERVICE * WRITES
+        assert service.verify(AUDITOR, contract_id).valid
+    finally:
+        service.close()

@@ -180,9 +180,9 @@ def test_a_repeat_and_a_proposal_read_each_load_the_contract_once(
     loads: list[int | None] = []
     load = world.service._load
 
-    def counting(contract_id: UUID, version: int | None = None) -> Contract:
+    def counting(contract_id: UUID, version: int | None = None, **options: bool) -> Contract:
         loads.append(version)
-        return load(contract_id, version)
+        return load(contract_id, version, **options)
 
     monkeypatch.setattr(world.service, "_load", counting)
     again = world.service.handle(COMMISSIONER, consent, idempotency_key="k", view=View.PROPOSAL)
