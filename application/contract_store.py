@@ -258,7 +258,9 @@ class ContractStore(Application[UUID]):
         exist). Visible to its members — the commissioner, the active providers and the
         providers invited to it (the contract list applies the same rule); a provider that
         withdrew or declined no longer sees it — and to an outside organisation while an access
-        grant of the commissioner holds (with `audit`: a grant for auditors). `for_change`: the caller (a command) changes the contract it gets."""
+        grant of the commissioner holds (with `audit`: a grant for auditors).
+
+        `for_change`: the caller (a command) changes the contract it gets."""
         uuid = contract_uuid(contract_id)
         if self._party_gate.surely_hidden(uuid, principal.org):  # costs what a missing id costs
             raise ContractNotFound(f"no contract {contract_id}")

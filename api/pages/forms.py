@@ -242,6 +242,82 @@ def propose_allocation(cid: str, form: dict[str, str], _: Principal) -> Contract
     )
 
 
+def propose_ceiling_or_term(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
+    """A change to the financial framework's ceiling, the term's end, or both."""
+    given = form.get("plafond", "").strip()
+    ceiling = amount(form, "plafond", "Nieuw plafond") if given else None
+    term_end = optional_day(form, "einde", "Nieuwe einddatum")
+    if ceiling is None and term_end is None:
+        raise FormInvalid("Vul een nieuw plafond of een nieuwe einddatum in (of beide).")
+    return _proposal(
+        cid,
+        form,
+        Adjustment(
+            legal_basis=text(form, "grondslag", "Juridische grondslag"),
+            value=amount(form, "waarde", "Waarde van de wijziging", required=False),
+            effective_on=day(form, "ingang", "Gaat in op"),
+            ceiling=ceiling,
+            term_end=term_end,
+            decision_ref=optional(form, "besluit", "Besluit (kenmerk)"),
+            justification=optional(form, "rechtvaardiging", "Rechtvaardiging"),
+        ),
+    )
+
+
+def _action(form: dict[str, str]) -> ChangeAction:
+    action = choice(form, "actie", "Wat verandert", ChangeAction)
+    if action == ChangeAction.ADD:
+        raise FormInvalid("Kies herformuleren (bijstellen) of intrekken.")
+    return action
+
+
+def propose_goal_change(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
+    """Revise a goal's wording or retire it."""
+    level, _sep, node_id = text(form, "doel", "Doel").partition(":")
+    if level not in set(GoalLevel) or not node_id:
+        raise FormInvalid("Kies een doel uit de lijst.")
+    action = _action(form)
+    return _proposal(
+        cid,
+        form,
+        GoalChange(
+            action,
+            GoalLevel(level),
+            node_id=node_id,
+            text=optional(form, "tekst", "Nieuwe omschrijving")
+            if action == ChangeAction.REVISE
+            else None,
+            effective_on=optional_day(form, "ingang", "Gaat in op"),
+        ),
+    )
+
+
+def propose_indicator_change(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
+    """Adjust an indicator's target or definition, or retire it."""
+    action = _action(form)
+    target = None
+    if action == ChangeAction.REVISE and (
+        form.get("streefwaarde", "").strip() or form.get("streefdatum", "").strip()
+    ):
+        target = Target(
+            amount(form, "streefwaarde", "Nieuwe streefwaarde"),
+            day(form, "streefdatum", "Nieuwe streefdatum"),
+        )
+    return _proposal(
+        cid,
+        form,
+        IndicatorChange(
+            action,
+            indicator_id=text(form, "indicator", "Indicator"),
+            definition=optional(form, "definitie", "Nieuwe definitie")
+            if action == ChangeAction.REVISE
+            else None,
+            target=target,
+            effective_on=optional_day(form, "ingang", "Gaat in op"),
+        ),
+    )
+
+
 def consent(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
     return GiveConsent(
         cid,
@@ -414,6 +490,9 @@ FORMS: dict[str, PageForm] = {
     "voorstel-indicator": PageForm(propose_indicator, "Het voorstel is ingediend."),
     "voorstel-pakket": PageForm(propose_goal_with_indicator, "Het voorstel is ingediend."),
     "voorstel-budget": PageForm(propose_allocation, "Het voorstel is ingediend."),
+    "voorstel-plafond": PageForm(propose_ceiling_or_term, "Het voorstel is ingediend."),
+    "voorstel-doel-wijzigen": PageForm(propose_goal_change, "Het voorstel is ingediend."),
+    "voorstel-indicator-wijzigen": PageForm(propose_indicator_change, "Het voorstel is ingediend."),
     "instemmen": PageForm(consent, "Uw instemming is vastgelegd."),
     "afwijzen": PageForm(reject, "Het voorstel is afgewezen."),
     "intrekken": PageForm(withdraw, "Het voorstel is ingetrokken."),

@@ -316,6 +316,13 @@ def contract_context(user: Principal, contract: ContractData) -> dict[str, Any]:
             for g in contract.goals
             if g.status != "retired" and g.level != "performance"
         ],
+        # Every active goal, for a revision or retirement (the value names its level: a change
+        # must name the level of the node it changes).
+        "goal_change_options": [
+            (f"{g.level}:{g.node_id}", f"{LEVEL_NL.get(g.level, g.level)}: {g.text[:60]}")
+            for g in contract.goals
+            if g.status != "retired"
+        ],
         "result_options": [
             (g.node_id, g.text[:80])
             for g in contract.goals

@@ -356,3 +356,127 @@ def test_sign_in_never_sends_the_visitor_off_site(visitor: TestClient) -> None:
         assert response.status_code == 303
         assert response.headers["location"] == "/contracten"
         post_form(visitor, "/contracten", "/afmelden", {})
+
+
+def _agreed_through_the_forms(
+    visitor: TestClient, page: str, form: str, fields: dict[str, str]
+) -> None:
+    """Proposed by Annemarie (municipality) through `form`, consented by both providers."""
+    sign_in(visitor, ANNEMARIE.subject)
+    response = post_form(visitor, page, f"{page}/{form}", fields)
+    assert response.status_code == 303, text_of(response)
+    contract_id = page.rsplit("/", 1)[1]
+    (proposal,) = [p for p in stored(visitor, contract_id).proposals if p.status == "open"]
+    for person in (JOOST, FATIMA):
+        post_form(visitor, page, "/afmelden", {})
+        sign_in(visitor, person.subject)
+        response = post_form(visitor, page, f"{page}/instemmen", {"voorstel": proposal.proposal_id})
+        assert response.status_code == 303, text_of(response)
+    post_form(visitor, page, "/afmelden", {})
+
+
+def test_the_ceiling_and_term_change_through_the_form(visitor: TestClient) -> None:
+    sign_in(visitor, ANNEMARIE.subject)
+    contract_id = load_demo(visitor)
+    page = f"/contracten/{contract_id}"
+    before = stored(visitor, contract_id)
+    base = {
+        "sessie": before.sessions[-1].session_id,
+        "grondslag": "Art. 2.163b Aanbestedingswet",
+        "waarde": "50.000,00",
+        "ingang": "2026-01-01",
+        "toelichting": "Een jaar langer, met meer budget",
+    }
+    # Neither a ceiling nor an end: refused beside the form, nothing stored.
+    response = post_form(visitor, page, f"{page}/voorstel-plafond", base)
+    assert response.status_code == 400
+    assert 'id="fout-voorstel-plafond"' in response.text
+    assert "Vul een nieuw plafond of een nieuwe einddatum in" in text_of(response)
+    assert stored(visitor, contract_id).version == before.version
+
+    ceiling = before.financial_framework.ceiling + 50000
+    _agreed_through_the_forms(
+        visitor,
+        page,
+        "voorstel-plafond",
+        base
+        | {
+            "plafond": f"{ceiling:.2f}".replace(".", ","),
+            "einde": "2029-12-31",
+            "besluit": "B&W 2025-123",
+            "rechtvaardiging": "Onvoorzien: de wachtlijst in Noord verdubbelde (art. 2.163e)",
+        },
+    )
+    after = stored(visitor, contract_id)
+    assert after.financial_framework.ceiling == ceiling
+    assert str(after.term.end) == "2029-12-31"
+
+
+def test_a_goal_and_an_indicator_revised_and_retired_through_the_forms(
+    visitor: TestClient,
+) -> None:
+    sign_in(visitor, ANNEMARIE.subject)
+    contract_id = load_demo(visitor)
+    page = f"/contracten/{contract_id}"
+    before = stored(visitor, contract_id)
+    session = before.sessions[-1].session_id
+    vision = next(g for g in before.goals if g.level == "vision")
+    _agreed_through_the_forms(
+        visitor,
+        page,
+        "voorstel-doel-wijzigen",
+        {
+            "sessie": session,
+            "doel": f"vision:{vision.node_id}",
+            "actie": "revise",
+            "tekst": "Iedereen in Noord doet mee, met hulp dichtbij",
+            "toelichting": "Scherper geformuleerd",
+        },
+    )
+    indicator = before.indicators[0]
+    _agreed_through_the_forms(
+        visitor,
+        page,
+        "voorstel-indicator-wijzigen",
+        {
+            "sessie": session,
+            "indicator": indicator.indicator_id,
+            "actie": "revise",
+            "streefwaarde": "4,5",
+            "streefdatum": "2027-12-31",
+            "toelichting": "Ambitieuzer",
+        },
+    )
+    after = stored(visitor, contract_id)
+    assert next(g for g in after.goals if g.node_id == vision.node_id).text.startswith(
+        "Iedereen in Noord doet mee"
+    )
+    revised = next(i for i in after.indicators if i.indicator_id == indicator.indicator_id)
+    assert revised.target is not None and str(revised.target.value) == "4.5"
+    assert (revised.version, str(revised.target.due_on)) == (indicator.version + 1, "2027-12-31")
+
+    _agreed_through_the_forms(
+        visitor,
+        page,
+        "voorstel-indicator-wijzigen",
+        {
+            "sessie": session,
+            "indicator": indicator.indicator_id,
+            "actie": "retire",
+            "toelichting": "Meten we niet meer",
+        },
+    )
+    retired = stored(visitor, contract_id)
+    assert next(
+        i for i in retired.indicators if i.indicator_id == indicator.indicator_id
+    ).status == ("retired")
+    # A goal from outside the list is refused beside the form.
+    sign_in(visitor, ANNEMARIE.subject)
+    response = post_form(
+        visitor,
+        page,
+        f"{page}/voorstel-doel-wijzigen",
+        {"sessie": session, "doel": "onzin", "actie": "retire", "toelichting": "x"},
+    )
+    assert response.status_code == 400
+    assert "Kies een doel uit de lijst." in text_of(response)
