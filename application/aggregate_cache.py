@@ -33,6 +33,9 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+#: the views kept rendered: the API's current state (JSON bytes), the pages' full view
+RENDERED_KINDS = ("state", "full")
+
 
 @dataclass
 class CachedContract:
@@ -52,13 +55,15 @@ class CachedContract:
 
 @dataclass(frozen=True)
 class RenderedContract:
-    """The contract's current state as the API sends it (JSON bytes), rendered once per version:
-    a version never changes. With it, what decides who may read it (the members, the access
-    grants), so a read that finds it need not load the contract at all."""
+    """A view of the contract's current state, rendered once per version (a version never
+    changes): the API's JSON bytes, or the pages' full view (an immutable model every reader
+    shares). With it, what decides who may read it (the members, the access grants), so a read
+    that finds it need not load the contract at all."""
 
     version: int
     head_digest: str
-    body: bytes
+    body: Any
+    size: int  # bytes counted against the budget (for a model: an estimate)
     members: frozenset[str]
     grants: tuple[Any, ...]  # the contract's AccessGrants at that version
     kept_at: float
@@ -71,7 +76,7 @@ class AggregateCache:
         self._swept_at = time.monotonic()
         self._entries: OrderedDict[UUID, CachedContract] = OrderedDict()
         #: the rendered current state per contract, within an eighth of the bytes
-        self._rendered: OrderedDict[UUID, RenderedContract] = OrderedDict()
+        self._rendered: OrderedDict[tuple[UUID, str], RenderedContract] = OrderedDict()
         self._rendered_bytes = 0
         #: how often a read was answered from a rendered state
         self.rendered_hits = 0
@@ -169,46 +174,54 @@ class AggregateCache:
             self._drop(contract_id)
             self._drop_rendered(contract_id)
 
-    def rendered(self, contract_id: UUID) -> RenderedContract | None:
+    def rendered(self, contract_id: UUID, kind: str) -> RenderedContract | None:
         with self._lock:
-            kept = self._rendered.get(contract_id)
+            kept = self._rendered.get((contract_id, kind))
             if kept is None:
                 return None
             if time.monotonic() - kept.kept_at > self._max_age:
-                self._drop_rendered(contract_id)
+                self._drop_rendered(contract_id, (kind,))
                 return None
-            self._rendered.move_to_end(contract_id)
+            self._rendered.move_to_end((contract_id, kind))
             return kept
 
     def keep_rendered(
         self,
         contract_id: UUID,
+        kind: str,
         version: int,
         head_digest: str,
-        body: bytes,
+        body: Any,
+        size: int,
         members: frozenset[str],
         grants: tuple[Any, ...],
     ) -> None:
-        """Keep the rendered current state at `version` (an older one than kept is ignored)."""
+        """Keep a rendered view of the current state at `version` (an older one than kept is
+        ignored)."""
         limit = self._max_bytes // 8
-        if len(body) > limit:
+        if size > limit:
             return
-        entry = RenderedContract(version, head_digest, body, members, grants, time.monotonic())
+        entry = RenderedContract(
+            version, head_digest, body, size, members, grants, time.monotonic()
+        )
         with self._lock:
-            kept = self._rendered.get(contract_id)
+            kept = self._rendered.get((contract_id, kind))
             if kept is not None and kept.version > version:
                 return
-            self._drop_rendered(contract_id)
-            self._rendered[contract_id] = entry
-            self._rendered_bytes += len(body)
+            self._drop_rendered(contract_id, (kind,))
+            self._rendered[(contract_id, kind)] = entry
+            self._rendered_bytes += size
             while self._rendered_bytes > limit and self._rendered:
                 _, evicted = self._rendered.popitem(last=False)
-                self._rendered_bytes -= len(evicted.body)
+                self._rendered_bytes -= evicted.size
 
-    def _drop_rendered(self, contract_id: UUID) -> None:  # with the lock held
-        kept = self._rendered.pop(contract_id, None)
-        if kept is not None:
-            self._rendered_bytes -= len(kept.body)
+    def _drop_rendered(
+        self, contract_id: UUID, kinds: tuple[str, ...] = RENDERED_KINDS
+    ) -> None:  # with the lock held
+        for kind in kinds:
+            kept = self._rendered.pop((contract_id, kind), None)
+            if kept is not None:
+                self._rendered_bytes -= kept.size
 
     def expire(self) -> None:
         """Drop every entry older than `max_age` (also done on the way by `get`)."""
@@ -218,10 +231,10 @@ class AggregateCache:
                 k for k, e in self._entries.items() if now - e.kept_at > self._max_age
             ]:
                 self._drop(contract_id)
-            for contract_id in [
+            for contract_id, kind in [
                 k for k, e in self._rendered.items() if now - e.kept_at > self._max_age
             ]:
-                self._drop_rendered(contract_id)
+                self._drop_rendered(contract_id, (kind,))
 
     def _drop(self, contract_id: UUID) -> None:  # with the lock held
         kept = self._entries.pop(contract_id, None)

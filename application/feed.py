@@ -151,7 +151,7 @@ def feed_page(
             and may_see(UUID(str(n.originator_id)))
         }
         contracts = {UUID(str(n.originator_id)).hex for n in batch if n.id in shown}
-        with store.personal_data.reading(*contracts):  # one read of their keys
+        with store.personal_data.reading(*contracts, prefetch=True):  # one read of their keys
             for notification in batch:
                 if notification.id in shown:
                     item = stored_cloud_event(notification, source, store.personal_data)

@@ -201,9 +201,10 @@ class PersonalData:
     # -- reading ------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def reading(self, *contract_ids: str) -> Iterator[None]:
+    def reading(self, *contract_ids: str, prefetch: bool = False) -> Iterator[None]:
         """Within: the keys of these contracts are at hand — each contract's read in one query
-        when its first sealed text is opened."""
+        when its first sealed text is opened, or with `prefetch` all of them in one query now
+        (a reader about to open texts of many contracts: the feed)."""
         known = _prefetched.get()
         wanted = [c for c in contract_ids if known is None or c not in known]
         if not wanted:
@@ -212,6 +213,11 @@ class PersonalData:
         merged = dict(known or {})
         for contract_id in wanted:
             merged[contract_id] = _Keys()
+        if prefetch:
+            for key_id, scope, key in self.keys.keys_of(wanted):
+                merged[scope.contract_id].add(key_id, scope, key)
+            for contract_id in wanted:
+                merged[contract_id].loaded = True
         token = _prefetched.set(merged)
         try:
             yield

@@ -5,7 +5,9 @@ aggregate; a read that fills an ETag reports the version it read from the same l
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, date, datetime
+from typing import Any
 
 from application import diff, history, record_pages, time_travel, verification
 from application.contract_store import ContractStore, contract_uuid
@@ -46,7 +48,13 @@ class ContractQueries(EvidenceQueries, ContractStore):
         in_force_on: date | None = None,
     ) -> ContractData:
         """The whole contract, every record included (pages, dossier), now, at a version, as
-        recorded at a moment, or in force on a date."""
+        recorded at a moment, or in force on a date. Now: rendered once per version and shared
+        (the model is immutable), like `contract_state_json`."""
+        if version is None and as_of is None and in_force_on is None:
+            full: ContractData = self._current_view(
+                principal, contract_id, "full", contract_data
+            ).body
+            return full
         return contract_data(
             self._contract_at(
                 principal, contract_id, version=version, as_of=as_of, in_force_on=in_force_on
@@ -71,14 +79,24 @@ class ContractQueries(EvidenceQueries, ContractStore):
         )
 
     def contract_state_json(self, principal: Principal, contract_id: str) -> Viewed[bytes]:
-        """The current state as the API sends it (JSON), rendered once per version in this
-        process: a read that finds the rendering at the stored head (one indexed row; its
-        record's digest) and whose organisation may read it answers without loading the
-        contract. Who may read is decided as `_visible` decides, from the members and grants
-        kept with the rendering, on today's date."""
+        """The current state as the API sends it (JSON), rendered once per version."""
+        return self._current_view(
+            principal,
+            contract_id,
+            "state",
+            lambda contract: contract_state(contract).model_dump_json(by_alias=True).encode(),
+        )
+
+    def _current_view(
+        self, principal: Principal, contract_id: str, kind: str, render: Callable[[Contract], Any]
+    ) -> Viewed[Any]:
+        """A view of the current state, rendered once per version in this process: a read that
+        finds the rendering at the stored head (one indexed row; its record's digest) and whose
+        organisation may read it answers without loading the contract. Who may read is decided
+        as `_visible` decides, from the members and grants kept with the rendering, today."""
         cache = self.aggregate_cache
         uuid = contract_uuid(contract_id)
-        if cache is not None and (kept := cache.rendered(uuid)) is not None:
+        if cache is not None and (kept := cache.rendered(uuid, kind)) is not None:
             if self._party_gate.surely_hidden(uuid, principal.org):
                 raise ContractNotFound(f"no contract {contract_id}")
             with self._store_errors():
@@ -96,13 +114,17 @@ class ContractQueries(EvidenceQueries, ContractStore):
                 cache.rendered_hits += 1
                 return Viewed(kept.version, kept.head_digest, kept.body)
         contract = self._visible(principal, contract_id)
-        body = contract_state(contract).model_dump_json(by_alias=True).encode()
+        body = render(contract)
         if cache is not None:
+            copy = cache.get(contract.id)
+            size = len(body) if isinstance(body, bytes) else copy.size if copy else 0
             cache.keep_rendered(
                 contract.id,
+                kind,
                 contract.version,
                 contract.head_digest,
                 body,
+                size,
                 frozenset(contract.members),
                 tuple(contract.access_grants.values()),
             )

@@ -229,11 +229,17 @@ def test_the_rendered_state_is_read_at_the_head_by_those_who_may(
         here.contract_state(AUDITOR, contract_id).model_dump_json(by_alias=True)
     )
 
+    # The pages' full view likewise: one rendering per version, shared.
+    full = here.get_contract(AUDITOR, contract_id)
+    assert here.get_contract(COMMISSIONER, contract_id) is full
+    assert cache.rendered_hits == 2
+
     # A write in another process: the next read here is at the new head, not the kept one.
     version = publish(elsewhere, contract_id, "daar")
     again = _state(here, AUDITOR, contract_id)
     assert again["version"] == version and again["counts"]["publications"] == 1
-    assert cache.rendered_hits == 1
+    assert [p.summary for p in here.get_contract(AUDITOR, contract_id).publications] == ["daar"]
+    assert cache.rendered_hits == 2
 
     # Who may read is decided on every read, the kept rendering included.
     for _ in range(2):
