@@ -98,7 +98,7 @@ def main() -> int:
     parser.add_argument("--idle", action="store_true", help="sample waiting threads too")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="dialoog-profile-"))
-    secret = "profile-" + os.urandom(8).hex()
+    secret = "profile-" + os.urandom(16).hex()  # 40 bytes: the server wants at least 32
     with PgCluster() as cluster:
         service = contract_service(Settings(database_url=cluster.url, data_dir=scratch))
         try:

@@ -14,6 +14,7 @@ with SIGKILL loses those. A normal shutdown flushes them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import queue
@@ -204,13 +205,16 @@ _SCHEMA_LOCK_KEY = 0x6469616C6F6F67  # "dialoog"
 
 
 class PostgresAccessLog:
-    """A table in the events' PostgreSQL database. A connection per batch: batches come at most
-    a few times a second, so a pool would only hold connections the events need."""
+    """A table in the events' PostgreSQL database. The batches are written over one connection
+    kept open (`append` is only called under the buffer's flush lock; a connection that failed
+    is dropped and the next batch opens a new one): opening one per batch cost a PostgreSQL
+    backend start several times a second per worker. Reads, which are rare, open their own."""
 
     def __init__(self, conninfo: str, *, connect_timeout: float) -> None:
         self._conninfo = conninfo
         self._connect_timeout = max(2, int(connect_timeout))
         self._ready = False
+        self._writer: Any | None = None
 
     def _connect(self) -> Any:
         import psycopg
@@ -224,13 +228,22 @@ class PostgresAccessLog:
         return connection
 
     def append(self, entries: Sequence[AccessEntry]) -> None:
-        with self._connect() as connection, connection.cursor() as cursor:
-            # Ids become visible in commit order, so an auditor paging by id skips nothing.
-            cursor.execute(f"LOCK TABLE {TABLE} IN SHARE ROW EXCLUSIVE MODE")
-            cursor.executemany(
-                f"INSERT INTO {TABLE} ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",  # noqa: S608
-                [_row(e, e.at) for e in entries],
-            )
+        if self._writer is None or self._writer.closed:
+            self._writer = self._connect()
+        connection = self._writer
+        try:
+            with connection.transaction(), connection.cursor() as cursor:
+                # Ids become visible in commit order, so an auditor paging by id skips nothing.
+                cursor.execute(f"LOCK TABLE {TABLE} IN SHARE ROW EXCLUSIVE MODE")
+                cursor.executemany(
+                    f"INSERT INTO {TABLE} ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",  # noqa: S608
+                    [_row(e, e.at) for e in entries],
+                )
+        except BaseException:
+            self._writer = None
+            with contextlib.suppress(Exception):
+                connection.close()
+            raise
 
     def entries(self, query: AccessQuery) -> list[AccessEntry]:
         sql = (
@@ -247,7 +260,10 @@ class PostgresAccessLog:
             return [_entry(row) for row in connection.execute(sql, params)]
 
     def close(self) -> None:
-        return None
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.close()
 
 
 class BufferedAccessLog:

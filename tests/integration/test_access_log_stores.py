@@ -110,3 +110,30 @@ def test_postgres_refuses_to_change_delete_or_truncate_an_entry(postgres_databas
                 connection.execute(statement)
         rows = connection.execute("SELECT subject FROM dialoog_access_log").fetchall()
         assert rows == [("person-1",)]
+
+
+@pytest.mark.postgres
+def test_postgres_batches_share_one_connection_and_a_lost_one_is_replaced(
+    postgres_database_url,
+) -> None:
+    import psycopg
+
+    store = access_log_store(Settings(database_url=postgres_database_url))
+    try:
+        store.append([entry("g", A, 1)])
+        store.append([entry("g", A, 2)])
+        with psycopg.connect(postgres_database_url, autocommit=True) as admin:
+            writers = admin.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()"
+            ).fetchall()
+            assert len(writers) == 1, writers  # one connection wrote both batches
+            admin.execute("SELECT pg_terminate_backend(%s)", writers[0])
+        with pytest.raises(psycopg.OperationalError):
+            store.append([entry("g", A, 3)])  # the lost connection: this batch fails…
+        store.append([entry("g", A, 3)])  # …and the next opens a new one
+        with psycopg.connect(postgres_database_url, autocommit=True) as admin:
+            rows = admin.execute("SELECT subject FROM dialoog_access_log ORDER BY id").fetchall()
+        assert [r[0] for r in rows] == ["person-1", "person-2", "person-3"]
+    finally:
+        store.close()
