@@ -5,7 +5,7 @@ api/app.py makes: the page session, the static files (NL Design System CSS, inst
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -17,6 +17,7 @@ from api.pages.common import (
     HERE,
     PAGE_HEADERS,
     FormTokenInvalid,
+    RenderedPages,
     SignInRequired,
     render,
     sign_in_path,
@@ -36,6 +37,8 @@ class PagesConfig:
     dev_signin: bool
     oidc: OidcClient | None
     theme: Path
+    #: pages rendered once per contract version and person (api.pages.common.RenderedPages)
+    rendered: RenderedPages = field(default_factory=RenderedPages)
 
 
 def install_pages(app: FastAPI, settings: Settings) -> None:

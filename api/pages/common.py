@@ -3,6 +3,10 @@ the headers (strict CSP), and one way to render."""
 
 from __future__ import annotations
 
+import secrets
+import threading
+import time
+from collections import OrderedDict
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -107,20 +111,70 @@ def contracts_of(request: Request) -> ContractService:
     return cast(Services, request.app.state.services).contracts
 
 
+class RenderedPages:
+    """Pages rendered once and kept, per key, with the form token left as a placeholder that
+    each answer fills in: a signed-in person's contract page depends on the contract's version,
+    the person and the day, not on the request. Bounded in count and age (10 minutes)."""
+
+    MAX_PAGES = 64
+    MAX_AGE = 600.0
+
+    def __init__(self) -> None:
+        self.placeholder = "csrf-" + secrets.token_hex(16)
+        self._pages: OrderedDict[tuple[Any, ...], tuple[float, str]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+
+    def get(self, key: tuple[Any, ...]) -> str | None:
+        with self._lock:
+            kept = self._pages.get(key)
+            if kept is None or time.monotonic() - kept[0] > self.MAX_AGE:
+                self._pages.pop(key, None)
+                return None
+            self._pages.move_to_end(key)
+            self.hits += 1
+            return kept[1]
+
+    def put(self, key: tuple[Any, ...], html: str) -> None:
+        with self._lock:
+            self._pages[key] = (time.monotonic(), html)
+            self._pages.move_to_end(key)
+            while len(self._pages) > self.MAX_PAGES:
+                self._pages.popitem(last=False)
+
+
 def render(
-    request: Request, template: str, context: dict[str, Any], *, status: int = 200
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    *,
+    status: int = 200,
+    kept_as: tuple[Any, ...] | None = None,
 ) -> HTMLResponse:
+    """The page; with `kept_as` (a key naming everything the page depends on but the form
+    token), rendered once and kept (RenderedPages)."""
     session = page_session(request)
+    token = session.form_token() if session.principal or context.get("needs_form") else ""
     base = {
         "user": session.principal,
-        "csrf": session.form_token() if session.principal or context.get("needs_form") else "",
+        "csrf": token,
         "dev_signin": request.app.state.pages.dev_signin,
         "oidc": request.app.state.pages.oidc is not None,
     }
-    response = templates.TemplateResponse(
-        request, template, {**base, **context}, status_code=status, headers=PAGE_HEADERS
+    if kept_as is None or not token:
+        return templates.TemplateResponse(
+            request, template, {**base, **context}, status_code=status, headers=PAGE_HEADERS
+        )
+    pages: RenderedPages = request.app.state.pages.rendered
+    html = pages.get(kept_as)
+    if html is None:
+        html = templates.get_template(template).render(
+            {**base, **context, "csrf": pages.placeholder, "request": request}
+        )
+        pages.put(kept_as, html)
+    return HTMLResponse(
+        html.replace(pages.placeholder, token), status_code=status, headers=PAGE_HEADERS
     )
-    return response
 
 
 def redirect(path: str) -> RedirectResponse:

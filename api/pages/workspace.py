@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -31,7 +32,7 @@ from application.principal import Principal
 from application.read_models import SummaryFilter
 from application.views import ContractData, GoalData, IndicatorData, MeasurementData
 from domain.errors import DomainError
-from domain.values import SessionKind
+from domain.values import SessionKind, local_date
 
 router = APIRouter(include_in_schema=False)
 
@@ -227,6 +228,20 @@ def _contract_response(
             "values": values or {},
         },
         status=status,
+        # As read, it depends on the version, the person and the day: kept per those.
+        kept_as=None
+        if notice or failed or error or values or status != 200
+        else (
+            "contract",
+            contract.id,
+            contract.version,
+            contract.head_digest,
+            user.subject,
+            user.name,
+            user.org,
+            tuple(sorted(user.roles)),
+            local_date(datetime.now(UTC)),
+        ),
     )
 
 

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from api.demo import AUDITOR, PEOPLE
 from api.pages.sessions import COOKIE
 from application.views import ContractData
-from tests.pages.conftest import Clock, form_token, load_demo, post_form, sign_in
+from tests.pages.conftest import CSRF, Clock, form_token, load_demo, post_form, sign_in
 
 ANNEMARIE = PEOPLE["gemeente-utrecht"]
 JOOST = PEOPLE["buurtteam-noord"]
@@ -480,3 +480,36 @@ def test_a_goal_and_an_indicator_revised_and_retired_through_the_forms(
     )
     assert response.status_code == 400
     assert "Kies een doel uit de lijst." in text_of(response)
+
+
+def test_a_kept_contract_page_carries_each_sessions_own_token_and_the_latest_version(
+    visitor: TestClient,
+) -> None:
+    sign_in(visitor, ANNEMARIE.subject)
+    contract_id = load_demo(visitor)
+    page = f"/contracten/{contract_id}"
+    pages = visitor.app.state.pages.rendered  # type: ignore[attr-defined]
+    first = visitor.get(page)
+    hits = pages.hits
+    again = visitor.get(page)
+    assert pages.hits == hits + 1  # rendered once, kept
+    assert again.text == first.text
+    token = CSRF.search(again.text)
+    assert token and pages.placeholder not in again.text
+    # The kept page's token is this session's: a form posted from it is taken.
+    response = post_form(
+        visitor,
+        page,
+        f"{page}/publicatie",
+        {"publiek": "gemeenteraad", "kanaal": "raadsbrief", "samenvatting": "Stand van zaken"},
+    )
+    assert response.status_code == 303, text_of(response)
+    assert "Stand van zaken" in text_of(visitor.get(page))  # a new version: rendered anew
+
+    # Another person of another party gets a page of their own, with their own token.
+    post_form(visitor, page, "/afmelden", {})
+    sign_in(visitor, JOOST.subject)
+    theirs = visitor.get(page)
+    assert JOOST.name in theirs.text and ANNEMARIE.name not in theirs.text.split("<main")[0]
+    other = CSRF.search(theirs.text)
+    assert other and other.group(1) != token.group(1)
