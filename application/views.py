@@ -256,7 +256,9 @@ class AccessGrantData(Data):
     in_force: bool
 
 
-class ContractData(Data):
+class ContractCore(Data):
+    """What every representation of the contract shows: its standing parts."""
+
     id: str
     reference: str
     title: str
@@ -270,14 +272,6 @@ class ContractData(Data):
     term: PeriodData
     financial_framework: FrameworkData
     goals: list[GoalData]
-    indicators: list[IndicatorData]
-    measurements: list[MeasurementData]
-    sessions: list[SessionData]
-    proposals: list[ProposalData]
-    publications: list[PublicationData]
-    consultations: list[ConsultationData]
-    evaluations: list[EvaluationData]
-    corrections: list[CorrectionData]
     #: outside organisations given read access by the commissioner, with revoked ones
     access_grants: list[AccessGrantData]
     possibly_substantial_change: bool
@@ -286,6 +280,19 @@ class ContractData(Data):
     created_at: datetime
     updated_at: datetime
     head_digest: str
+
+
+class ContractData(ContractCore):
+    """The whole contract, every record included (the pages, the dossier, the diff)."""
+
+    indicators: list[IndicatorData]
+    measurements: list[MeasurementData]
+    sessions: list[SessionData]
+    proposals: list[ProposalData]
+    publications: list[PublicationData]
+    consultations: list[ConsultationData]
+    evaluations: list[EvaluationData]
+    corrections: list[CorrectionData]
 
 
 class ContractCounts(Data):
@@ -306,36 +313,15 @@ class IndicatorState(IndicatorData):
     latest_measurement: MeasurementData | None
 
 
-class ContractState(Data):
+class ContractState(ContractCore):
     """The contract as the API shows it: what is in force and what is open, with counts of the
     collections that grow with its history (paged sub-resources), so that its size does not
     grow with every session, measurement or publication recorded (issue 14)."""
 
-    id: str
-    reference: str
-    title: str
-    status: str
-    version: int
-    procedure: str
-    assignment: str
-    commissioner: OrgRef
-    providers: list[ProviderData]
-    stakeholders: list[StakeholderData]
-    term: PeriodData
-    financial_framework: FrameworkData
-    goals: list[GoalData]
     indicators: list[IndicatorState]
     #: the proposals still open (all proposals: `/contracts/{id}/proposals`)
     open_proposals: list[ProposalData]
     counts: ContractCounts
-    #: outside organisations given read access by the commissioner, with revoked ones
-    access_grants: list[AccessGrantData]
-    possibly_substantial_change: bool
-    #: disclosed by the commissioner (Woo): its public part is open data
-    public: bool
-    created_at: datetime
-    updated_at: datetime
-    head_digest: str
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import argparse
 import functools
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,29 @@ def create(payload_file: str) -> FastAPI:
     return app
 
 
+def serve(factory: Callable[[], FastAPI], host: str, port: int, workers: int) -> None:
+    """Serve the app `factory` makes as `dialoog serve` does: its pre-bound TCP_NODELAY
+    listener, the same uvicorn options and log configuration, `workers` processes."""
+    listener = bind_listener(host, port)
+    config = uvicorn.Config(
+        app=factory,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=logging_config("INFO"),
+        access_log=False,
+        server_header=False,
+    )
+    try:
+        if workers > 1:
+            Multiprocess(config, sockets=[listener]).run()
+        else:
+            uvicorn.Server(config).run(sockets=[listener])
+    finally:
+        listener.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
@@ -48,24 +72,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--payload", required=True)
     args = parser.parse_args()
-    listener = bind_listener(args.host, args.port)
-    config = uvicorn.Config(
-        app=functools.partial(create, args.payload),
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_config=logging_config("INFO"),
-        access_log=False,
-        server_header=False,
-    )
-    try:
-        if args.workers > 1:
-            Multiprocess(config, sockets=[listener]).run()
-        else:
-            uvicorn.Server(config).run(sockets=[listener])
-    finally:
-        listener.close()
+    serve(functools.partial(create, args.payload), args.host, args.port, args.workers)
 
 
 if __name__ == "__main__":

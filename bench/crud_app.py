@@ -28,14 +28,10 @@ from uuid import uuid4
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import uvicorn
+from bare_app import serve
 from fastapi import FastAPI
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
-from uvicorn.supervisors import Multiprocess
-
-from api.cli import bind_listener
-from api.logs import logging_config
 
 TABLE = """CREATE TABLE IF NOT EXISTS crud_publications (
     id TEXT PRIMARY KEY, contract_id TEXT NOT NULL, audience TEXT NOT NULL,
@@ -126,24 +122,8 @@ def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--pool-size", type=int, default=8)
     args = parser.parse_args()
-    listener = bind_listener(args.host, args.port)
-    config = uvicorn.Config(
-        app=functools.partial(create, args.database_url, args.pool_size),
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_config=logging_config("INFO"),
-        access_log=False,
-        server_header=False,
-    )
-    try:
-        if args.workers > 1:
-            Multiprocess(config, sockets=[listener]).run()
-        else:
-            uvicorn.Server(config).run(sockets=[listener])
-    finally:
-        listener.close()
+    factory = functools.partial(create, args.database_url, args.pool_size)
+    serve(factory, args.host, args.port, args.workers)
 
 
 if __name__ == "__main__":

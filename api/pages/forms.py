@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from api.pages.messages import FormInvalid
 from application.commands import (
@@ -229,16 +229,18 @@ def propose_allocation(cid: str, form: dict[str, str], _: Principal) -> Contract
     )
     if not allocations:
         raise FormInvalid("Vul ten minste één budget per aanbieder in.")
-    return _proposal(
-        cid,
-        form,
-        Adjustment(
-            legal_basis=text(form, "grondslag", "Juridische grondslag"),
-            value=amount(form, "waarde", "Waarde van de wijziging", required=False),
-            effective_on=day(form, "ingang", "Gaat in op"),
-            allocations=allocations,
-            justification=optional(form, "rechtvaardiging", "Rechtvaardiging"),
-        ),
+    return _proposal(cid, form, _adjustment(form, allocations=allocations))
+
+
+def _adjustment(form: dict[str, str], **changes: Any) -> Adjustment:
+    """A change to money or term: its legal basis, value, day and justification from the form,
+    what it changes from `changes`."""
+    return Adjustment(
+        legal_basis=text(form, "grondslag", "Juridische grondslag"),
+        value=amount(form, "waarde", "Waarde van de wijziging", required=False),
+        effective_on=day(form, "ingang", "Gaat in op"),
+        justification=optional(form, "rechtvaardiging", "Rechtvaardiging"),
+        **changes,
     )
 
 
@@ -252,14 +254,11 @@ def propose_ceiling_or_term(cid: str, form: dict[str, str], _: Principal) -> Con
     return _proposal(
         cid,
         form,
-        Adjustment(
-            legal_basis=text(form, "grondslag", "Juridische grondslag"),
-            value=amount(form, "waarde", "Waarde van de wijziging", required=False),
-            effective_on=day(form, "ingang", "Gaat in op"),
+        _adjustment(
+            form,
             ceiling=ceiling,
             term_end=term_end,
             decision_ref=optional(form, "besluit", "Besluit (kenmerk)"),
-            justification=optional(form, "rechtvaardiging", "Rechtvaardiging"),
         ),
     )
 
