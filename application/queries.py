@@ -30,6 +30,7 @@ from application.views import (
 )
 from domain.contract import Contract
 from domain.events import ContractEvent
+from domain.records import access_on
 from domain.values import local_date
 
 log = logging.getLogger(__name__)
@@ -107,8 +108,8 @@ class ContractQueries(EvidenceQueries, ContractStore):
                 and record_digest(head[0].state) == kept.head_digest
             ):
                 today = local_date(datetime.now(UTC))
-                if principal.org not in kept.members and not any(
-                    g.org == principal.org and g.holds_on(today) for g in kept.grants
+                if principal.org not in kept.members and not access_on(
+                    kept.grants, principal.org, today
                 ):
                     raise ContractNotFound(f"no contract {contract_id}")
                 cache.rendered_hits += 1

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from pydantic.alias_generators import to_camel
 
@@ -211,11 +211,21 @@ def contract_data(contract: Contract) -> ContractData:
     )
 
 
-def latest_measurements(contract: Contract) -> dict[str, Measurement]:
+class _Measured(Protocol):
+    @property
+    def indicator_id(self) -> str: ...
+    @property
+    def period(self) -> Any: ...
+
+
+M = TypeVar("M", bound=_Measured)
+
+
+def latest_measurements(measurements: Iterable[M]) -> dict[str, M]:
     """Per indicator, the measurement of its latest period (of those of one period, the last
-    recorded)."""
-    latest: dict[str, Measurement] = {}
-    for m in contract.measurements.values():
+    recorded): for the domain's measurements and for their views alike."""
+    latest: dict[str, M] = {}
+    for m in measurements:
         kept = latest.get(m.indicator_id)
         if kept is None or m.period.end >= kept.period.end:
             latest[m.indicator_id] = m
@@ -225,7 +235,7 @@ def latest_measurements(contract: Contract) -> dict[str, Measurement]:
 def contract_state(contract: Contract) -> ContractState:
     """The contract as the API shows it: in force and open, with counts of the records that
     grow with its history (ContractState)."""
-    latest = latest_measurements(contract)
+    latest = latest_measurements(contract.measurements.values())
     return ContractState(
         **_contract_fields(contract),
         indicators=[

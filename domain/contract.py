@@ -97,6 +97,7 @@ from domain.records import (
     ResidentsConsultation,
     Session,
     Stakeholder,
+    access_on,
 )
 from domain.values import (
     AccessRole,
@@ -199,10 +200,7 @@ class Contract(ChainedAggregate):
 
     def access_of(self, org: str, day: date) -> str | None:
         """The role an outside organisation reads the contract in on `day`, if any grant holds."""
-        for grant in self.access_grants.values():
-            if grant.org == org and grant.holds_on(day):
-                return grant.role
-        return None
+        return access_on(self.access_grants.values(), org, day)
 
     # Commands: setup ------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -32,6 +33,15 @@ class AccessGrant:
 
     def holds_on(self, day: date) -> bool:
         return self.revoked_on is None and (self.until is None or day <= self.until)
+
+
+def access_on(grants: Iterable[AccessGrant], org: str, day: date) -> str | None:
+    """The role an outside organisation reads a contract in on `day` under these grants, if
+    any holds."""
+    for grant in grants:
+        if grant.org == org and grant.holds_on(day):
+            return grant.role
+    return None
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from api.pages.messages import FormInvalid, message_for, status_for
 from application.errors import ApplicationError, ContractNotFound, StoreUnavailable
 from application.principal import Principal
 from application.read_models import SummaryFilter
+from application.rendering import latest_measurements
 from application.views import ContractData, GoalData, IndicatorData, MeasurementData
 from domain.errors import DomainError
 from domain.values import SessionKind, local_date
@@ -252,15 +253,8 @@ class GoalNode:
     indicators: list[tuple[IndicatorData, MeasurementData | None]]
 
 
-def latest_measurements(contract: ContractData) -> dict[str, MeasurementData]:
-    latest: dict[str, MeasurementData] = {}
-    for m in sorted(contract.measurements, key=lambda m: m.period.end):
-        latest[m.indicator_id] = m
-    return latest
-
-
 def goal_tree(contract: ContractData) -> list[GoalNode]:
-    latest = latest_measurements(contract)
+    latest = latest_measurements(contract.measurements)
     by_result: dict[str | None, list[IndicatorData]] = {}
     for indicator in contract.indicators:
         by_result.setdefault(indicator.result_id, []).append(indicator)
@@ -281,7 +275,7 @@ def contract_context(user: Principal, contract: ContractData) -> dict[str, Any]:
     limit = framework.change_limit
     parties = {contract.commissioner.org, *(p.org for p in contract.providers)}
     open_proposals = [p for p in contract.proposals if p.status == "open"]
-    latest = latest_measurements(contract)
+    latest = latest_measurements(contract.measurements)
     results = {g.node_id for g in contract.goals}
     return {
         "tree": goal_tree(contract),
