@@ -216,7 +216,7 @@ def propose_indicator(cid: str, form: dict[str, str], _: Principal) -> ContractC
 def propose_goal_with_indicator(cid: str, form: dict[str, str], _: Principal) -> ContractCommand:
     """A package: a new goal and the indicator that measures it, agreed or rejected as one (the
     indicator hangs under the goal the package adds, `#0`; the goal carries the package's day)."""
-    goal = _goal_added(form, "Omschrijving van het doel")
+    goal = _goal_added(form, "Omschrijving van het resultaat")
     indicator = _indicator_added(form, "Naam van de indicator", "#0", None)
     return _proposal(cid, form, ChangePackage((goal, indicator)))
 

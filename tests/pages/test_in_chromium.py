@@ -1,8 +1,10 @@
 """The pages in Debian's Chromium (Playwright, launched by executable path), with axe-core run on
-every page: zero WCAG 2.1 A/AA violations. The story through the pages only: sign in at the
-OpenID Connect provider, hold a session, propose an indicator, consent from each party, record a
-measurement; then the auditor's timeline at two versions and their difference. The consent form
-is also completed with the keyboard alone.
+every page: zero WCAG 2.1 A/AA violations. The three-party story through the pages only, every
+person signed in at the OpenID Connect provider: open, invite, accept, activate, hold a session,
+propose a goal and a package, consent from each party, record a measurement, publish, make
+public; then the auditor's timeline at two versions and their difference, and the residents'
+page showing what is public and nothing else. The consent form is also completed with the
+keyboard alone.
 
 One backend (SQLite, a real `dialoog serve` on 127.0.0.1): the pages call the same application
 layer whose backends tests/pages/test_pages_http.py covers one by one."""
@@ -11,11 +13,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
+from domain.values import local_date
 from tests.pages.browser import assert_accessible, axe_violations, chromium, new_page
 from tests.pages.oidc_provider import oidc_provider
 from tests.support import api as s
@@ -71,88 +76,158 @@ def open_form(page: Page, summary: str) -> None:
     page.locator("summary", has_text=summary).click()
 
 
-def test_the_story_through_the_pages(chrome: Browser, site: Server) -> None:
-    with site.client() as api:
-        active = s.active_contract(api)
-        # The goal chain so far: a vision and an effect under it (agreed over the API).
-        vision = s.agree(api, active, "goal", s.goal_add("vision", "Inwoners doen mee"))
-        s.agree(
-            api,
-            active,
-            "goal",
-            s.goal_add("effect", "Minder wachten op hulp", vision["createdIds"]["nodeId"]),
-        )
-        contract_id = active.id
-    contract = f"{site.base_url}/contracten/{contract_id}"
-    page = new_page(chrome)
+def fill(page: Page, form: str, fields: dict[str, str]) -> Locator:
+    """Type into the labelled fields of the form `#form` (select fields by their value)."""
+    scope = page.locator(f"#{form}")
+    for label, value in fields.items():
+        field = scope.get_by_label(label, exact=True)
+        if field.evaluate("element => element.tagName") == "SELECT":
+            field.select_option(value)
+        else:
+            field.fill(value)
+    return scope
 
-    # The commissioner holds a session and proposes, as one package, a result and the
-    # indicator that measures it, agreed in that session.
-    sign_in(page, site, "ann")
-    page.get_by_role("link", name="WMO-2025-017").click()
-    assert_accessible(page)
-    open_form(page, "Overleg vastleggen")
-    form = page.locator("#sessie")
-    form.get_by_label("Datum").fill("2025-03-11")
-    form.get_by_label("Soort overleg").select_option("dialogue")
-    form.get_by_label("Deelnemers").fill(
-        "Ann Jansen; gemeente-utrecht; contractmanager\nBob de Boer; zorg-a; contractmanager"
-    )
-    form.get_by_label("Verslag (kenmerk)").fill("Verslag 2025-03-11")
-    form.get_by_label("Samenvatting").fill("Indicatoren afspreken")
-    form.get_by_role("button", name="Overleg vastleggen").click()
-    expect(page.get_by_text("Het overleg is vastgelegd.")).to_be_visible()
-    assert_accessible(page)
 
-    open_form(page, "Voorstel: doel met indicator (één pakket)")
-    form = page.locator("#voorstel-pakket")
-    form.get_by_label("Besproken in overleg").select_option(
-        label="2025-03-11 — Indicatoren afspreken"
-    )
-    form.get_by_label("Niveau van het doel").select_option("result")
-    form.get_by_label("Hangt onder").select_option(label="Effect: Minder wachten op hulp")
-    form.get_by_label("Omschrijving van het doel").fill("Hulp begint binnen twee weken")
-    form.get_by_label("Naam van de indicator").fill("Wachttijd")
-    form.get_by_label("Definitie").fill("Mediane dagen van aanmelding tot plan")
-    form.get_by_label("Eenheid").fill("dagen")
-    form.get_by_label("Richting").select_option("lower_is_better")
-    form.get_by_label("Nulmeting", exact=True).fill("21")
-    form.get_by_label("Datum nulmeting").fill("2024-12-31")
-    form.get_by_label("Bron nulmeting").fill("Nulmeting 2024")
-    form.get_by_label("Streefwaarde").fill("14")
-    form.get_by_label("Streefdatum").fill("2026-12-31")
-    form.get_by_label("Gegevensbron").fill("Registratie")
-    form.get_by_label("Gaat in op").fill("2025-03-11")  # agreed in the session of that day
-    form.get_by_label("Toelichting").fill("KPI wachttijd")
-    form.get_by_role("button", name="Voorstel indienen").click()
-    expect(page.get_by_text("Het voorstel is ingediend.")).to_be_visible()
+def consent_as(page: Page, site: Server, sub: str) -> None:
+    """A provider's person signs in, follows what waits for them and consents."""
+    sign_in(page, site, sub)
+    page.get_by_role("link", name=re.compile("Voorstel wacht op uw instemming")).click()
+    page.get_by_role("button", name=re.compile("Instemmen namens")).click()
+    expect(page.get_by_text("Uw instemming is vastgelegd.")).to_be_visible()
     assert_accessible(page)
     sign_out(page)
 
-    # Each provider consents through its own people.
+
+def test_the_story_through_the_pages(chrome: Browser, site: Server) -> None:
+    """The three-party story with the pages alone, each person signed in at the provider."""
+    today = local_date(datetime.now(UTC)).isoformat()
+    month_start = today[:8] + "01"
+    page = new_page(chrome)
+
+    # The commissioner opens the contract and invites two providers.
+    sign_in(page, site, "ann")
+    open_form(page, "Nieuwe overeenkomst openen")
+    fill(page, "nieuw", {
+        "Kenmerk": "WMO-2026-101", "Titel": "Ondersteuning in de wijk",
+        "Globale opdracht": "Inwoners krijgen snel passende ondersteuning dichtbij huis.",
+        "Procedure": "dialogue", "Looptijd: van": "2026-01-01",
+        "Looptijd: tot en met": "2029-12-31", "Financieel kader (plafond, €)": "1.200.000,00",
+        "Periode van het kader: van": "2026-01-01",
+        "Periode van het kader: tot en met": "2026-12-31",
+    }).get_by_role("button", name="Overeenkomst openen").click()  # fmt: skip
+    expect(page.get_by_text("De overeenkomst is geopend.")).to_be_visible()
+    assert_accessible(page)
+    contract = page.url.split("?")[0]
+    contract_id = contract.rsplit("/", 1)[1]
+    for org, name in (("zorg-a", "Zorg A"), ("zorg-b", "Zorg B")):
+        open_form(page, "Aanbieder uitnodigen")
+        fill(page, "aanbieder", {
+            "Organisatie (kenmerk)": org, "Naam van de aanbieder": name,
+            "Motivering": "Kent de wijk en de mensen",
+        }).get_by_role("button", name="Uitnodigen").click()  # fmt: skip
+        expect(page.get_by_text("De aanbieder is uitgenodigd.")).to_be_visible()
+    sign_out(page)
+
+    # Each provider accepts; the commissioner activates and holds the first session.
     for sub in ("bob", "bea"):
         sign_in(page, site, sub)
-        page.get_by_role("link", name=re.compile("Voorstel wacht op uw instemming")).click()
-        page.get_by_role("button", name=re.compile("Instemmen namens")).click()
-        expect(page.get_by_text("Uw instemming is vastgelegd.")).to_be_visible()
+        page.get_by_role("link", name="WMO-2026-101: Uitnodiging om partij te worden").click()
+        page.get_by_role("button", name="Uitnodiging aanvaarden").click()
+        expect(page.get_by_text("U hebt de uitnodiging aanvaard.")).to_be_visible()
         assert_accessible(page)
         sign_out(page)
+    sign_in(page, site, "ann")
+    page.goto(contract)
+    open_form(page, "Overeenkomst activeren")
+    fill(page, "activeren", {"Reden": "Start levering"}).get_by_role(
+        "button", name="Activeren"
+    ).click()
+    expect(page.get_by_text("De overeenkomst is actief.")).to_be_visible()
+    open_form(page, "Overleg vastleggen")
+    fill(page, "sessie", {
+        "Datum": today, "Soort overleg": "dialogue",
+        "Deelnemers": "Ann Jansen; gemeente-utrecht; contractmanager\n"
+        "Bob de Boer; zorg-a; contractmanager\nBea Bakker; zorg-b; contractmanager",
+        "Verslag (kenmerk)": "Verslag eerste dialoog", "Samenvatting": "Doelen en indicatoren",
+    }).get_by_role("button", name="Overleg vastleggen").click()  # fmt: skip
+    expect(page.get_by_text("Het overleg is vastgelegd.")).to_be_visible()
+    session = f"{today} — Doelen en indicatoren"
 
-    # The indicator is agreed: a provider records a measurement.
+    # The vision and an effect under it, each proposed and consented to by both providers;
+    # then, as one package, a result under the effect and the indicator that measures it.
+    sign_out(page)
+    proposals = [
+        ("Voorstel: doel toevoegen", "voorstel-doel",
+         {"Niveau": "vision", "Omschrijving": "Inwoners doen mee", "Toelichting": "De visie"},
+         {}),
+        ("Voorstel: doel toevoegen", "voorstel-doel",
+         {"Niveau": "effect", "Omschrijving": "Minder wachten op hulp", "Toelichting": "Effect"},
+         {"Hangt onder": "Visie: Inwoners doen mee"}),
+        ("Voorstel: resultaat met indicator (één pakket)", "voorstel-pakket",
+         {"Omschrijving van het resultaat": "Hulp begint binnen twee weken",
+          "Naam van de indicator": "Wachttijd",
+          "Definitie": "Mediane dagen van aanmelding tot plan", "Eenheid": "dagen",
+          "Richting": "lower_is_better", "Nulmeting": "21", "Datum nulmeting": "2025-12-31",
+          "Bron nulmeting": "Nulmeting 2025", "Streefwaarde": "14", "Streefdatum": "2027-12-31",
+          "Gegevensbron": "Registratie", "Toelichting": "KPI wachttijd"},
+         {"Hangt onder (het effect erboven)": "Effect: Minder wachten op hulp"}),
+    ]  # fmt: skip
+    before: dict[str, Any] = {}
+    for summary, form, fields, options in proposals:
+        sign_in(page, site, "ann")
+        page.goto(contract)
+        open_form(page, summary)
+        scope = fill(page, form, fields)
+        for label, option in {"Besproken in overleg": session, **options}.items():
+            scope.get_by_label(label, exact=True).select_option(label=option)
+        scope.get_by_role("button", name="Voorstel indienen").click()
+        expect(page.get_by_text("Het voorstel is ingediend.")).to_be_visible()
+        assert_accessible(page)
+        sign_out(page)
+        for sub in ("bob", "bea"):
+            consent_as(page, site, sub)
+        if form == "voorstel-doel":  # the contract as it stood before the package
+            with site.client() as api:
+                before = api.get(f"/api/v1/contracts/{contract_id}", headers=s.auditor()).json()
+    assert [g["text"] for g in before["goals"]] == ["Inwoners doen mee", "Minder wachten op hulp"]
+
+    # The indicator is agreed: a provider records a measurement and a publication.
     sign_in(page, site, "bob")
     page.goto(contract)
     expect(page.get_by_text("Er staan geen voorstellen open.")).to_be_visible()
     open_form(page, "Meting vastleggen")
-    form = page.locator("#meting")
-    form.get_by_label("Indicator").select_option(label="Wachttijd (dagen)")
-    form.get_by_label("Periode van").fill("2025-04-01")
-    form.get_by_label("Periode tot en met").fill("2025-06-30")
-    form.get_by_label("Gemeten waarde").fill("18")
-    form.get_by_label("Bron").fill("Registratie buurtteams")
-    form.get_by_role("button", name="Meting vastleggen").click()
+    scope = fill(page, "meting", {
+        "Periode van": month_start, "Periode tot en met": today, "Gemeten waarde": "18",
+        "Bron": "Registratie buurtteams",
+    })  # fmt: skip
+    scope.get_by_label("Indicator").select_option(label="Wachttijd (dagen)")
+    scope.get_by_role("button", name="Meting vastleggen").click()
     expect(page.get_by_text("De meting is vastgelegd.")).to_be_visible()
     expect(page.get_by_text(re.compile("laatste meting 18"))).to_be_visible()
+    open_form(page, "Publicatie vastleggen")
+    fill(page, "publicatie", {
+        "Voor wie": "inwoners", "Kanaal": "website",
+        "Samenvatting": "De wachttijd daalt: nu 18 dagen.",
+    }).get_by_role("button", name="Publicatie vastleggen").click()  # fmt: skip
+    expect(page.get_by_text("De publicatie is vastgelegd.")).to_be_visible()
     assert_accessible(page)
+    sign_out(page)
+
+    # The commissioner leaves a proposal open and makes the contract public.
+    sign_in(page, site, "ann")
+    page.goto(contract)
+    open_form(page, "Voorstel: opdracht aanscherpen")
+    scope = fill(page, "voorstel-opdracht", {
+        "Nieuwe opdracht": "Concept: ook mantelzorgers ondersteunen", "Toelichting": "Nog open",
+    })  # fmt: skip
+    scope.get_by_label("Besproken in overleg").select_option(label=session)
+    scope.get_by_role("button", name="Voorstel indienen").click()
+    expect(page.get_by_text("Het voorstel is ingediend.")).to_be_visible()
+    open_form(page, "Openbaar maken (Woo)")
+    fill(page, "openbaar", {"Reden": "Woo: actieve openbaarmaking"}).get_by_role(
+        "button", name="Openbaar maken"
+    ).click()
+    expect(page.get_by_text("De overeenkomst is openbaar gemaakt.")).to_be_visible()
     sign_out(page)
 
     # The auditor: the timeline, the contract at two versions, and their difference.
@@ -161,19 +236,23 @@ def test_the_story_through_the_pages(chrome: Browser, site: Server) -> None:
     assert_accessible(page)
     expect(page.locator("#gebeurtenissen")).to_contain_text("Meting vastgelegd")
     expect(page.locator("#gebeurtenissen")).to_contain_text("Bob de Boer")
-    page.get_by_label("Versie (1–").fill("7")
+    page.get_by_label("Versie (1–").fill(str(before["version"]))
     page.get_by_role("button", name="Toon versie").click()
-    expect(page.locator("#stand")).to_contain_text("Versie 7")
+    expect(page.locator("#stand")).to_contain_text(f"Versie {before['version']}")
+    expect(page.locator("#stand")).to_contain_text("Minder wachten op hulp")
     expect(page.locator("#stand")).not_to_contain_text("Wachttijd")
     assert_accessible(page)
     version = int(page.get_by_label("Versie (1–").get_attribute("max") or "0")
     page.get_by_label("Versie (1–").fill(str(version))
     page.get_by_role("button", name="Toon versie").click()
     expect(page.locator("#stand")).to_contain_text("Wachttijd")
-    page.get_by_label("Van versie").fill("7")
+    page.get_by_label("Van versie").fill(str(before["version"]))
     page.get_by_label("Tot versie").fill(str(version))
     page.get_by_role("button", name="Vergelijk").click()
-    expect(page.locator("#verschil")).to_contain_text(f"van versie 7 naar {version}")
+    expect(page.locator("#verschil")).to_contain_text(
+        f"van versie {before['version']} naar {version}"
+    )
+    expect(page.locator("#verschil")).to_contain_text("Hulp begint binnen twee weken")
     assert_accessible(page)
     page.get_by_role("button", name="Keten controleren").click()
     expect(page.get_by_text("De keten klopt")).to_be_visible()
@@ -181,6 +260,25 @@ def test_the_story_through_the_pages(chrome: Browser, site: Server) -> None:
     page.goto(f"{site.base_url}/toegankelijkheid")
     assert_accessible(page)
     page.context.close()
+
+    # A resident, not signed in: what is public, and nothing else; no cookie set or needed.
+    resident = new_page(chrome)
+    resident.goto(f"{site.base_url}/openbaar")
+    assert_accessible(resident)
+    resident.get_by_role("link", name=re.compile("WMO-2026-101")).click()
+    resident.wait_for_url(f"{site.base_url}/openbaar/contracten/{contract_id}")
+    assert_accessible(resident)
+    shown = resident.locator("main").inner_text()
+    for public in ("Inwoners krijgen snel passende ondersteuning dichtbij huis.",
+                   "Inwoners doen mee", "Minder wachten op hulp", "Wachttijd",
+                   "Hulp begint binnen twee weken",
+                   "De wachttijd daalt: nu 18 dagen.", "Zorg A", "Zorg B"):  # fmt: skip
+        assert public in shown, public
+    for private in ("Ann Jansen", "Bob de Boer", "Bea Bakker", "Doelen en indicatoren",
+                    "Verslag eerste dialoog", "mantelzorgers", "Kent de wijk"):  # fmt: skip
+        assert private not in resident.content(), private
+    assert resident.context.cookies() == []
+    resident.context.close()
 
 
 def test_the_consent_form_with_the_keyboard_alone(chrome: Browser, site: Server) -> None:
