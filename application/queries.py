@@ -81,12 +81,7 @@ class ContractQueries(EvidenceQueries, ContractStore):
 
     def contract_state_json(self, principal: Principal, contract_id: str) -> Viewed[bytes]:
         """The current state as the API sends it (JSON), rendered once per version."""
-        return self._current_view(
-            principal,
-            contract_id,
-            "state",
-            lambda contract: contract_state(contract).model_dump_json(by_alias=True).encode(),
-        )
+        return self._current_view(principal, contract_id, "state", _state_json)
 
     def _current_view(
         self, principal: Principal, contract_id: str, kind: str, render: Callable[[Contract], Any]
@@ -142,24 +137,25 @@ class ContractQueries(EvidenceQueries, ContractStore):
     ) -> Contract:
         if sum(x is not None for x in (version, as_of, in_force_on)) > 1:
             raise InvalidQuery("ask for at most one of version, asOf and inForceOn")
-        contract = self._visible(principal, contract_id)
+        if version is None and as_of is None and in_force_on is None:
+            return self._visible(principal, contract_id)
+        # Who may read, and the head, from the current state as rendered once per version: a
+        # past version is read without copying the whole current contract first.
+        head = self._current_view(principal, contract_id, "state", _state_json).version
+        uuid = contract_uuid(contract_id)
         if version is not None:
-            if not 1 <= version <= contract.version:
-                raise InvalidQuery(f"version must be between 1 and {contract.version}")
-            return self._load(contract.id, version=version)
+            if not 1 <= version <= head:
+                raise InvalidQuery(f"version must be between 1 and {head}")
+            return self._load(uuid, version=version)
         if as_of is not None:
             with self._store_errors():
-                found = time_travel.version_at(
-                    self.recorder, self.mapper, contract.id, contract.version, as_of
-                )
+                found = time_travel.version_at(self.recorder, self.mapper, uuid, head, as_of)
             if found is None:
                 raise InvalidQuery(f"the contract did not exist yet at {as_of.isoformat()}")
-            return self._load(contract.id, version=found)
-        if in_force_on is not None:
-            with self._store_errors():
-                events = self.events.get(contract.id)
-                return time_travel.in_force_on(events, in_force_on)
-        return contract
+            return self._load(uuid, version=found)
+        with self._store_errors():
+            events = self.events.get(uuid, lte=head)
+            return time_travel.in_force_on(events, in_force_on)  # type: ignore[arg-type]
 
     def get_proposal(
         self, principal: Principal, contract_id: str, proposal_id: str
@@ -338,3 +334,8 @@ class ContractQueries(EvidenceQueries, ContractStore):
     def _require_auditor(self, principal: Principal) -> None:
         if not principal.can_audit():
             raise NotPermitted("history, diff and verification need the auditor role")
+
+
+def _state_json(contract: Contract) -> bytes:
+    """The current state as the API sends it."""
+    return contract_state(contract).model_dump_json(by_alias=True).encode()

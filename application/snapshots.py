@@ -33,22 +33,47 @@ SEAL_PREFIX = b"hmac-sha256:"
 SEAL_LENGTH = len(SEAL_PREFIX) + 64 + 1  # prefix, hex digest, newline
 
 
+#: The first line of a sealed body that names the head digest of the snapshot's state, so a
+#: reader holds the snapshot against the chain without parsing the whole state.
+HEAD_LINE = b"head:"
+
+
 def seal(
-    key: bytes, originator_id: UUID | str, version: int, state: bytes, state_version: int = 1
+    key: bytes,
+    originator_id: UUID | str,
+    version: int,
+    state: bytes,
+    state_version: int = 1,
+    head: str | None = None,
 ) -> bytes:
-    return SEAL_PREFIX + _tag(key, originator_id, version, state, state_version) + b"\n" + state
+    """The stored form of a snapshot: the seal, then (with `head`) the head digest its state
+    names, then the state. The seal covers both."""
+    body = state if head is None else HEAD_LINE + head.encode() + b"\n" + state
+    return SEAL_PREFIX + _tag(key, originator_id, version, body, state_version) + b"\n" + body
+
+
+def opened(
+    key: bytes, originator_id: UUID | str, version: int, sealed: bytes, state_version: int = 1
+) -> tuple[str | None, bytes] | None:
+    """The head digest the seal names (None for snapshots sealed without one) and the stored
+    state, if the seal holds for this state version; else None."""
+    if not sealed.startswith(SEAL_PREFIX) or len(sealed) < SEAL_LENGTH:
+        return None
+    tag, body = sealed[len(SEAL_PREFIX) : SEAL_LENGTH - 1], sealed[SEAL_LENGTH:]
+    if not hmac.compare_digest(tag, _tag(key, originator_id, version, body, state_version)):
+        return None
+    if body.startswith(HEAD_LINE):
+        line, _, state = body.partition(b"\n")
+        return line[len(HEAD_LINE) :].decode("ascii", "replace"), state
+    return None, body
 
 
 def unseal(
     key: bytes, originator_id: UUID | str, version: int, sealed: bytes, state_version: int = 1
 ) -> bytes | None:
     """The stored state if its seal holds for this state version, else None."""
-    if not sealed.startswith(SEAL_PREFIX) or len(sealed) < SEAL_LENGTH:
-        return None
-    tag, state = sealed[len(SEAL_PREFIX) : SEAL_LENGTH - 1], sealed[SEAL_LENGTH:]
-    if not hmac.compare_digest(tag, _tag(key, originator_id, version, state, state_version)):
-        return None
-    return state
+    found = opened(key, originator_id, version, sealed, state_version)
+    return None if found is None else found[1]
 
 
 def is_outdated(
@@ -109,6 +134,7 @@ class SealedSnapshotStore(EventStore[UUID]):
                         record.originator_version,
                         record.state,
                         self._state_version,
+                        head=_head_of(event),
                     ),
                 )
             )
@@ -132,8 +158,8 @@ class SealedSnapshotStore(EventStore[UUID]):
             )
             for row in rows:
                 identity = (self._key, row.originator_id, row.originator_version, row.state)
-                state = unseal(*identity, self._state_version)
-                if state is None:
+                unsealed = opened(*identity, self._state_version)
+                if unsealed is None:
                     # Taken under older rules is not damage, just not usable: not reported.
                     if not is_outdated(*identity, self._state_version):
                         self._report(row.originator_id, row.originator_version)
@@ -141,7 +167,8 @@ class SealedSnapshotStore(EventStore[UUID]):
                     if skipped > self.MAX_SKIPPED:
                         return  # many broken seals (a changed key?): replay from the events
                     continue
-                if not self._on_the_chain(row.originator_id, row.originator_version, state):
+                head, state = unsealed
+                if not self._on_the_chain(row.originator_id, row.originator_version, state, head):
                     self._report(row.originator_id, row.originator_version, "the chain")
                     skipped += 1
                     if skipped > self.MAX_SKIPPED:
@@ -161,7 +188,9 @@ class SealedSnapshotStore(EventStore[UUID]):
             else:
                 gt = rows[-1].originator_version
 
-    def _on_the_chain(self, originator_id: UUID | str, version: int, state: bytes) -> bool:
+    def _on_the_chain(
+        self, originator_id: UUID | str, version: int, state: bytes, head: str | None = None
+    ) -> bool:
         """Does the snapshot's head digest equal the digest of the event at its version? (One
         row read; a snapshot whose seal holds but that stands on another chain — written with
         the key, or the chain rewritten under it — is not used.)"""
@@ -171,7 +200,7 @@ class SealedSnapshotStore(EventStore[UUID]):
         if len(rows) != 1:
             return False
         digest = record_digest(rows[0].state)
-        head = snapshot_head(state)
+        head = head if head is not None else snapshot_head(state)
         return head is not None and digest is not None and hmac.compare_digest(head, digest)
 
     def _report(self, originator_id: object, version: int, what: str = "its seal") -> None:
@@ -191,4 +220,11 @@ def snapshot_head(state: bytes) -> str | None:
         return None
     inner = document.get("state") if isinstance(document, dict) else None
     head = inner.get("head_digest") if isinstance(inner, dict) else None
+    return head if isinstance(head, str) else None
+
+
+def _head_of(snapshot: Any) -> str | None:
+    """The head digest a snapshot about to be stored names (None if it names none)."""
+    state = getattr(snapshot, "state", None)
+    head = state.get("head_digest") if isinstance(state, dict) else None
     return head if isinstance(head, str) else None

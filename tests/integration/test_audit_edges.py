@@ -67,10 +67,11 @@ def test_an_altered_snapshot_is_never_read_and_is_named_by_verification(
         with raw._cursor() as db:
             (state,) = db.execute(raw._sql(select), (raw._id(),)).fetchone()
             sealed = bytes(state)
-            header, _, body = sealed.partition(b"\n")
+            seal_line, head_line, body = sealed.split(b"\n", 2)  # the seal names the head
+            assert head_line.startswith(b"head:")
             snapshot = json.loads(body)
             snapshot["state"]["title"] = "Forged title"
-            forged = header + b"\n" + json.dumps(snapshot).encode()
+            forged = b"\n".join((seal_line, head_line, json.dumps(snapshot).encode()))
             db.execute(raw._sql(update), (forged, raw._id()))
         reopened = contract_service(settings, with_read_models=False)
         try:

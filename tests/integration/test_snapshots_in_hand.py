@@ -13,7 +13,7 @@ import pytest
 from application.commands import IssuePublication
 from application.contract_store import replay
 from application.rendering import contract_data
-from application.snapshots import unseal
+from application.snapshots import opened, unseal
 from domain.contract import Contract
 from infrastructure.settings import Settings
 from tests.support.app import COMMISSIONER, active_contract, agree, indicator_addition, service_for
@@ -82,6 +82,12 @@ def test_snapshots_taken_in_hand_equal_the_replayed_history(
             assert stored.originator_version == again.originator_version == version
             # (but the moment each was taken)
             assert _untimed(_opened(service, stored)) == _untimed(again.state)
+            # The seal names the chain's digest at that version (read without the state).
+            found = opened(
+                service.snapshots._key, stored.originator_id, version, stored.state,
+                Contract.STATE_VERSION,
+            )  # fmt: skip
+            assert found is not None and found[0] == replayed.head_digest
         assert "Ann" in str(contract_data(_snapshot(service, contract_id, 5)).sessions)
         assert reloads == [], "every snapshot here was taken from the contract in hand"
     finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import uuid4
 
-from application.snapshots import is_outdated, seal, unseal
+from application.snapshots import is_outdated, opened, seal, unseal
 
 KEY = b"k" * 32
 
@@ -35,3 +35,15 @@ def test_a_snapshot_sealed_under_older_rules_is_outdated_not_broken() -> None:
     new = seal(KEY, contract, 50, b'{"a":1}', state_version=2)
     assert unseal(KEY, contract, 50, new, state_version=2) == b'{"a":1}'
     assert not is_outdated(KEY, contract, 50, new, state_version=2)
+
+
+def test_the_seal_names_the_head_digest_and_covers_it() -> None:
+    """A reader holds a snapshot against the chain by the head the seal names, without parsing
+    the state; changing that head breaks the seal. Snapshots sealed without it still open."""
+    contract, head = uuid4(), "ab" * 32
+    sealed = seal(KEY, contract, 50, b'{"a":1}', state_version=2, head=head)
+    assert opened(KEY, contract, 50, sealed, state_version=2) == (head, b'{"a":1}')
+    assert unseal(KEY, contract, 50, sealed, state_version=2) == b'{"a":1}'
+    assert opened(KEY, contract, 50, sealed.replace(head.encode(), b"cd" * 32), 2) is None
+    older = seal(KEY, contract, 50, b'{"a":1}', state_version=2)
+    assert opened(KEY, contract, 50, older, state_version=2) == (None, b'{"a":1}')
