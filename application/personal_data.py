@@ -316,6 +316,13 @@ class PersonalData:
             raise ValueError("a sealed text outside a place")
         return _open_plain(self, document, contract_id, version, "")
 
+    def open_stored(self, document: Any, *, contract_id: str, version: int) -> Any:
+        """Plain JSON data of a record's stored parts (`read_record(..., plain=False)`: with
+        their `{"_type_", "_data_"}` wrappers) with every sealed text opened, in one walk: what
+        `canonical_from_stored` and `open_plain` give one after the other. ValueError for a
+        sealed text that is not one."""
+        return _open_stored(self, document, contract_id, version, "")
+
     # -- sealing -------------------------------------------------------------------------------
 
     def seal(
@@ -466,6 +473,31 @@ def _open_plain(personal: PersonalData, value: Any, contract_id: str, version: i
     if isinstance(value, list):
         return [
             _open_plain(personal, v, contract_id, version, f"{at}.{i}") for i, v in enumerate(value)
+        ]
+    return value
+
+
+def _open_stored(
+    personal: PersonalData, value: Any, contract_id: str, version: int, at: str
+) -> Any:
+    if type(value) is dict:
+        if len(value) == 2 and "_type_" in value and "_data_" in value:
+            if value["_type_"] == "sealed":
+                sealed = SealedAsDict().decode(value["_data_"])
+                return personal.open(sealed, contract_id=contract_id, version=version, place=at)
+            return _open_stored(personal, value["_data_"], contract_id, version, at)
+        return {
+            k: _open_stored(personal, v, contract_id, version, f"{at}.{k}" if at else k)
+            if type(v) is dict or type(v) is list
+            else v
+            for k, v in value.items()
+        }
+    if type(value) is list:
+        return [
+            _open_stored(personal, v, contract_id, version, f"{at}.{i}")
+            if type(v) is dict or type(v) is list
+            else v
+            for i, v in enumerate(value)
         ]
     return value
 

@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import orjson
 
 from application.contract_store import ContractStore
 from application.errors import ContractNotFound, UnsafeWebhookUrl
@@ -598,15 +599,18 @@ class Deliverer:
             if not page.items:
                 return
 
-    def _attempt(self, subscription: Subscription, item: Any) -> tuple[bool, Subscription]:
+    def _attempt(
+        self, subscription: Subscription, item: dict[str, Any]
+    ) -> tuple[bool, Subscription]:
         settings = self._settings
-        body = item.model_dump_json(by_alias=True).encode()
+        body = orjson.dumps(item)
+        event_id: str = item["id"]
         timestamp = int(time.time())
         headers = {
             "content-type": "application/cloudevents+json; charset=utf-8",
-            "webhook-id": item.id,
+            "webhook-id": event_id,
             "webhook-timestamp": str(timestamp),
-            "webhook-signature": signature(subscription.secret, item.id, timestamp, body),
+            "webhook-signature": signature(subscription.secret, event_id, timestamp, body),
             "user-agent": "dialoog-webhooks",
         }
         started = time.monotonic()
@@ -636,8 +640,8 @@ class Deliverer:
         now = time.time()
         delivery = Delivery(
             subscription_id=subscription.id,
-            event_id=item.id,
-            sequence=int(item.sequence),
+            event_id=event_id,
+            sequence=int(item["sequence"]),
             attempt=subscription.failures + 1,
             at=datetime.now(UTC),
             duration_ms=duration,
@@ -645,7 +649,7 @@ class Deliverer:
             error=error,
         )
         if ok:
-            progress = _caught_up(int(item.sequence))
+            progress = _caught_up(int(item["sequence"]))
         else:
             failures = subscription.failures + 1
             since = subscription.failing_since or now

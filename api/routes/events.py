@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import anyio.to_thread
 import jwt
+import orjson
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -67,9 +68,10 @@ def read_feed(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = 100,
     contract_id: ContractQuery = None,
     types: TypeQuery = None,
-) -> FeedPage:
+) -> Response:
     query = FeedQuery(after=after, limit=limit, contract_id=contract_id, types=tuple(types or ()))
-    return feed_page(contracts, principal, query, services.settings.event_source)
+    page = feed_page(contracts, principal, query, services.settings.event_source)
+    return Response(page.to_json(), media_type="application/json")  # shaped as FeedPage
 
 
 LastEventId = Annotated[
@@ -158,9 +160,7 @@ async def stream_feed(
                         settings.event_source,
                     )
                     for item in page.items:
-                        yield ServerSentEvent(
-                            data=item.model_dump_json(by_alias=True), id=item.sequence
-                        )
+                        yield ServerSentEvent(data=orjson.dumps(item).decode(), id=item["sequence"])
                     cursor = page.next_cursor
                     if page.items:
                         continue

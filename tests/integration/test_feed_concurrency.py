@@ -80,7 +80,7 @@ def test_a_reader_following_the_cursor_sees_each_visible_event_once_in_commit_or
         for _ in range(MAX_PAGES):
             still_writing = writing.is_set()
             page = feed_page(service, READER, FeedQuery(after=after, limit=7), "urn:test")
-            seen.extend((int(e.sequence), e.subject, e.id) for e in page.items)
+            seen.extend((int(e["sequence"]), e["subject"], e["id"]) for e in page.items)
             after = page.next_cursor
             if not page.items and not still_writing:
                 return  # an empty page read after every writer had finished: the end
