@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from application.feed import FeedPage
 from tests.support import api as s
 from tests.support.api import API
 from tests.support.people import RIA
@@ -36,6 +37,13 @@ def test_each_event_is_a_cloudevent_in_commit_order(client: TestClient) -> None:
     history = client.get(contract.url("/history"), headers=s.auditor()).json()["items"]
     assert [e["data"]["version"] for e in events] == [h["version"] for h in history]
     assert [e["data"]["digest"] for e in events] == [h["digest"] for h in history]
+    # Built as plain data, each event's data is exactly the history's entry (a model's dump)…
+    assert [e["data"] for e in events] == [
+        {k: v for k, v in h.items() if k != "type"} for h in history
+    ]
+    # …and a page is exactly what the documented schema (FeedPage) reads and writes.
+    page = client.get(FEED, params={"limit": 5}, headers=s.reader()).json()
+    assert FeedPage.model_validate(page).model_dump(mode="json", by_alias=True) == page
     positions = [int(e["sequence"]) for e in events]
     assert positions == sorted(positions)
     assert len(set(positions)) == len(positions)
