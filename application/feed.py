@@ -51,7 +51,7 @@ from application.history import history_entry
 from application.personal_data import PersonalData
 from application.principal import Principal
 from application.read_models import SummaryFilter
-from application.stored_form import NotARecord, read_record
+from application.stored_form import NotARecord, originator_uuid, read_record
 from application.views import Data
 from domain.events import ContractEvent
 from domain.values import local_date
@@ -160,7 +160,7 @@ def feed_page(store: ContractStore, principal: Principal, query: FeedQuery, sour
         scanned += len(batch)
         if may_see is None:  # decided after the head was read: as new as what it shows
             may_see = visibility(store, principal)
-        owners = {n.id: _uuid(n.originator_id) for n in batch}
+        owners = {n.id: originator_uuid(n.originator_id) for n in batch}
         shown = {
             position
             for position, owner in owners.items()
@@ -302,7 +302,7 @@ def stored_cloud_event(
         return None
     if record.form != 2:
         return None  # the first stored form: through the mapper
-    contract_id = _uuid(notification.originator_id).hex
+    contract_id = originator_uuid(notification.originator_id).hex
     version = notification.originator_version
     try:
         opened = personal_data.open_stored(
@@ -345,10 +345,6 @@ def stored_cloud_event(
             "priorDigest": record.prior_digest,
         },
     }
-
-
-def _uuid(originator_id: UUID | str) -> UUID:
-    return originator_id if type(originator_id) is UUID else UUID(str(originator_id))
 
 
 def _json_time(text: str) -> str:

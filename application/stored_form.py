@@ -221,7 +221,7 @@ class RecordMapper(Mapper[UUID]):
         problem = _mismatch(state, _declared(cls))
         if problem:
             raise HistoryCorrupt(f"{where} is not a {cls.__name__}: {problem}")
-        state["originator_id"] = _uuid(stored_event.originator_id)
+        state["originator_id"] = originator_uuid(stored_event.originator_id)
         state["originator_version"] = stored_event.originator_version
         domain_event = object.__new__(cls)
         object.__setattr__(domain_event, "__dict__", state)
@@ -350,7 +350,8 @@ def _hex(originator_id: UUID | str) -> str:
     return originator_id.hex if isinstance(originator_id, UUID) else UUID(str(originator_id)).hex
 
 
-def _uuid(originator_id: UUID | str) -> UUID:
+def originator_uuid(originator_id: UUID | str) -> UUID:
+    """A stored row's originator id as a UUID (backends give a UUID or its text)."""
     return originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id))
 
 
@@ -360,6 +361,7 @@ __all__ = [
     "Record",
     "RecordMapper",
     "canonical_from_stored",
+    "originator_uuid",
     "read_record",
     "record_digest",
 ]
