@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
 
 .PHONY: run test soak lint lint-openapi lint-owasp spectral openapi-json install postgres-binaries \
-	clean bench bench-quick wrk pages-assets chromium screenshots pdf-libs
+	clean bench bench-scale bench-quick wrk pages-assets chromium screenshots pdf-libs
 
 $(STAMP): pyproject.toml constraints.txt
 	@# Debian's own python3 needs python3-venv for `-m venv`; install it when we can.
@@ -195,6 +195,11 @@ bench: install postgres-binaries wrk
 
 bench-quick: install postgres-binaries wrk
 	$(BIN)/python bench/run.py --quick
+
+# P13 (issue 14): a store of 1,000,000 events over 2,000 contracts against a fresh one, the full
+# rebuild, and two server processes on one cluster (bench/scale.py; ~30 min, docs/SCALING.md).
+bench-scale: install postgres-binaries wrk
+	$(BIN)/python bench/scale.py
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -138,7 +138,7 @@ def create_app(settings: Settings) -> FastAPI:
             lambda: feed_head(services.contracts),
             settings.sse_poll_seconds,
         )
-        services.start_webhooks()
+        services.start_runner()
         try:
             yield
         finally:

@@ -7,7 +7,6 @@ P5 (read-model rebuild) and P6 (chain verification). Imported by bench/run.py on
 
 from __future__ import annotations
 
-import contextlib
 import random
 import sqlite3
 import time
@@ -251,10 +250,16 @@ def best_of(runs: int, measure: Callable[[], Rate]) -> Rate:
 # Seeding -------------------------------------------------------------------------------------
 
 
-def open_active_contract(service: ContractService, reference: str) -> str:
+def open_active_contract(
+    service: ContractService,
+    reference: str,
+    *,
+    manager: Principal = MANAGER,
+    provider_manager: Principal = PROVIDER_MANAGER,
+) -> str:
     """A contract with one provider, activated: ready for sessions and proposals (4 events)."""
     opened = service.handle(
-        MANAGER,
+        manager,
         OpenContract(
             reference=reference,
             title=f"Wijkondersteuning {reference}",
@@ -268,12 +273,13 @@ def open_active_contract(service: ContractService, reference: str) -> str:
     cid = opened.contract_id
     # Everything takes effect on the term's first day, as the demo's story does.
     start = date(2025, 1, 1)
+    provider = provider_manager.org
     service.handle(
-        MANAGER,
-        AdmitProvider(cid, org=PROVIDER, name="Zorg Bench", rationale="fit", effective_on=start),
+        manager,
+        AdmitProvider(cid, org=provider, name="Zorg Bench", rationale="fit", effective_on=start),
     )
-    service.handle(PROVIDER_MANAGER, AcceptInvitation(cid, org=PROVIDER, effective_on=start))
-    service.handle(MANAGER, ActivateContract(cid, effective_on=start))
+    service.handle(provider_manager, AcceptInvitation(cid, org=provider, effective_on=start))
+    service.handle(manager, ActivateContract(cid, effective_on=start))
     return cid
 
 
@@ -287,101 +293,131 @@ def seed_fleet(service: ContractService, count: int, prefix: str) -> list[str]:
     return [open_active_contract(service, f"{prefix}-{n:05d}") for n in range(count)]
 
 
-def seed_big_contract(service: ContractService, events: int, *, batch: int = 250) -> str:
-    """A contract of `events` events: setup and an agreed indicator through the service, then a
-    realistic mix (sessions, measurements, publications, resident consultations) made by the
-    aggregate's own command methods and saved `batch` events per transaction, so snapshots
-    are taken at the service's interval as usual and the hash chain is the real one."""
-    cid = open_active_contract(service, "BIG-00001")
-    session = service.handle(
-        MANAGER,
-        HoldSession(
-            cid,
-            held_on=date(2025, 2, 1),
-            kind="dialogue",
-            participants=(Participant("Gea", COMMISSIONER, "contract manager"),),
-            minutes_ref="M-1",
-            summary="Startsessie",
-        ),
-    ).created_id
-    proposal = service.handle(
-        MANAGER,
-        SubmitProposal(
-            cid,
-            session_id=session,
-            change=IndicatorChange(
-                action="add",
-                name="Terugval",
-                definition="Aandeel cliënten dat binnen een jaar terugvalt",
-                unit="%",
-                direction="lower_is_better",
-                baseline=Baseline(Decimal("5"), date(2025, 1, 1), "CBS"),
-                target=Target(Decimal("4"), date(2026, 1, 1)),
-                frequency="quarterly",
-                data_source="CBS",
-                effective_on=date(2025, 2, 1),  # agreed in the session of that day
+class Grower:
+    """Grows one active contract with a realistic mix of facts — sessions, publications,
+    resident consultations and measurements of an indicator agreed first through the service —
+    made by the aggregate's own command methods, so the hash chain, the sealed personal texts
+    and the snapshots (taken at the service's interval when saved) are the real ones."""
+
+    def __init__(
+        self,
+        service: ContractService,
+        contract_id: str,
+        *,
+        manager: Principal = MANAGER,
+        provider_manager: Principal = PROVIDER_MANAGER,
+    ) -> None:
+        self.service = service
+        self.contract_id = contract_id
+        self.commissioner, self.provider = manager.org, provider_manager.org
+        session = service.handle(
+            manager,
+            HoldSession(
+                contract_id,
+                held_on=date(2025, 2, 1),
+                kind="dialogue",
+                participants=(Participant("Gea", self.commissioner, "contract manager"),),
+                minutes_ref="M-1",
+                summary="Startsessie",
             ),
-            rationale="KPI",
-        ),
-    ).created_id
-    assert proposal is not None
-    service.handle(PROVIDER_MANAGER, GiveConsent(cid, proposal_id=proposal))
-    # What the service does around every command: the contract's keys read once, personal
-    # texts sealed as events are triggered (their digests cover the sealed form).
-    scope = contextlib.ExitStack()
-    scope.enter_context(service.personal_data.reading(cid))
-    scope.enter_context(sealing(service.personal_data))
-    contract: Any = service.repository.get(UUID(hex=cid))
-    indicator_id = next(iter(contract.indicators))
-    manager = MANAGER.actor()
-    provider = PROVIDER_MANAGER.actor()
-    today = datetime.now(UTC).date()
-    quarters = [  # the quarters that have ended: a measurement's period has
-        Period(date(y, m, 1), date(y, m + 2, 28))
-        for y in range(2025, today.year + 1)
-        for m in (1, 4, 7, 10)
-        if date(y, m + 2, 28) < today
-    ]
-    day = date(2025, 3, 1)
-    while contract.version < events:
-        n = contract.version
+        ).created_id
+        proposal = service.handle(
+            manager,
+            SubmitProposal(
+                contract_id,
+                session_id=session,
+                change=IndicatorChange(
+                    action="add",
+                    name="Terugval",
+                    definition="Aandeel cliënten dat binnen een jaar terugvalt",
+                    unit="%",
+                    direction="lower_is_better",
+                    baseline=Baseline(Decimal("5"), date(2025, 1, 1), "CBS"),
+                    target=Target(Decimal("4"), date(2026, 1, 1)),
+                    frequency="quarterly",
+                    data_source="CBS",
+                    effective_on=date(2025, 2, 1),  # agreed in the session of that day
+                ),
+                rationale="KPI",
+            ),
+        ).created_id
+        assert proposal is not None
+        service.handle(provider_manager, GiveConsent(contract_id, proposal_id=proposal))
+        self.manager, self.provider_actor = manager.actor(), provider_manager.actor()
+        with service.personal_data.reading(contract_id):
+            self.contract: Any = service.repository.get(UUID(hex=contract_id))
+        self.indicator_id = next(iter(self.contract.indicators))
+        self.today = datetime.now(UTC).date()
+        self.quarters = [  # the quarters that have ended: a measurement's period has
+            Period(date(y, m, 1), date(y, m + 2, 28))
+            for y in range(2025, self.today.year + 1)
+            for m in (1, 4, 7, 10)
+            if date(y, m + 2, 28) < self.today
+        ]
+        self.day = date(2025, 3, 1)
+
+    @property
+    def version(self) -> int:
+        return int(self.contract.version)
+
+    def grow(self, until: int, *, batch: int = 250) -> None:
+        """Add facts until the contract has `until` events, saving every `batch` events and at
+        the end. What the service does around every command is done here too: the contract's
+        keys at hand, personal texts sealed as events are triggered (their digests cover the
+        sealed form)."""
+        service, contract = self.service, self.contract
+        with service.personal_data.reading(self.contract_id), sealing(service.personal_data):
+            while contract.version < until:
+                self._next_fact()
+                if contract.version % batch == 0 or contract.version >= until:
+                    service.save(contract)
+
+    def _next_fact(self) -> None:
+        contract, n = self.contract, self.contract.version
         kind = n % 10
         if kind == 0:
             contract.hold_session(
-                actor=manager,
-                held_on=day,
+                actor=self.manager,
+                held_on=self.day,
                 kind="dialogue",
                 participants=(
-                    Participant("Gea", COMMISSIONER, "contract manager"),
-                    Participant("Piet", PROVIDER, "contract manager"),
+                    Participant("Gea", self.commissioner, "contract manager"),
+                    Participant("Piet", self.provider, "contract manager"),
                 ),
                 minutes_ref=f"M-{n}",
                 summary="Voortgang besproken; verwachtingen gedeeld.",
             )
         elif kind == 1:
             contract.issue_publication(
-                actor=manager, audience="council", channel="raadsinformatiebrief", summary="Stand"
+                actor=self.manager,
+                audience="council",
+                channel="raadsinformatiebrief",
+                summary="Stand",
             )
         elif kind == 2:
             contract.consult_residents(
-                actor=manager,
-                held_on=day,
+                actor=self.manager,
+                held_on=self.day,
                 method="wijkavond",
                 summary="Bewoners gehoord",
                 participants_count=40,
             )
         else:
             contract.record_measurement(
-                actor=provider,
-                indicator_id=indicator_id,
-                period=quarters[n % len(quarters)],
+                actor=self.provider_actor,
+                indicator_id=self.indicator_id,
+                period=self.quarters[n % len(self.quarters)],
                 value=Decimal(5) - Decimal(n % 20) / 10,
                 source="CBS",
             )
-        day = min(day + timedelta(days=1), today)  # sessions are not held in the future
-        if contract.version % batch == 0 or contract.version >= events:
-            service.save(contract)
-    scope.close()
+        # sessions are not held in the future
+        self.day = min(self.day + timedelta(days=1), self.today)
+
+
+def seed_big_contract(service: ContractService, events: int, *, batch: int = 250) -> str:
+    """A contract of `events` events (`Grower`), saved `batch` events per transaction."""
+    cid = open_active_contract(service, "BIG-00001")
+    Grower(service, cid).grow(events, batch=batch)
     if service.projection is not None:  # the read models follow, as after any command
         service.projection.catch_up()
     return cid

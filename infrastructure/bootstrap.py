@@ -22,6 +22,13 @@ from application.webhooks import WebhookStore
 from application.witnesses import Witnesses, WitnessStore
 from infrastructure.access_log import BufferedAccessLog, access_log_store
 from infrastructure.log_key import log_signer
+from infrastructure.runner import (
+    FileLeadership,
+    Leadership,
+    PostgresLeadership,
+    Runner,
+    SoleLeadership,
+)
 from infrastructure.settings import DatabaseParts, Settings
 from infrastructure.stores import contract_service
 from infrastructure.webhooks import Deliverer, webhook_store
@@ -178,6 +185,7 @@ class Services:
     _witnesses: Witnesses | None = field(default=None, repr=False)
     _webhooks: WebhookStore | None = field(default=None, repr=False)
     _deliverer: Deliverer | None = field(default=None, repr=False)
+    _runner: Runner | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -236,31 +244,60 @@ class Services:
                 self._closers.append(self._webhooks.close)
             return self._webhooks
 
-    def start_webhooks(self) -> Deliverer:
-        """The webhook deliverer of this process, a thread of its own (never in a request);
-        stopped with the services."""
+    def start_runner(self) -> Runner:
+        """This process's runner (infrastructure/runner.py), a thread of its own (never in a
+        request): webhook deliveries and the read models' catch-up, done by one process of
+        all on the store at a time; stopped with the services."""
         store = self.webhooks
         with self._lock:
-            if self._deliverer is None:
+            if self._runner is None:
                 self._deliverer = Deliverer(store, lambda: self.contracts, self.settings)
-                self._deliverer.start()
-            return self._deliverer
+                tasks: list[tuple[str, Callable[[], object]]] = [
+                    ("webhook delivery", self._deliverer.run_once),
+                    ("read-model catch-up", self._catch_up_read_models),
+                ]
+                self._runner = Runner(
+                    leadership(self.settings), tasks, self.settings.webhooks_poll_seconds
+                )
+                self._runner.start()
+            return self._runner
+
+    def _catch_up_read_models(self) -> None:
+        projection = self.contracts.projection
+        if projection is not None:
+            projection.catch_up()
 
     def wake_webhooks(self) -> None:
-        """Look for webhooks to deliver now rather than at the next poll."""
-        if self._deliverer is not None:
-            self._deliverer.wake()
+        """Look for webhooks to deliver now rather than at the next poll (if this process is
+        the runner; otherwise the runner's next look finds them)."""
+        if self._runner is not None:
+            self._runner.wake()
 
     def ready(self) -> None:
         """Return if the event store answers; raise StoreUnavailable within ~5 s otherwise."""
         _within_deadline(self.probe.check, READY_DEADLINE_SECONDS, self.settings.database.kind)
 
     def close(self) -> None:
-        if self._deliverer is not None:  # first: it reads the events and writes the store
+        if self._runner is not None:  # first: it reads the events and writes the store
+            if self._deliverer is not None:
+                self._deliverer.stop()
+            self._runner.close(timeout=self.settings.webhooks_timeout + 5)
+            self._runner = None
+        if self._deliverer is not None:
             self._deliverer.close()
             self._deliverer = None
         while self._closers:
             self._closers.pop()()
+
+
+def leadership(settings: Settings) -> Leadership:
+    """How this process takes its turn as the runner on the configured store."""
+    database = settings.database
+    if database.kind == "memory":
+        return SoleLeadership()
+    if database.path is not None:
+        return FileLeadership(database.path.with_name(database.path.name + ".runner.lock"))
+    return PostgresLeadership(database, settings.connect_timeout)
 
 
 def bootstrap(settings: Settings) -> Services:

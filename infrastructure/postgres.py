@@ -20,7 +20,7 @@ from typing import Any
 
 import psycopg
 import psycopg_pool.pool
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
 from eventsourcing.postgres import (
     PostgresAggregateRecorder,
     PostgresApplicationRecorder,
@@ -400,8 +400,18 @@ class GroupCommitApplicationRecorder(SqlLogReads, FailFastApplicationRecorder):
                     save.error = IntegrityError(str(error))
 
 
+#: The session-level advisory lock under which a process creates (or checks) the schema.
+SCHEMA_LOCK_KEY = 0x6469616C6F6F67  # "dialoog"
+
+
 class FailFastPostgresFactory(PostgresFactory):
-    """Named by topic in PERSISTENCE_MODULE (see `infrastructure.stores`)."""
+    """Named by topic in PERSISTENCE_MODULE (see `infrastructure.stores`).
+
+    Processes that start at once against one database (several API hosts after a deploy, the
+    workers of one) create or check the schema one after another, under a session-level
+    advisory lock: the library's `CREATE OR REPLACE FUNCTION` run by two sessions at once fails
+    one of them with "tuple concurrently updated", and two `CREATE TABLE IF NOT EXISTS` of one
+    new table can collide on the catalog's unique index."""
 
     aggregate_recorder_class = FailFastAggregateRecorder
     application_recorder_class = GroupCommitApplicationRecorder
@@ -424,12 +434,47 @@ class FailFastPostgresFactory(PostgresFactory):
                 tcp_user_timeout=5000,
             )
 
+    def application_recorder(self) -> Any:
+        with self.schema_lock():
+            return super().application_recorder()
+
+    def aggregate_recorder(self, purpose: str = "events") -> Any:
+        with self.schema_lock():
+            return super().aggregate_recorder(purpose)
+
     def personal_key_ring(self, snapshots: Any) -> SqlKeyRing:
         schema = self.datastore.schema
-        return SqlKeyRing(
-            self.datastore,
-            dialect="postgres",
-            table=f'"{schema}".dialoog_personal_keys',
-            snapshots_table=f'"{schema}"."{snapshots.events_table_name}"',
-            snapshot_id=lambda uuid: uuid,
-        )
+        with self.schema_lock():
+            return SqlKeyRing(
+                self.datastore,
+                dialect="postgres",
+                table=f'"{schema}".dialoog_personal_keys',
+                snapshots_table=f'"{schema}"."{snapshots.events_table_name}"',
+                snapshot_id=lambda uuid: uuid,
+            )
+
+    @contextlib.contextmanager
+    def schema_lock(self) -> Iterator[None]:
+        """Held on a connection of its own (the block takes the pool's) for the block, and
+        released when that connection closes whatever happens; its wait is bounded by a
+        statement timeout of its own."""
+        given = self.datastore.pool.kwargs
+        kwargs = dict(given() if callable(given) else (given or {}))
+        kwargs.pop("row_factory", None)
+        kwargs["options"] = f"-c statement_timeout={SCHEMA_LOCK_TIMEOUT_MS}"
+        # libpq takes whole seconds and treats values below 2 as 2.
+        kwargs.setdefault("connect_timeout", max(2, int(self.datastore.pool.timeout)))
+        try:
+            connection = psycopg.connect(**kwargs, autocommit=True)
+        except psycopg.Error as error:  # the store is down: as any other store failure
+            raise OperationalError(str(error)) from error
+        with connection:
+            try:
+                connection.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
+            except psycopg.Error as error:
+                raise OperationalError(str(error)) from error
+            yield
+
+
+#: How long a starting process waits for another to finish creating the schema.
+SCHEMA_LOCK_TIMEOUT_MS = 60_000

@@ -493,8 +493,8 @@ def webhook_store(settings: Settings) -> WebhookStore:
 
 
 class Deliverer:
-    """One per process: a thread that looks for due subscriptions every `poll` seconds and
-    delivers what the feed shows each one after its cursor, one event at a time, in order."""
+    """Delivers what the feed shows each due subscription after its cursor, one event at a time,
+    in order; `run_once` is a task of the process's runner (infrastructure/runner.py)."""
 
     def __init__(self, store: WebhookStore, contracts: Any, settings: Settings) -> None:
         self.store = store
@@ -502,38 +502,16 @@ class Deliverer:
         self._settings = settings
         self._owner = uuid.uuid4().hex
         self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
         self._client: httpx.Client | None = None
 
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="webhook-deliverer", daemon=True)
-            self._thread.start()
-
-    def wake(self) -> None:
-        self._wake.set()
+    def stop(self) -> None:
+        """Finish the delivery under way and start no other."""
+        self._stop.set()
 
     def close(self) -> None:
         self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self._settings.webhooks_timeout + 5)
         if self._client is not None:
             self._client.close()
-
-    def _run(self) -> None:
-        failures = 0
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-                failures = 0
-            except Exception as error:  # the store is down: try again, quietly, later
-                failures += 1
-                if failures in (1, 10) or failures % 100 == 0:
-                    log.warning("webhook delivery pass failed (%s)", type(error).__name__)
-            self._wake.wait(self._settings.webhooks_poll_seconds)
-            self._wake.clear()
 
     def run_once(self) -> None:
         now = time.time()
