@@ -106,7 +106,16 @@ class ReadModelStore(Protocol):
         """The dashboard rows of one contract, ordered by name."""
 
     def clear(self) -> None:
-        """Forget every row and the position (for a rebuild)."""
+        """Forget every row and the position."""
+
+    def replace_all(
+        self,
+        position: int,
+        summaries: Sequence[ContractSummary],
+        indicators: dict[str, list[IndicatorRow]],
+    ) -> None:
+        """In one transaction: every row replaced by these, and the position set to `position`
+        (a rebuild's swap: readers see the old rows or the new, never a mix)."""
 
     def close(self) -> None: ...
 
@@ -167,22 +176,32 @@ def _indicator_row(
     )
 
 
+@dataclass(frozen=True)
+class Folded:
+    """The read models as the whole log makes them: the rows, the position of the last
+    notification they account for, and how many notifications were read."""
+
+    position: int
+    processed: int
+    summaries: list[ContractSummary]
+    indicators: dict[str, list[IndicatorRow]]
+
+
 @dataclass
 class Projection:
     """Folds new notifications into a `ReadModelStore`.
 
     `load` returns the current state of a contract by its id (hex), or None for ids that are not
-    contracts (index and idempotency records share the log)."""
+    contracts (index and idempotency records share the log). `rows_at_heads` makes every row
+    from the whole log, each contract loaded once (`ContractStore.rows_at_heads`): the
+    rebuild's."""
 
     store: ReadModelStore
     read_notifications: Callable[[int, int], Sequence[tuple[int, str, str]]]
     load: Callable[[str], Contract | None]
+    rows_at_heads: Callable[[Callable[[int], None] | None], Folded]
     batch_size: int = 500
     _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    #: A rebuild folds this many notifications per transaction: a contract touched anywhere in
-    #: a batch is loaded once per batch, so bigger batches load long histories less often.
-    rebuild_batch_size: int = 10_000
 
     def catch_up(
         self, progress: Callable[[int], None] | None = None, batch_size: int | None = None
@@ -218,9 +237,15 @@ class Projection:
                         progress(len(batch))
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
+        """Rebuild while serving (blue/green): make every row anew beside the live ones, swap
+        them in with one transaction, then catch up what was recorded meanwhile. Readers see
+        the old lists until the swap and the new ones after it, never a half-built one. A
+        catch-up by another process meanwhile is undone by the swap and redone from the
+        swapped position (rows are upserts: folding a notification in again is harmless)."""
+        folded = self.rows_at_heads(progress)
         with self._lock:
-            self.store.clear()
-        return self.catch_up(progress, self.rebuild_batch_size)
+            self.store.replace_all(folded.position, folded.summaries, folded.indicators)
+        return folded.processed + self.catch_up(progress)
 
 
 def _contract_ids(batch: Iterable[tuple[int, str, str]]) -> list[str]:
@@ -234,6 +259,7 @@ def _contract_ids(batch: Iterable[tuple[int, str, str]]) -> list[str]:
 
 __all__ = [
     "ContractSummary",
+    "Folded",
     "IndicatorRow",
     "Projection",
     "ReadModelStore",

@@ -70,5 +70,16 @@ class MemoryReadModels:
             self._summaries.clear()
             self._indicators.clear()
 
+    def replace_all(
+        self,
+        position: int,
+        summaries: Sequence[ContractSummary],
+        indicators: dict[str, list[IndicatorRow]],
+    ) -> None:
+        fresh = {summary.contract_id: summary for summary in summaries}
+        rows = {k: list(v) for k, v in indicators.items()}
+        with self._lock:
+            self._summaries, self._indicators, self._position = fresh, rows, position
+
     def close(self) -> None:
         pass

@@ -135,3 +135,27 @@ class SqlReadModels(ABC, Generic[C]):
             for statement in sql.delete_all:
                 connection.execute(statement)
             connection.execute(sql.reset_position)
+
+    def replace_all(
+        self,
+        position: int,
+        summaries: Sequence[ContractSummary],
+        indicators: dict[str, list[IndicatorRow]],
+    ) -> None:
+        sql, values = self._statements, self._values
+        latest = latest_per_contract(summaries)
+        contract_ids = [s.contract_id for s in latest]
+        with self._connection() as connection, self._transaction(connection):
+            connection.execute(sql.lock_position)  # as clear and advance do
+            for statement in sql.delete_all:
+                connection.execute(statement)
+            if latest:
+                self._write_many(
+                    connection, sql.upsert_summary, [summary_row(s, values) for s in latest]
+                )
+                self._replace_rows(connection, PARTIES, contract_ids, party_rows(latest))
+                self._replace_rows(connection, GRANTS, contract_ids, grant_rows(latest, values))
+            if indicators:
+                rows = indicator_rows(indicators, values)
+                self._replace_rows(connection, INDICATORS, list(indicators), rows)
+            connection.execute(sql.store_position, (position,))
