@@ -42,11 +42,11 @@ from application.principal import Principal
 from application.read_models import (
     ContractSummary,
     Folded,
-    IndicatorRow,
     Projection,
     ReadModelStore,
     SummaryFilter,
     dashboard_of,
+    rows_of,
     summary_of,
 )
 from application.snapshots import SealedSnapshotStore
@@ -416,21 +416,11 @@ class ContractStore(Application[UUID]):
                 if topic.startswith("domain.events:"):
                     counts[contract_id] = counts.get(contract_id, 0) + 1
             position, processed = batch[-1][0], processed + len(batch)
-        summaries: list[ContractSummary] = []
-        indicators: dict[str, list[IndicatorRow]] = {}
-        for contract_id, count in counts.items():
-            try:
-                contract = self._load_for_projection(contract_id)
-            except StoreUnavailable:
-                raise
-            except Exception:
-                log.exception("read models: contract %s skipped", contract_id)
-                contract = None
-            if contract is not None:
-                summaries.append(summary_of(contract))
-                indicators[contract_id] = dashboard_of(contract)
-            if progress is not None:
-                progress(count)
+        summaries, indicators = rows_of(
+            counts,
+            self._load_for_projection,
+            None if progress is None else lambda contract_id: progress(counts[contract_id]),
+        )
         return Folded(position, processed, summaries, indicators)
 
     def _load_for_projection(self, contract_id: str) -> Contract | None:

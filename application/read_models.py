@@ -215,22 +215,7 @@ class Projection:
                 if not batch:
                     return processed
                 end = batch[-1][0]
-                touched = _contract_ids(batch)
-                summaries, indicators = [], {}
-                for contract_id in touched:
-                    try:
-                        contract = self.load(contract_id)
-                    except StoreUnavailable:
-                        raise
-                    except Exception:
-                        # One contract whose history no longer replays must not stop every
-                        # organisation's list: skip it (its verification names the damage).
-                        log.exception("read models: contract %s skipped", contract_id)
-                        continue
-                    if contract is None:
-                        continue
-                    summaries.append(summary_of(contract))
-                    indicators[contract_id] = dashboard_of(contract)
+                summaries, indicators = rows_of(_contract_ids(batch), self.load)
                 if self.store.advance(start, end, summaries, indicators):
                     processed += len(batch)
                     if progress is not None:
@@ -246,6 +231,32 @@ class Projection:
         with self._lock:
             self.store.replace_all(folded.position, folded.summaries, folded.indicators)
         return folded.processed + self.catch_up(progress)
+
+
+def rows_of(
+    contract_ids: Iterable[str],
+    load: Callable[[str], Contract | None],
+    loaded: Callable[[str], None] | None = None,
+) -> tuple[list[ContractSummary], dict[str, list[IndicatorRow]]]:
+    """The summary and dashboard rows of these contracts as `load` gives them (`loaded` is told
+    of each id tried). One contract whose history no longer replays must not stop every
+    organisation's list: it is skipped (its verification names the damage)."""
+    summaries: list[ContractSummary] = []
+    indicators: dict[str, list[IndicatorRow]] = {}
+    for contract_id in contract_ids:
+        try:
+            contract = load(contract_id)
+        except StoreUnavailable:
+            raise
+        except Exception:
+            log.exception("read models: contract %s skipped", contract_id)
+            contract = None
+        if contract is not None:
+            summaries.append(summary_of(contract))
+            indicators[contract_id] = dashboard_of(contract)
+        if loaded is not None:
+            loaded(contract_id)
+    return summaries, indicators
 
 
 def _contract_ids(batch: Iterable[tuple[int, str, str]]) -> list[str]:

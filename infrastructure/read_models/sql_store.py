@@ -97,21 +97,11 @@ class SqlReadModels(ABC, Generic[C]):
         summaries: Sequence[ContractSummary],
         indicators: dict[str, list[IndicatorRow]],
     ) -> bool:
-        sql, values = self._statements, self._values
-        latest = latest_per_contract(summaries)
+        sql = self._statements
         with self._connection() as connection, self._transaction(connection):
             if self._position(connection, sql.lock_position) != from_position:
                 return False
-            if latest:
-                self._write_many(
-                    connection, sql.upsert_summary, [summary_row(s, values) for s in latest]
-                )
-                contract_ids = [s.contract_id for s in latest]
-                self._replace_rows(connection, PARTIES, contract_ids, party_rows(latest))
-                self._replace_rows(connection, GRANTS, contract_ids, grant_rows(latest, values))
-            if indicators:
-                rows = indicator_rows(indicators, values)
-                self._replace_rows(connection, INDICATORS, list(indicators), rows)
+            self._write_rows(connection, summaries, indicators)
             connection.execute(sql.store_position, (to_position,))
             return True
 
@@ -142,20 +132,31 @@ class SqlReadModels(ABC, Generic[C]):
         summaries: Sequence[ContractSummary],
         indicators: dict[str, list[IndicatorRow]],
     ) -> None:
-        sql, values = self._statements, self._values
-        latest = latest_per_contract(summaries)
-        contract_ids = [s.contract_id for s in latest]
+        sql = self._statements
         with self._connection() as connection, self._transaction(connection):
             connection.execute(sql.lock_position)  # as clear and advance do
             for statement in sql.delete_all:
                 connection.execute(statement)
-            if latest:
-                self._write_many(
-                    connection, sql.upsert_summary, [summary_row(s, values) for s in latest]
-                )
-                self._replace_rows(connection, PARTIES, contract_ids, party_rows(latest))
-                self._replace_rows(connection, GRANTS, contract_ids, grant_rows(latest, values))
-            if indicators:
-                rows = indicator_rows(indicators, values)
-                self._replace_rows(connection, INDICATORS, list(indicators), rows)
+            self._write_rows(connection, summaries, indicators)
             connection.execute(sql.store_position, (position,))
+
+    def _write_rows(
+        self,
+        connection: C,
+        summaries: Sequence[ContractSummary],
+        indicators: dict[str, list[IndicatorRow]],
+    ) -> None:
+        """Upsert the summaries (the latest per contract), replace the party, grant and
+        indicator rows of the contracts they name, in the caller's transaction."""
+        sql, values = self._statements, self._values
+        latest = latest_per_contract(summaries)
+        if latest:
+            self._write_many(
+                connection, sql.upsert_summary, [summary_row(s, values) for s in latest]
+            )
+            contract_ids = [s.contract_id for s in latest]
+            self._replace_rows(connection, PARTIES, contract_ids, party_rows(latest))
+            self._replace_rows(connection, GRANTS, contract_ids, grant_rows(latest, values))
+        if indicators:
+            rows = indicator_rows(indicators, values)
+            self._replace_rows(connection, INDICATORS, list(indicators), rows)
