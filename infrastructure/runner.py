@@ -82,55 +82,50 @@ class FileLeadership:
 
 
 class PostgresLeadership:
-    """PostgreSQL: `pg_try_advisory_lock` on a connection of its own, kept while held; each
-    look checks the connection still answers (a lost one lost the lock with its session)."""
+    """PostgreSQL: `pg_try_advisory_lock` on a connection of its own, kept open whether the
+    lock was had or not (a look costs one round trip, not a connection); while held each look
+    checks the connection still answers — a lost one lost the lock with its session."""
 
     def __init__(self, database: DatabaseParts, connect_timeout: float) -> None:
         self._database = database
         self._connect_timeout = max(2, min(int(connect_timeout), 4))
         self._connection: Any = None
+        self._holding = False
 
     def held(self) -> bool:
         import psycopg  # deferred: SQLite-only installs never need libpq
 
-        if self._connection is not None:
-            try:
-                self._connection.execute("SELECT 1")
-                return True
-            except psycopg.Error:
-                self.close()
-                return False
-        connection = None
         try:
-            connection = psycopg.connect(
-                host=self._database.host,
-                port=self._database.port,
-                user=self._database.user,
-                password=self._database.password,
-                dbname=self._database.dbname,
-                connect_timeout=self._connect_timeout,
-                options="-c statement_timeout=5000",
-                autocommit=True,
-                keepalives=1,
-                keepalives_idle=2,
-                keepalives_interval=1,
-                keepalives_count=3,
-                tcp_user_timeout=5000,
-            )
-            row = connection.execute(
-                "SELECT pg_try_advisory_lock(%s)", (RUNNER_LOCK_KEY,)
-            ).fetchone()
+            if self._connection is None:
+                self._connection = psycopg.connect(
+                    host=self._database.host,
+                    port=self._database.port,
+                    user=self._database.user,
+                    password=self._database.password,
+                    dbname=self._database.dbname,
+                    connect_timeout=self._connect_timeout,
+                    options="-c statement_timeout=5000",
+                    autocommit=True,
+                    keepalives=1,
+                    keepalives_idle=2,
+                    keepalives_interval=1,
+                    keepalives_count=3,
+                    tcp_user_timeout=5000,
+                )
+            if self._holding:
+                self._connection.execute("SELECT 1")
+            else:
+                row = self._connection.execute(
+                    "SELECT pg_try_advisory_lock(%s)", (RUNNER_LOCK_KEY,)
+                ).fetchone()
+                self._holding = bool(row and row[0])
         except psycopg.Error:
-            if connection is not None:
-                connection.close()
+            self.close()
             return False
-        if row and row[0]:
-            self._connection = connection
-            return True
-        connection.close()
-        return False
+        return self._holding
 
     def close(self) -> None:
+        self._holding = False
         if self._connection is not None:
             with contextlib.suppress(Exception):
                 self._connection.close()  # the session ends: the lock is freed
