@@ -125,11 +125,16 @@ class PostgresLeadership:
         return self._holding
 
     def close(self) -> None:
-        self._holding = False
         if self._connection is not None:
             with contextlib.suppress(Exception):
-                self._connection.close()  # the session ends: the lock is freed
+                if self._holding:
+                    # Freed now, not when the server gets round to ending the session: the
+                    # next runner may look at once (a closed connection's backend lingers).
+                    self._connection.execute("SELECT pg_advisory_unlock(%s)", (RUNNER_LOCK_KEY,))
+            with contextlib.suppress(Exception):
+                self._connection.close()  # the session ends: the lock is freed in any case
             self._connection = None
+        self._holding = False
 
 
 class Runner:
