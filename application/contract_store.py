@@ -126,24 +126,24 @@ class ContractStore(Application[UUID]):
         super().close()
 
     def _take_snapshots(self, processing_event: Any) -> None:
-        """As the library's, except that a snapshot at the version a saved contract now stands
-        at is taken from that contract in hand (what its events made of it) instead of loading
-        it from the store again — a reload of the whole state every `snapshot_interval` events
-        (21 ms a time for a contract of 300 publications). A snapshot at an earlier version of
-        the same save (several events crossing an interval) is still loaded."""
+        """A snapshot of a saved contract whenever its save reached or passed a multiple of
+        `snapshot_interval` events, taken from the contract in hand at the version the save left
+        (what its events made of it) instead of loading it from the store again — a reload of
+        the whole state every `snapshot_interval` events (21 ms a time for a contract of 300
+        publications). One save of several events (commands carried out together, an import)
+        that passes a multiple is snapshotted at its last version: a snapshot may stand at any
+        version, and every read takes the nearest one at or before the version it wants."""
         if self.snapshots is None or not self.snapshotting_intervals:
             return
+        due: dict[Any, Any] = {}
         for event in processing_event.events:
             aggregate = processing_event.aggregates.get(event.originator_id)
             interval = self.snapshotting_intervals.get(type(aggregate))
             if aggregate is None or not interval or event.originator_version % interval:
                 continue
-            if aggregate.version == event.originator_version:
-                self.snapshots.put([type(aggregate).Snapshot.take(aggregate)])
-            else:
-                self.take_snapshot(
-                    event.originator_id, version=event.originator_version, projector_func=replay
-                )
+            due[event.originator_id] = aggregate
+        for aggregate in due.values():
+            self.snapshots.put([type(aggregate).Snapshot.take(aggregate)])
 
     def construct_snapshot_store(self) -> EventStore[UUID]:
         recorder = self.factory.aggregate_recorder(purpose="snapshots")
@@ -274,8 +274,16 @@ class ContractStore(Application[UUID]):
             return contract
         # Who may see a past version is decided by the contract as it stands now.
         head = contract if version is None else self._load(uuid)
+        self._check_sees(principal, head, contract_id, audit=audit)
+        return contract
+
+    @staticmethod
+    def _check_sees(
+        principal: Principal, head: Contract, contract_id: str, *, audit: bool = False
+    ) -> None:
+        """Raise unless the caller's organisation may see the contract as it stands (`head`)."""
         if principal.org in head.members:
-            return contract
+            return
         role = head.access_of(principal.org, local_date(datetime.now(UTC)))
         if role is None:
             raise ContractNotFound(f"no contract {contract_id}")
@@ -283,6 +291,11 @@ class ContractStore(Application[UUID]):
             raise NotPermitted(
                 "this organisation's access grant lets it read the contract, not audit it"
             )
+
+    def _load_for_change(self, contract_id: UUID) -> Contract:
+        """The contract at its head for commands to change (see `_visible`)."""
+        contract = self._load(contract_id, for_change=True)
+        self._party_gate.remember(contract_id, contract.version, _may_see(contract))
         return contract
 
     def _head_version(self, contract_id: UUID) -> int | None:

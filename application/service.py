@@ -12,10 +12,10 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
@@ -24,6 +24,7 @@ from application.commands import CommandResult, ContractCommand, CorrectRecord, 
 from application.contract_store import ContractStore, contract_uuid
 from application.erasure import ErasureDone, apply_retention, erase, rectified_keys
 from application.errors import (
+    ApplicationError,
     HistoryCorrupt,
     NotPermitted,
     ReferenceTaken,
@@ -32,7 +33,7 @@ from application.errors import (
     VersionMismatch,
 )
 from application.idempotency import fingerprint, receipt_for, recorded_result
-from application.locks import COMMAND_QUEUE_SECONDS, KeyedLocks
+from application.locks import COMMAND_QUEUE_SECONDS, KeyedLocks, Queued
 from application.principal import Principal
 from application.queries import ContractQueries
 from application.read_models import ReadModelStore
@@ -46,6 +47,9 @@ from domain.errors import DomainError
 #: How often a command is re-run after losing the race for the next version (to a command in
 #: another process: within one process, commands on one contract take turns).
 MAX_ATTEMPTS = 60
+#: At most this many commands queued on one contract in this process are carried out together
+#: (one load, one commit); a command that finds the contract idle runs at once, alone.
+MAX_COMBINED = 32
 
 
 class ContractService(ContractQueries):
@@ -93,29 +97,13 @@ class ContractService(ContractQueries):
             return replay
         if isinstance(command, OpenContract):
             return self._open(principal, command, idempotency_key, print_, view)
-        with self._contract_locks.hold(command.contract_id) as turn:
-            if turn.store_failed_while_waiting:
-                # The store failed the command ahead of this one: answer now rather than queue
-                # every waiter behind its own timeout.
-                raise StoreUnavailable("the event store failed for the command before this one")
-            # A repeat may have been carried out by another process while this one waited.
-            replay = self._replay(principal, idempotency_key, print_, view)
-            if replay is not None:
-                return replay
-            try:
-                return self._run(
-                    principal, command, expected_version, idempotency_key, print_, view
-                )
-            except StoreUnavailable:
-                turn.store_failed()
-                raise
-            except DomainError:
-                # The first of two racing repeats may have changed what the rules allow
-                # (already consented, no longer open): answer the repeat as the first time.
-                replay = self._replay(principal, idempotency_key, print_, view)
-                if replay is not None:
-                    return replay
-                raise
+        asked = _Asked(principal, command, expected_version, idempotency_key, print_, view)
+        return cast(
+            CommandResult,
+            self._contract_locks.combine(
+                command.contract_id, asked, self._carry_out, most=MAX_COMBINED
+            ),
+        )
 
     def _open(
         self,
@@ -155,37 +143,91 @@ class ContractService(ContractQueries):
             ) from None
         return self._viewed(replace(result, log_indexes=logged), contract, view)
 
-    def _run(
-        self,
-        principal: Principal,
-        command: ContractCommand,
-        expected_version: int | None,
-        key: str | None,
-        print_: str,
-        view: View | None,
-    ) -> CommandResult:
-        uuid = contract_uuid(command.contract_id)
+    def _carry_out(self, queued: list[Queued]) -> None:
+        """Carry out the commands queued for one contract together: one load, each command in
+        turn on the contract the one before left (each checked, and answered, as if alone), one
+        atomic save of every command that passed with its receipt. A lost race for the next
+        version runs them all again on the contract as now stored."""
+        uuid = contract_uuid(cast(_Asked, queued[0].work).command.contract_id)
         with self.personal_data.reading(uuid.hex), sealing(self.personal_data):
-            return self._run_sealing(principal, command, expected_version, key, print_, view)
+            todo = self._first_runs(queued)
+            for attempt in range(MAX_ATTEMPTS):
+                if not todo:
+                    return
+                contract = self._load_for_change(uuid)
+                outcomes: list[_Outcome] = []
+                for item in todo:
+                    outcomes.append(self._apply(contract, item))
+                    if outcomes[-1].spoilt:
+                        break
+                if outcomes[-1].spoilt:
+                    # It failed after changing the contract in hand: it alone is refused, the
+                    # others run again on a fresh load.
+                    spoilt = outcomes[-1]
+                    spoilt.item.finish(error=spoilt.error)
+                    todo.remove(spoilt.item)
+                    self.forget_cached(uuid)
+                    continue
+                passed = [outcome for outcome in outcomes if outcome.error is None]
+                if passed:
+                    try:
+                        logged = self._save(contract, *(outcome.receipt for outcome in passed))
+                    except IntegrityError:
+                        todo = self._after_lost_race(uuid, todo)
+                        time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 20)))  # noqa: S311
+                        continue
+                    self._saved(contract, passed, logged)
+                for outcome in outcomes:
+                    self._answer(outcome)
+                return
+            for item in todo:
+                command = cast(_Asked, item.work).command
+                item.finish(
+                    error=TooMuchContention(
+                        f"{command.fingerprint_name} lost the race for contract "
+                        f"{command.contract_id} too often"
+                    )
+                )
 
-    def _run_sealing(
-        self,
-        principal: Principal,
-        command: ContractCommand,
-        expected_version: int | None,
-        key: str | None,
-        print_: str,
-        view: View | None,
-    ) -> CommandResult:
-        actor = principal.actor()
-        for attempt in range(MAX_ATTEMPTS):
-            contract = self._visible(principal, command.contract_id, for_change=True)
-            if expected_version is not None and contract.version != expected_version:
-                raise VersionMismatch(expected_version, contract.version)
+    def _first_runs(self, queued: list[Queued]) -> list[Queued]:
+        """Answer the repeats of commands already carried out; put back a second command under
+        a key one before it uses (it is answered once that one's receipt is stored)."""
+        todo: list[Queued] = []
+        keys: set[tuple[str, str]] = set()
+        for item in queued:
+            asked = cast(_Asked, item.work)
+            if asked.key is not None and (asked.principal.scope, asked.key) in keys:
+                item.put_back = True
+                continue
+            try:
+                replay = self._replay(asked.principal, asked.key, asked.print_, asked.view)
+            except StoreUnavailable:
+                raise
+            except ApplicationError as error:
+                item.finish(error=error)
+                continue
+            if replay is not None:
+                item.finish(replay)
+                continue
+            if asked.key is not None:
+                keys.add((asked.principal.scope, asked.key))
+            todo.append(item)
+        return todo
+
+    def _apply(self, contract: Contract, item: Queued) -> _Outcome:
+        """One command on the contract in hand, as far as its rules allow."""
+        asked = cast(_Asked, item.work)
+        command = asked.command
+        events_before = len(contract.pending_events)
+        rectified: list[str] = []
+        try:
+            self._check_sees(asked.principal, contract, command.contract_id)
+            if asked.expected_version is not None and contract.version != asked.expected_version:
+                raise VersionMismatch(asked.expected_version, contract.version)
+            actor = asked.principal.actor()
             with contract.taking_effect_on(command.effective_on):
                 created_id = command.execute(contract, actor)
             # A correction of a personal text erases the text it replaces (rectification).
-            rectified: list[str] = []
             if isinstance(command, CorrectRecord):
                 rectified = rectified_keys(self, contract, command)
                 if rectified:
@@ -197,30 +239,69 @@ class ContractService(ContractQueries):
                         key_ids=rectified,
                         record_version=command.corrects_version,
                     )
-            result = CommandResult(
-                contract.id.hex, contract.version, contract.head_digest, created_id
+        except StoreUnavailable:
+            raise
+        except Exception as error:
+            spoilt = len(contract.pending_events) != events_before or not isinstance(
+                error, DomainError | ApplicationError
             )
-            try:
-                logged = self._save(contract, receipt_for(principal, key, print_, result))
-            except IntegrityError:
-                replay = self._replay(principal, key, print_, view)
-                if replay is not None:
-                    return replay
-                if expected_version is not None:
-                    actual = self._visible(principal, command.contract_id).version
-                    raise VersionMismatch(expected_version, actual) from None
-                time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 20)))  # noqa: S311
-                continue
-            if rectified:
-                self.personal_data.destroy(contract.id.hex, rectified)
-                self.forget_cached(contract.id)
-            elif self.aggregate_cache is not None:
-                # As saved, handed over as it is: the next command starts from it (no copy).
-                self.aggregate_cache.keep_live(contract)
-            return self._viewed(replace(result, log_indexes=logged), contract, view)
-        raise TooMuchContention(
-            f"{command.fingerprint_name} lost the race for contract {command.contract_id} too often"
+            return _Outcome(item, error=error, spoilt=spoilt)
+        result = CommandResult(contract.id.hex, contract.version, contract.head_digest, created_id)
+        return _Outcome(
+            item,
+            result=result,
+            receipt=receipt_for(asked.principal, asked.key, asked.print_, result),
+            events=len(contract.pending_events) - events_before,
+            # the view as this command left the contract (the next one changes it)
+            view=None if asked.view is None else render(asked.view, contract, created_id),
+            rectified=rectified,
         )
+
+    def _after_lost_race(self, uuid: UUID, todo: list[Queued]) -> list[Queued]:
+        """After another process took the next version: answer the commands it carried out
+        already (repeats) and those pinned to a version now gone; the rest run again."""
+        again: list[Queued] = []
+        head: int | None = None
+        for item in todo:
+            asked = cast(_Asked, item.work)
+            replay = self._replay(asked.principal, asked.key, asked.print_, asked.view)
+            if replay is not None:
+                item.finish(replay)
+            elif asked.expected_version is not None:
+                head = self._head_version(uuid) if head is None else head
+                item.finish(error=VersionMismatch(asked.expected_version, head or 0))
+            else:
+                again.append(item)
+        return again
+
+    def _saved(self, contract: Contract, passed: list[_Outcome], logged: tuple[int, ...]) -> None:
+        """Give each saved command its leaf indexes; destroy what corrections erased; keep the
+        contract for the next command."""
+        if len(logged) == sum(outcome.events for outcome in passed):
+            for outcome in passed:
+                outcome.log_indexes, logged = logged[: outcome.events], logged[outcome.events :]
+        rectified = [key for outcome in passed for key in outcome.rectified]
+        if rectified:
+            self.personal_data.destroy(contract.id.hex, rectified)
+            self.forget_cached(contract.id)
+        elif self.aggregate_cache is not None:
+            # As saved, handed over as it is: the next command starts from it (no copy).
+            self.aggregate_cache.keep_live(contract)
+
+    def _answer(self, outcome: _Outcome) -> None:
+        item, asked = outcome.item, cast(_Asked, outcome.item.work)
+        if outcome.error is None:
+            result = cast(CommandResult, outcome.result)
+            item.finish(replace(result, log_indexes=outcome.log_indexes, view=outcome.view))
+            return
+        if isinstance(outcome.error, DomainError):
+            # The first of two racing repeats may have changed what the rules allow (already
+            # consented, no longer open): answer the repeat as the first time.
+            replay = self._replay(asked.principal, asked.key, asked.print_, asked.view)
+            if replay is not None:
+                item.finish(replay)
+                return
+        item.finish(error=outcome.error)
 
     def erase(
         self,
@@ -299,6 +380,34 @@ class ContractService(ContractQueries):
         if view is None:
             return result
         return replace(result, view=render(view, contract, result.created_id))
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """A command as its caller asked for it, queued for the contract's turn."""
+
+    principal: Principal
+    command: ContractCommand
+    expected_version: int | None
+    key: str | None
+    print_: str
+    view: View | None
+
+
+@dataclass
+class _Outcome:
+    """What one command of a turn did to the contract in hand (not saved yet)."""
+
+    item: Queued
+    error: Exception | None = None
+    #: failed after changing the contract in hand, which is then of no further use
+    spoilt: bool = False
+    result: CommandResult | None = None
+    receipt: Any = None
+    events: int = 0
+    view: Any = None
+    rectified: list[str] = field(default_factory=list)
+    log_indexes: tuple[int, ...] = ()
 
 
 __all__ = ["CommandResult", "ContractService", "ContractStore", "Principal", "claim_id"]
