@@ -16,12 +16,14 @@ from uuid import UUID
 import pytest
 
 from application.commands import GiveConsent, IssuePublication
+from application.contract_store import replay
 from application.errors import (
     StoreUnavailable,
     TooMuchContention,
     VersionMismatch,
 )
 from application.locks import KeyedLocks, Queued
+from application.rendering import contract_data
 from application.service import CommandResult, ContractService
 from application.views import View
 from domain.errors import DomainError
@@ -211,3 +213,36 @@ def test_an_item_put_back_waits_for_the_next_turn() -> None:
     assert [f.result(timeout=10) for f in futures] == ["A", "B", "C"]
     assert turns[0] == ["a", "b", "c"] and turns[1] == ["b"]
     pool.shutdown()
+
+
+def test_commands_saved_together_past_a_snapshot_interval_are_snapshotted_in_hand(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = service_for(settings.model_copy(update={"snapshot_interval": 5}))
+    try:
+        scene = active_contract(service)
+        for n in range(3):
+            service.handle(COMMISSIONER, publication(scene, f"alone {n}"))
+        head = service.get_contract(AUDITOR, scene.contract_id).version
+        assert head % 5 == 3, "two events short of a multiple of the interval"
+        reloads: list[int | None] = []
+        monkeypatch.setattr(
+            service, "take_snapshot", lambda _id, version=None, **_: reloads.append(version)
+        )
+        calls: list[Callable[[], Any]] = [
+            lambda n=n: service.handle(COMMISSIONER, publication(scene, f"s{n}")) for n in range(4)
+        ]
+        for future in queued_behind_a_held_turn(service, scene.contract_id, calls):
+            future.result()
+        uuid = UUID(hex=scene.contract_id)
+        (latest,) = service.snapshots.recorder.select_events(uuid, desc=True, limit=1)
+        # Four events (fewer than the interval) passed the multiple head + 2: one snapshot, at
+        # the save's last version.
+        assert latest.originator_version == head + 4
+        assert reloads == []
+        with service.personal_data.reading(uuid.hex):
+            replayed = replay(None, service.events.get(uuid))
+            (snapshot,) = service.snapshots.get(uuid, desc=True, limit=1)
+            assert contract_data(snapshot.mutate(None)) == contract_data(replayed)
+    finally:
+        service.close()

@@ -20,7 +20,7 @@ from infrastructure.runner import (
 from infrastructure.settings import parse_database_url
 from tests.support import api as s
 from tests.support.receiver import receiving
-from tests.support.servers import served
+from tests.support.servers import served, wait_for
 
 HIGH, LOW = RUNNER_LOCK_KEY >> 32, RUNNER_LOCK_KEY & 0xFFFFFFFF
 HOLDERS = (
@@ -132,6 +132,14 @@ def test_two_servers_keep_delivering_when_the_runner_is_killed(
             assert len(_holders(postgres_database_url)) == 1
             first.kill()  # kill -9 of the runner's process group
             after = s.open_contract(b, "WMO-2025-102")
-            got = receiver.wait_for(2, seconds=30)
-            assert [json.loads(r.body)["subject"] for r in got] == [before, after]
+
+            def subjects() -> list[str]:
+                return [json.loads(r.body)["subject"] for r in receiver.accepted()]
+
+            wait_for(lambda: after in subjects(), 30, "the event after the kill delivered")
+            # Every event, in order. At least once: the killed runner's last delivery may be
+            # made again by the next (killed after the receiver's answer, before its cursor
+            # was stored), so a repeat of `before` right after it is allowed.
+            got = subjects()
+            assert [x for n, x in enumerate(got) if n == 0 or x != got[n - 1]] == [before, after]
             assert len(_holders(postgres_database_url)) == 1
