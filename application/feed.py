@@ -22,13 +22,17 @@ rule, caught up first) where the service keeps them, else by loading each contra
 page reads at most `MAX_SCAN` notifications, so a filter that matches little still answers
 quickly, with a cursor that moves on.
 
-Speed: an event is turned into its CloudEvent from the stored JSON (the canonical form the
-history shows) without building the domain event or a model: one walk unwraps the stored
-values and opens the personal texts, and the page is encoded once (`Feed.to_json`); only records
-of an older class version go through the mapper and their upcaster. Measured (SQLite, one
-3,000-event contract and 16 small ones, pages of 500): ~12k events/s against 120–170k raw
-notifications/s (with the models per event: ~6k/s). What is left per event is Python: the
-walk (~15 calls), the AES-GCM opening of the actor's name, the JSON parse.
+Speed: each event's CloudEvent is rendered once, when the event is stored, as a feed entry
+(`feed_entries`; infrastructure writes it in the same transaction, under the same writer lock,
+so an entry commits with its event): JSON bytes without `source` and `sequence`, its personal
+texts still sealed, each as a `{"_sealed_": [keyId, nonce, ciphertext, place]}` object. A page
+reads the entries with the filters applied in the store, and per entry only opens its sealed
+texts (a regular-expression pass over the bytes and AES-GCM) and puts `source` and `sequence`
+in: no JSON parse, no walk, no model; the page is joined from the entries' bytes. Personal texts
+stay erasable: a destroyed key reads `[gewist]` in the feed as everywhere, and the entries hold
+no text in the clear. A record only the mapper reads right (an older class version or stored
+form) gets an entry without a body and is read from its event when shown. Entries are derived:
+the events are the record; a store that predates them gets them when its tables are made.
 """
 
 from __future__ import annotations
@@ -37,8 +41,8 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
-from typing import Any
+from functools import cache, cached_property
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 from uuid import UUID
 
 import orjson
@@ -48,7 +52,7 @@ from pydantic import Field
 from application.contract_store import ContractStore, contract_uuid
 from application.errors import ContractNotFound, InvalidQuery
 from application.history import history_entry
-from application.personal_data import PersonalData
+from application.personal_data import EncodedOpener, PersonalData, SealedAsDict
 from application.principal import Principal
 from application.read_models import SummaryFilter
 from application.stored_form import NotARecord, originator_uuid, read_record
@@ -89,15 +93,21 @@ class FeedPage(Data):
 
 @dataclass(frozen=True)
 class Feed:
-    """A page of the feed: CloudEvents as JSON-ready data in the shape of `CloudEvent` (built
-    without a model per event: the feed's hot path), and the cursor to read on from."""
+    """A page of the feed: each CloudEvent as JSON in the shape of `CloudEvent` (rendered once,
+    when its event was stored; personal texts opened as the page is read), and the cursor to
+    read on from."""
 
-    items: list[dict[str, Any]]
+    encoded: list[bytes]
     next_cursor: int
 
+    @cached_property
+    def items(self) -> list[dict[str, Any]]:
+        """The CloudEvents as data (the SSE stream and webhook deliveries read fields of each)."""
+        return [orjson.loads(item) for item in self.encoded]
+
     def to_json(self) -> bytes:
-        """The page as the API sends it (`FeedPage`)."""
-        return orjson.dumps({"items": self.items, "nextCursor": self.next_cursor})
+        """The page as the API sends it (`FeedPage`), put together without decoding an item."""
+        return b'{"items":[%b],"nextCursor":%d}' % (b",".join(self.encoded), self.next_cursor)
 
 
 def _kebab(name: str) -> str:
@@ -133,26 +143,27 @@ class FeedQuery:
 
 
 def feed_page(store: ContractStore, principal: Principal, query: FeedQuery, source: str) -> Feed:
-    """The events after `query.after` the caller may see, oldest first."""
-    topics = checked(store, principal, query)
-    only = contract_uuid(query.contract_id) if query.contract_id is not None else None
+    """The events after `query.after` the caller may see, oldest first: their entries, read
+    from the store with the filters applied there, each checked against the one visibility rule
+    and its personal texts opened."""
+    checked(store, principal, query)
+    entries = _feed_store(store)
+    only = contract_uuid(query.contract_id).hex if query.contract_id is not None else None
+    source_json = orjson.dumps(source)
     may_see: MaySee | None = None
-    items: list[dict[str, Any]] = []
+    seen: dict[str, bool] = {}
+    encoded: list[bytes] = []
     position = query.after
     scanned = 0
     # Everything up to the head read first is committed (or rolled back, leaving a gap): see
     # the module's docstring. A page that reads to it moves the cursor there, past positions
     # that hold nothing for this caller, so the next read starts where new events will be.
     head = feed_head(store)
-    while len(items) < query.limit and scanned < MAX_SCAN and position < head:
+    while len(encoded) < query.limit and scanned < MAX_SCAN and position < head:
         batch_size = min(max(query.limit * 2, 100), MAX_SCAN - scanned)
         with store._store_errors():
-            batch = store.recorder.select_notifications(
-                start=position,
-                limit=batch_size,
-                stop=head,
-                topics=topics,
-                inclusive_of_start=False,
+            batch = entries.feed_entries(
+                position, head, batch_size, types=query.types, contract_id=only
             )
         if not batch:
             position = head
@@ -160,30 +171,55 @@ def feed_page(store: ContractStore, principal: Principal, query: FeedQuery, sour
         scanned += len(batch)
         if may_see is None:  # decided after the head was read: as new as what it shows
             may_see = visibility(store, principal)
-        owners = {n.id: originator_uuid(n.originator_id) for n in batch}
-        shown = {
-            position
-            for position, owner in owners.items()
-            if (only is None or owner == only) and may_see(owner)
-        }
-        contracts = {owners[position].hex for position in shown}
-        with store.personal_data.reading(*contracts, prefetch=True):  # one read of their keys
-            for notification in batch:
-                if notification.id in shown:
-                    item = stored_cloud_event(notification, source, store.personal_data)
-                    if item is None:  # an older class version: the domain event, upcast
-                        event = store.mapper.to_domain_event(notification)
-                        if isinstance(event, ContractEvent):
-                            item = cloud_event(event, notification.id, source)
-                    if item is not None:
-                        items.append(item)
-                position = notification.id
-                if len(items) == query.limit:
-                    break
-        if len(batch) < batch_size and len(items) < query.limit:
+        for contract_id in {entry.contract_id for entry in batch} - seen.keys():
+            seen[contract_id] = may_see(UUID(hex=contract_id))
+        with store._store_errors():  # one read of the keys the shown entries' texts need
+            keys = store.personal_data.keys_by_id(
+                key_id.decode()
+                for entry in batch
+                if entry.body is not None and seen[entry.contract_id]
+                for key_id in _KEY_IDS.findall(entry.body)
+            )
+        opener = store.personal_data.opener(keys)
+        for entry in batch:
+            if seen[entry.contract_id]:
+                item = (
+                    _from_event(store, entry, source)
+                    if entry.body is None
+                    else _entry_json(entry, entry.body, source_json, opener)
+                )
+                if item is not None:
+                    encoded.append(item)
+            position = entry.position
+            if len(encoded) == query.limit:
+                break
+        if len(batch) < batch_size and len(encoded) < query.limit:
             position = head
             break
-    return Feed(items=items, next_cursor=max(position, query.after))
+    return Feed(encoded, max(position, query.after))
+
+
+def _feed_store(store: ContractStore) -> FeedStore:
+    if not isinstance(store.recorder, FeedStore):
+        raise InvalidQuery("this event store keeps no change feed")
+    return store.recorder
+
+
+def _from_event(store: ContractStore, entry: FeedEntry, source: str) -> bytes | None:
+    """An entry not rendered when stored (an older class version or stored form): read from its
+    event, through the mapper and its upcaster where the stored form cannot say."""
+    with store._store_errors():
+        found = store.recorder.select_notifications(start=entry.position, limit=1)
+    if not found or found[0].id != entry.position:
+        return None
+    notification = found[0]
+    item = stored_cloud_event(notification, source, store.personal_data)
+    if item is None:
+        event = store.mapper.to_domain_event(notification)
+        if not isinstance(event, ContractEvent):
+            return None
+        item = cloud_event(event, notification.id, source)
+    return orjson.dumps(item)
 
 
 def feed_head(store: ContractStore) -> int:
@@ -280,7 +316,7 @@ def cloud_event(event: ContractEvent, position: int, source: str) -> dict[str, A
     ).model_dump(mode="json", by_alias=True)
 
 
-#: The stored topic of each event class, and its current class version.
+#: The event class of each stored topic.
 _CLASSES: dict[str, type[ContractEvent]] = {}
 
 
@@ -288,12 +324,10 @@ def stored_cloud_event(
     notification: Any, source: str, personal_data: PersonalData
 ) -> dict[str, Any] | None:
     """The CloudEvent read straight from the stored record, without building the domain event
-    or a model (the feed's hot path): the stored JSON is the canonical form the history shows;
-    one walk unwraps it and opens its personal texts. None for a record stored under an older
-    class version, which only its upcaster reads right, or one this path cannot read."""
-    if not _CLASSES:
-        _CLASSES.update({get_topic(cls): cls for cls in _event_classes()})
-    cls = _CLASSES.get(notification.topic)
+    or a model: the stored JSON is the canonical form the history shows; one walk unwraps it
+    and opens its personal texts. None for a record stored under an older class version, which
+    only its upcaster reads right, or one this path cannot read."""
+    cls = _classes().get(notification.topic)
     if cls is None:
         return None
     try:
@@ -312,19 +346,36 @@ def stored_cloud_event(
         )
     except ValueError:
         return None
-    payload = opened["payload"]
+    document = _document(cls, contract_id, version, record, opened["payload"], opened["metadata"])
+    if document is None:
+        return None
+    return {"source": source, "sequence": str(notification.id), **document}
+
+
+def _classes() -> dict[str, type[ContractEvent]]:
+    if not _CLASSES:
+        _CLASSES.update({get_topic(cls): cls for cls in _event_classes()})
+    return _CLASSES
+
+
+def _document(
+    cls: type[ContractEvent],
+    contract_id: str,
+    version: int,
+    record: Any,
+    payload: dict[str, Any],
+    metadata: dict[str, Any],
+) -> dict[str, Any] | None:
+    """A CloudEvent but its `source` and `sequence` (the setting and the position)."""
     if payload.pop("class_version", 1) != getattr(cls, "class_version", 1):
         return None
-    metadata = opened["metadata"]
     actor = metadata["actor"] or {}
     return {
         "specversion": "1.0",
         "id": f"{contract_id}-{version}",
-        "source": source,
         "type": event_type(cls),
         "time": record.recorded_at,
         "subject": contract_id,
-        "sequence": str(notification.id),
         "sequencetype": "Integer",
         "datacontenttype": "application/json",
         "data": {
@@ -345,6 +396,126 @@ def stored_cloud_event(
             "priorDigest": record.prior_digest,
         },
     }
+
+
+# The feed's entries: each event's CloudEvent rendered once, when it is stored ----------------
+
+#: A personal text in a rendered entry, still sealed, opened when a page is read (an erased key
+#: reads `[gewist]` there as everywhere). It is a JSON object, and a text a user writes is a
+#: JSON string, in which every quote is escaped: no text can pose as one.
+_SPAN = re.compile(rb'\{"_sealed_":\["([^"\\]*)","([^"\\]*)","([^"\\]*)","([^"\\]*)"\]\}')
+_SPAN_START = b'{"_sealed_":['
+_KEY_IDS = re.compile(rb'\{"_sealed_":\["([^"\\]*)"')
+#: What a key id, a base64url value and a place consist of (anything else: rendered at read).
+_PLAIN = re.compile(r"[A-Za-z0-9._:\-]*\Z")
+
+
+class FeedEntry(NamedTuple):
+    """One contract event as the feed keeps it: its CloudEvent but for `source` and `sequence`,
+    personal texts sealed (`body`; None for a record only the mapper reads right: an older
+    class version or stored form, read from the event at read time)."""
+
+    position: int
+    contract_id: str
+    version: int
+    type: str
+    body: bytes | None
+
+
+@runtime_checkable
+class FeedStore(Protocol):
+    """What an event store that keeps the feed's entries offers (infrastructure's recorders
+    write them in the transaction that stores their events)."""
+
+    def feed_entries(
+        self,
+        after: int,
+        stop: int,
+        limit: int,
+        *,
+        types: Sequence[str] = (),
+        contract_id: str | None = None,
+    ) -> list[FeedEntry]:
+        """Entries at positions in (after, stop], oldest first, at most `limit`."""
+        ...
+
+
+def feed_entries(stored_events: Sequence[Any], positions: Sequence[int] | None) -> list[FeedEntry]:
+    """The feed's entries of contract events being stored at these positions."""
+    entries = []
+    classes = _classes()
+    for event, position in zip(stored_events, positions or (), strict=False):
+        cls = classes.get(event.topic)
+        if cls is None:
+            continue
+        contract_id = originator_uuid(event.originator_id).hex
+        version = event.originator_version
+        body = _rendered(event.state, cls, contract_id, version)
+        entries.append(FeedEntry(position, contract_id, version, event_type(cls), body))
+    return entries
+
+
+def _rendered(
+    state: bytes, cls: type[ContractEvent], contract_id: str, version: int
+) -> bytes | None:
+    try:
+        record = read_record(state, plain=False)
+    except NotARecord:
+        return None
+    if record.form != 2:
+        return None
+    try:
+        payload = _spans(record.payload, "payload")
+        metadata = _spans(record.metadata, "metadata")
+    except ValueError:
+        return None
+    document = _document(cls, contract_id, version, record, payload, metadata)
+    return None if document is None else orjson.dumps(document)
+
+
+def _spans(value: Any, at: str) -> Any:
+    """Stored data unwrapped as `open_stored` does, every sealed text a span (`_SPAN`)."""
+    if type(value) is dict:
+        if len(value) == 2 and "_type_" in value and "_data_" in value:
+            if value["_type_"] == "sealed":
+                sealed = value["_data_"]
+                SealedAsDict().decode(sealed)  # ValueError unless {keyId, nonce, ciphertext}
+                parts = [sealed["keyId"], sealed["nonce"], sealed["ciphertext"], at]
+                if not all(_PLAIN.match(part) for part in parts):
+                    raise ValueError("a sealed text this form cannot carry")
+                return {"_sealed_": parts}
+            return _spans(value["_data_"], at)
+        return {
+            k: _spans(v, f"{at}.{k}") if type(v) is dict or type(v) is list else v
+            for k, v in value.items()
+        }
+    if type(value) is list:
+        return [
+            _spans(v, f"{at}.{i}") if type(v) is dict or type(v) is list else v
+            for i, v in enumerate(value)
+        ]
+    return value
+
+
+def _entry_json(entry: FeedEntry, body: bytes, source: bytes, opener: EncodedOpener) -> bytes:
+    """The CloudEvent of an entry as JSON: `source` and `sequence` put in, sealed texts opened."""
+    if _SPAN_START in body:
+
+        def opened(match: re.Match[bytes]) -> bytes:
+            key_id, nonce, ciphertext, place = match.groups()
+            return orjson.dumps(
+                opener(
+                    key_id.decode(),
+                    nonce,
+                    ciphertext,
+                    entry.contract_id,
+                    entry.version,
+                    place.decode(),
+                )
+            )
+
+        body = _SPAN.sub(opened, body)
+    return b'{"source":%b,"sequence":"%d",%b' % (source, entry.position, body[1:])
 
 
 def _json_time(text: str) -> str:

@@ -25,6 +25,7 @@ for its keys, not one per event.
 from __future__ import annotations
 
 import base64
+import binascii
 import contextlib
 import dataclasses
 import hashlib
@@ -46,6 +47,10 @@ from domain.chain import personal_places
 
 #: What an erased text reads as, everywhere.
 ERASED = "[gewist]"
+
+
+#: Opens a sealed text given as (key id, nonce, ciphertext, contract id, version, place).
+EncodedOpener = Callable[[str, bytes, bytes, str, int, str], str]
 
 
 class KeyScope(NamedTuple):
@@ -71,6 +76,10 @@ class KeyRing(Protocol):
 
     def key(self, key_id: str) -> bytes | None:
         """One key; None once destroyed (or never made)."""
+        ...
+
+    def keys_by_id(self, key_ids: Iterable[str]) -> dict[str, bytes]:
+        """The live keys among these ids (a destroyed one is missing)."""
         ...
 
     def find(
@@ -114,6 +123,10 @@ class GuardedKeyRing:
     def key(self, key_id: str) -> bytes | None:
         with self._guard():
             return self._keys.key(key_id)
+
+    def keys_by_id(self, key_ids: Iterable[str]) -> dict[str, bytes]:
+        with self._guard():
+            return self._keys.keys_by_id(key_ids)
 
     def find(
         self,
@@ -257,6 +270,49 @@ class PersonalData:
                 "under its key at its place; ask for its verification"
             ) from None
         return plain.decode()
+
+    def keys_by_id(self, key_ids: Iterable[str]) -> dict[str, bytes]:
+        """The live keys among these ids, in one read (a destroyed one is missing)."""
+        ids = set(key_ids)
+        return self.keys.keys_by_id(ids) if ids else {}
+
+    def opener(self, keys: Mapping[str, bytes]) -> EncodedOpener:
+        """`open` for sealed texts given as their stored parts (nonce and ciphertext in
+        base64url) under `keys` (`keys_by_id`: a key not there was destroyed): the feed's
+        entries open their texts so, with one read of the keys a page needs and one cipher
+        per key."""
+        ciphers: dict[str, AESGCM | None] = {}
+
+        def open_encoded(
+            key_id: str, nonce: bytes, ciphertext: bytes, contract_id: str, version: int,
+            place: str,
+        ) -> str:  # fmt: skip
+            if not key_id.startswith(contract_id + "."):
+                raise HistoryCorrupt(
+                    f"version {version} of contract {contract_id} holds a text sealed for "
+                    "another contract; ask for its verification"
+                )
+            if key_id in ciphers:
+                cipher = ciphers[key_id]
+            else:
+                key = keys.get(key_id)
+                cipher = ciphers[key_id] = None if key is None else AESGCM(key)
+            if cipher is None:
+                return ERASED
+            try:
+                plain = cipher.decrypt(
+                    _unb64_bytes(nonce),
+                    _unb64_bytes(ciphertext),
+                    _aad(contract_id, version, place),
+                )
+            except (InvalidTag, ValueError):
+                raise HistoryCorrupt(
+                    f"version {version} of contract {contract_id}: a personal text does not "
+                    "open under its key at its place; ask for its verification"
+                ) from None
+            return plain.decode()
+
+        return open_encoded
 
     def open_fields(
         self, fields: dict[str, Any], event_class: type[Any], contract_id: str, version: int
@@ -412,6 +468,10 @@ class MemoryKeyRing:
             found = self._keys.get(key_id)
         return None if found is None else found[1]
 
+    def keys_by_id(self, key_ids: Iterable[str]) -> dict[str, bytes]:
+        with self._lock:
+            return {k: self._keys[k][1] for k in set(key_ids) if k in self._keys}
+
     def find(
         self,
         contract_id: str | None = None,
@@ -529,6 +589,13 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _unb64_bytes(data: bytes) -> bytes:
+    return binascii.a2b_base64(data.translate(_FROM_URLSAFE) + b"=" * (-len(data) % 4))
+
+
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 
 
 __all__ = [

@@ -182,14 +182,16 @@ def read_notifications_raw(service: ContractService, page: int) -> Rate:
 
 def feed_rate(service: ContractService, principal: Principal, page: int) -> Rate:
     """P12: the whole change feed followed from the start, `page` CloudEvents at a time, as
-    `GET /api/v1/events` reads it for `principal` (visibility, personal texts opened)."""
+    `GET /api/v1/events` reads and encodes it for `principal` (visibility, personal texts
+    opened)."""
     from application.feed import FeedQuery, feed_page
 
     total, after = 0, 0
     started = time.perf_counter()
     while True:
         found = feed_page(service, principal, FeedQuery(after=after, limit=page), "urn:bench")
-        total += len(found.items)
+        found.to_json()  # the page as the API sends it
+        total += len(found.encoded)
         if found.next_cursor is None or found.next_cursor == after:
             break
         after = found.next_cursor

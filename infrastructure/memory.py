@@ -11,10 +11,13 @@ from typing import Any
 from eventsourcing.persistence import ApplicationRecorder, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
 
+from application.feed import FeedEntry
+from application.feed import feed_entries as rendered_entries
 from application.personal_data import MemoryKeyRing
 from application.transparency_log import LeafRecord, StoredCheckpoint
 from application.witnesses import Witness
 from domain import merkle
+from infrastructure.feed_entries import MemoryFeedEntries
 from infrastructure.merkle_log import contract_leaves
 
 
@@ -50,11 +53,24 @@ class LoggedPOPOApplicationRecorder(POPOApplicationRecorder):
     def __init__(self) -> None:
         super().__init__()
         self.merkle = MemoryMerkleLog()
+        self.feed = MemoryFeedEntries()
 
     def _update_table(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
         notification_ids = super()._update_table(stored_events, **kwargs)
         self.merkle.append(contract_leaves(stored_events, notification_ids))
+        self.feed.append(rendered_entries(stored_events, notification_ids))
         return notification_ids
+
+    def feed_entries(
+        self,
+        after: int,
+        stop: int,
+        limit: int,
+        *,
+        types: Sequence[str] = (),
+        contract_id: str | None = None,
+    ) -> list[FeedEntry]:
+        return self.feed.select(after, stop, limit, types, contract_id)
 
     def log_size(self) -> int:
         with self.merkle.lock:

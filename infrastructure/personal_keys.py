@@ -97,6 +97,28 @@ class SqlKeyRing:
             (str(_at(r, 0, "key_id")), KeyScope(*_scope(r)), bytes(_at(r, 5, "key"))) for r in rows
         ]
 
+    def keys_by_id(self, key_ids: Iterable[str]) -> dict[str, bytes]:
+        ids = list(dict.fromkeys(key_ids))
+        found: dict[str, bytes] = {}
+        with self._datastore.transaction(commit=False) as cursor:
+            if self._dialect != "sqlite":  # one parameter: the statement is prepared once
+                cursor.execute(
+                    f"SELECT key_id, key FROM {self._table} WHERE key_id = ANY(%s)",
+                    (ids,),
+                    prepare=True,
+                )
+                found.update(_row(row) for row in cursor.fetchall())
+                return found
+            for start in range(0, len(ids), 500):  # SQLite: bounded statements
+                chunk = ids[start : start + 500]
+                marks = ", ".join([self._p] * len(chunk))
+                cursor.execute(
+                    f"SELECT key_id, key FROM {self._table} WHERE key_id IN ({marks})",
+                    chunk,
+                )
+                found.update(_row(row) for row in cursor.fetchall())
+        return found
+
     def key(self, key_id: str) -> bytes | None:
         with self._datastore.transaction(commit=False) as cursor:
             cursor.execute(

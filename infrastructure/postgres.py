@@ -31,7 +31,10 @@ from psycopg import sql
 from psycopg_pool.base import AttemptWithBackoff
 
 from application.errors import CommitOutcomeUnknown, NotStored
+from application.feed import FeedEntry
+from application.feed import feed_entries as rendered_entries
 from infrastructure import metrics
+from infrastructure.feed_entries import SqlFeedEntries
 from infrastructure.merkle_log import LeafIndexCache, SqlLogReads, SqlMerkleLog, contract_leaves
 from infrastructure.personal_keys import SqlKeyRing
 
@@ -176,6 +179,9 @@ class GroupCommitApplicationRecorder(SqlLogReads, FailFastApplicationRecorder):
             placeholder="%s", blob="bytea", bigint="bigint", schema=self.datastore.schema
         )
         self.leaf_cache = LeafIndexCache()
+        self.feed_sql = SqlFeedEntries(
+            placeholder="%s", blob="bytea", bigint="bigint", schema=self.datastore.schema
+        )
 
     # -- the transparency log (begin) ------------------------------------------------------
 
@@ -185,9 +191,13 @@ class GroupCommitApplicationRecorder(SqlLogReads, FailFastApplicationRecorder):
             for statement in self.merkle_sql.create_statements:
                 cursor.execute(statement)
         with self.datastore.transaction(commit=True) as cursor:
+            for statement in self.feed_sql.create_statements:
+                cursor.execute(statement)
+        with self.datastore.transaction(commit=True) as cursor:
             self._lock_table(cursor)  # no insert between reading the events and the head
             table = f'"{self.datastore.schema}"."{self.events_table_name}"'
             self.merkle_sql.backfill(cursor, table, "notification_id")
+            self.feed_sql.backfill(cursor, table, "notification_id")
 
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -196,7 +206,20 @@ class GroupCommitApplicationRecorder(SqlLogReads, FailFastApplicationRecorder):
         leaves = contract_leaves(stored_events, notification_ids)
         indexes = self.merkle_sql.append(curs, leaves)
         self.leaf_cache.stage(zip((leaf[0] for leaf in leaves), indexes, strict=True))
+        self.feed_sql.append(curs, rendered_entries(stored_events, notification_ids))
         return notification_ids
+
+    def feed_entries(
+        self,
+        after: int,
+        stop: int,
+        limit: int,
+        *,
+        types: Sequence[str] = (),
+        contract_id: str | None = None,
+    ) -> list[FeedEntry]:
+        with self._log_cursor() as cursor:
+            return self.feed_sql.select(cursor, after, stop, limit, types, contract_id)
 
     @contextlib.contextmanager
     def _log_cursor(self) -> Iterator[Any]:

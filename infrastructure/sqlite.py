@@ -19,24 +19,33 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteFactory
 from eventsourcing.utils import Environment
 
+from application.feed import FeedEntry
+from application.feed import feed_entries as rendered_entries
+from infrastructure.feed_entries import SqlFeedEntries
 from infrastructure.merkle_log import LeafIndexCache, SqlLogReads, SqlMerkleLog, contract_leaves
 from infrastructure.personal_keys import SqlKeyRing
 
 
 class LoggedSQLiteApplicationRecorder(SqlLogReads, SQLiteApplicationRecorder):
     merkle_sql = SqlMerkleLog(placeholder="?", blob="BLOB", bigint="INTEGER")
+    feed_sql = SqlFeedEntries(placeholder="?", blob="BLOB", bigint="INTEGER")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.leaf_cache = LeafIndexCache()
         super().__init__(*args, **kwargs)
 
     def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), *self.merkle_sql.create_statements]
+        return [
+            *super().construct_create_table_statements(),
+            *self.merkle_sql.create_statements,
+            *self.feed_sql.create_statements,
+        ]
 
     def create_table(self) -> None:
         super().create_table()
         with self.datastore.transaction(commit=True) as cursor:
             self.merkle_sql.backfill(cursor, self.events_table_name, "rowid")
+            self.feed_sql.backfill(cursor, self.events_table_name, "rowid")
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -57,7 +66,20 @@ class LoggedSQLiteApplicationRecorder(SqlLogReads, SQLiteApplicationRecorder):
         leaves = contract_leaves(stored_events, notification_ids)
         indexes = self.merkle_sql.append(c, leaves)
         self.leaf_cache.stage(zip((leaf[0] for leaf in leaves), indexes, strict=True))
+        self.feed_sql.append(c, rendered_entries(stored_events, notification_ids))
         return notification_ids
+
+    def feed_entries(
+        self,
+        after: int,
+        stop: int,
+        limit: int,
+        *,
+        types: Sequence[str] = (),
+        contract_id: str | None = None,
+    ) -> list[FeedEntry]:
+        with self._log_cursor() as cursor:
+            return self.feed_sql.select(cursor, after, stop, limit, types, contract_id)
 
     @contextlib.contextmanager
     def _log_cursor(self) -> Iterator[Any]:

@@ -7,15 +7,35 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any
 
+import orjson
 import pytest
 
 from api.demo import Demo
-from application.feed import cloud_event, stored_cloud_event
+from application.commands import IssuePublication
+from application.feed import (
+    _KEY_IDS,
+    FeedQuery,
+    _entry_json,
+    _from_event,
+    cloud_event,
+    feed_entries,
+    feed_page,
+    stored_cloud_event,
+)
+from application.personal_data import ERASED
+from application.principal import Principal
 from application.service import ContractService
 from domain.events import ContractEvent
+from infrastructure import feed_entries as feed_entries_sql
 from infrastructure.settings import Settings
-from tests.support.app import service_for
+from tests.support import people
+from tests.support.app import COMMISSIONER, PROVIDER, active_contract, service_for
+
+PRIVACY_OFFICER = Principal(
+    "piet", "Piet Privacy", people.GEMEENTE_UTRECHT.id, frozenset({"privacy_officer"})
+)
 
 
 @pytest.fixture
@@ -50,3 +70,108 @@ def test_an_older_class_version_is_left_to_the_upcaster(service: ContractService
     state["payload"].pop("class_version", None)  # as stored before version 2
     older = replace(opened, state=json.dumps(state).encode())
     assert stored_cloud_event(older, "urn:t", service.personal_data) is None
+
+
+# The feed's entries: rendered once when stored, personal texts opened when read ----------------
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def test_every_feed_entry_is_the_cloudevent_of_its_event_and_holds_no_text_in_the_clear(
+    service: ContractService,
+) -> None:
+    Demo(service).load()
+    head = service.recorder.max_notification_id()
+    notifications = {n.id: n for n in service.recorder.select_notifications(start=1, limit=10_000)}
+    events = {
+        position: event
+        for position, notification in notifications.items()
+        if isinstance(event := service.mapper.to_domain_event(notification), ContractEvent)
+    }
+    entries = service.recorder.feed_entries(0, head, 10_000)
+    assert [entry.position for entry in entries] == sorted(events), "one entry per event"
+    source = orjson.dumps("urn:t")
+    for entry in entries:
+        event = events[entry.position]
+        assert entry.body is not None
+        keys = service.personal_data.keys_by_id(k.decode() for k in _KEY_IDS.findall(entry.body))
+        opener = service.personal_data.opener(keys)
+        item = orjson.loads(_entry_json(entry, entry.body, source, opener))
+        expected = cloud_event(event, entry.position, "urn:t")
+        assert item == expected, type(event).__name__
+        # The stored entry keeps every personal text sealed (erasable by its key).
+        name = expected["data"]["actor"]["name"]
+        assert name and name.encode() not in entry.body
+    assert len(entries) > 50
+
+
+def test_a_text_shaped_like_a_sealed_text_stays_a_text(service: ContractService) -> None:
+    scene = active_contract(service)
+    forged = '{"_sealed_":["' + scene.contract_id + '.x","AAAA","AAAA","payload.summary"]}'
+    service.handle(
+        COMMISSIONER,
+        IssuePublication(scene.contract_id, audience="raad", channel="web", summary=forged),
+    )
+    page = feed_page(service, COMMISSIONER, FeedQuery(contract_id=scene.contract_id), "urn:t")
+    assert forged in set(_strings(page.items[-1]))
+
+
+def test_an_erased_text_reads_erased_in_the_feed(service: ContractService) -> None:
+    scene = active_contract(service)  # version 5: a session with Bob among its participants
+    query = FeedQuery(contract_id=scene.contract_id)
+    before = feed_page(service, PROVIDER, query, "urn:t").items[4]["data"]["data"]
+    assert people.BOB.name in set(_strings(before))
+    service.erase(
+        PRIVACY_OFFICER, reason="asked", legal_basis="AVG art. 17", record=(scene.contract_id, 5)
+    )
+    after = feed_page(service, PROVIDER, query, "urn:t").items[4]["data"]["data"]
+    assert people.BOB.name not in set(_strings(after))
+    assert ERASED in set(_strings(after))
+
+
+@pytest.mark.parametrize("backend", ["memory"], indirect=True)
+def test_an_older_class_version_gets_no_rendered_body(settings: Settings) -> None:
+    service = service_for(settings)
+    try:
+        Demo(service).load()
+        opened = service.recorder.select_notifications(
+            start=1, limit=1, topics=["domain.events:ContractOpened"]
+        )[0]
+        state = json.loads(opened.state)
+        state["payload"].pop("class_version", None)
+        older = replace(opened, state=json.dumps(state).encode())
+        (entry,) = feed_entries([older], [opened.id])
+        assert entry.body is None and entry.type == "nl.dialoog.contract.contract-opened"
+        # Read at read time from its event (here the stored, current one).
+        item = _from_event(service, entry, "urn:t")
+        assert item is not None and orjson.loads(item)["sequence"] == str(opened.id)
+    finally:
+        service.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+def test_entries_of_a_store_that_predates_them_are_rendered_when_its_tables_are_made(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(feed_entries_sql, "BACKFILL_CHUNK", 7)  # many steps
+    service = service_for(settings)  # (a store kept in memory starts empty every time)
+    try:
+        Demo(service).load()
+        head = service.recorder.max_notification_id()
+        kept = service.recorder.feed_entries(0, head, 10_000)
+        with service.recorder.datastore.transaction(commit=True) as cursor:
+            cursor.execute(f"DELETE FROM {service.recorder.feed_sql.table}")  # noqa: S608
+        assert service.recorder.feed_entries(0, head, 10_000) == []
+        service.recorder.create_table()
+        assert service.recorder.feed_entries(0, head, 10_000) == kept
+    finally:
+        service.close()
