@@ -121,6 +121,27 @@ class SqlFeedEntries:
             after = int(rows[-1][0])
 
 
+class SqlFeedReads:
+    """The `FeedStore` read of an SQL recorder; `_log_cursor()` gives a reading cursor."""
+
+    feed_sql: SqlFeedEntries
+
+    def _log_cursor(self) -> Any:  # a context manager yielding a cursor
+        raise NotImplementedError
+
+    def feed_entries(
+        self,
+        after: int,
+        stop: int,
+        limit: int,
+        *,
+        types: Sequence[str] = (),
+        contract_id: str | None = None,
+    ) -> list[FeedEntry]:
+        with self._log_cursor() as cursor:
+            return self.feed_sql.select(cursor, after, stop, limit, types, contract_id)
+
+
 def _tuples(rows: Sequence[Any]) -> list[Sequence[Any]]:
     """Rows as sequences (the stores' cursors give dict-like rows)."""
     return [tuple(row.values()) if isinstance(row, dict) else tuple(row) for row in rows]

@@ -31,10 +31,9 @@ from psycopg import sql
 from psycopg_pool.base import AttemptWithBackoff
 
 from application.errors import CommitOutcomeUnknown, NotStored
-from application.feed import FeedEntry
 from application.feed import feed_entries as rendered_entries
 from infrastructure import metrics
-from infrastructure.feed_entries import SqlFeedEntries
+from infrastructure.feed_entries import SqlFeedEntries, SqlFeedReads
 from infrastructure.merkle_log import LeafIndexCache, SqlLogReads, SqlMerkleLog, contract_leaves
 from infrastructure.personal_keys import SqlKeyRing
 
@@ -152,7 +151,7 @@ def _never_connected(error: BaseException) -> bool:
     return False
 
 
-class GroupCommitApplicationRecorder(SqlLogReads, FailFastApplicationRecorder):
+class GroupCommitApplicationRecorder(SqlLogReads, SqlFeedReads, FailFastApplicationRecorder):
     """Commits the events of concurrent saves together: one transaction, one table lock and one
     fsync for many commands, each in its own savepoint so a conflict fails only its own save.
 
@@ -208,18 +207,6 @@ class GroupCommitApplicationRecorder(SqlLogReads, FailFastApplicationRecorder):
         self.leaf_cache.stage(zip((leaf[0] for leaf in leaves), indexes, strict=True))
         self.feed_sql.append(curs, rendered_entries(stored_events, notification_ids))
         return notification_ids
-
-    def feed_entries(
-        self,
-        after: int,
-        stop: int,
-        limit: int,
-        *,
-        types: Sequence[str] = (),
-        contract_id: str | None = None,
-    ) -> list[FeedEntry]:
-        with self._log_cursor() as cursor:
-            return self.feed_sql.select(cursor, after, stop, limit, types, contract_id)
 
     @contextlib.contextmanager
     def _log_cursor(self) -> Iterator[Any]:

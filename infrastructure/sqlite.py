@@ -19,14 +19,13 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteFactory
 from eventsourcing.utils import Environment
 
-from application.feed import FeedEntry
 from application.feed import feed_entries as rendered_entries
-from infrastructure.feed_entries import SqlFeedEntries
+from infrastructure.feed_entries import SqlFeedEntries, SqlFeedReads
 from infrastructure.merkle_log import LeafIndexCache, SqlLogReads, SqlMerkleLog, contract_leaves
 from infrastructure.personal_keys import SqlKeyRing
 
 
-class LoggedSQLiteApplicationRecorder(SqlLogReads, SQLiteApplicationRecorder):
+class LoggedSQLiteApplicationRecorder(SqlLogReads, SqlFeedReads, SQLiteApplicationRecorder):
     merkle_sql = SqlMerkleLog(placeholder="?", blob="BLOB", bigint="INTEGER")
     feed_sql = SqlFeedEntries(placeholder="?", blob="BLOB", bigint="INTEGER")
 
@@ -68,18 +67,6 @@ class LoggedSQLiteApplicationRecorder(SqlLogReads, SQLiteApplicationRecorder):
         self.leaf_cache.stage(zip((leaf[0] for leaf in leaves), indexes, strict=True))
         self.feed_sql.append(c, rendered_entries(stored_events, notification_ids))
         return notification_ids
-
-    def feed_entries(
-        self,
-        after: int,
-        stop: int,
-        limit: int,
-        *,
-        types: Sequence[str] = (),
-        contract_id: str | None = None,
-    ) -> list[FeedEntry]:
-        with self._log_cursor() as cursor:
-            return self.feed_sql.select(cursor, after, stop, limit, types, contract_id)
 
     @contextlib.contextmanager
     def _log_cursor(self) -> Iterator[Any]:
