@@ -205,8 +205,14 @@ class GroupCommitApplicationRecorder(SqlLogReads, SqlFeedReads, FailFastApplicat
         leaves = contract_leaves(stored_events, notification_ids)
         indexes = self.merkle_sql.append(curs, leaves)
         self.leaf_cache.stage(zip((leaf[0] for leaf in leaves), indexes, strict=True))
-        self.feed_sql.append(curs, rendered_entries(stored_events, notification_ids))
+        self._append_feed_entries(curs, stored_events, notification_ids)
         return notification_ids
+
+    def _append_feed_entries(
+        self, curs: Any, stored_events: Sequence[StoredEvent], positions: Sequence[int] | None
+    ) -> None:
+        """The change feed's entries of the events, in their transaction (application/feed.py)."""
+        self.feed_sql.append(curs, rendered_entries(stored_events, positions))
 
     @contextlib.contextmanager
     def _log_cursor(self) -> Iterator[Any]:

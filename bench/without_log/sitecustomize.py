@@ -14,7 +14,10 @@ if os.environ.get("DIALOOG_BENCH_WITHOUT_LOG") == "1":
     recorder = postgres.GroupCommitApplicationRecorder
 
     def _without_log(self, curs, stored_events, **kwargs):  # type: ignore[no-untyped-def]
-        # The stock insert, as before the log: no leaves, no tree nodes, no head row.
-        return super(recorder, self)._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        # The stock insert, as before the log: no leaves, no tree nodes, no head row (the change
+        # feed's entries are written as always: P1L weighs the log alone).
+        ids = super(recorder, self)._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        self._append_feed_entries(curs, stored_events, ids)
+        return ids
 
     recorder._fetch_ids_after_insert_events = _without_log  # type: ignore[method-assign]
