@@ -264,7 +264,13 @@ class ContractService(ContractQueries):
         head: int | None = None
         for item in todo:
             asked = cast(_Asked, item.work)
-            replay = self._replay(asked.principal, asked.key, asked.print_, asked.view)
+            try:
+                replay = self._replay(asked.principal, asked.key, asked.print_, asked.view)
+            except StoreUnavailable:
+                raise  # nothing of this turn was stored: every command in it is answered so
+            except ApplicationError as error:  # this command's own (a key reused, say)
+                item.finish(error=error)
+                continue
             if replay is not None:
                 item.finish(replay)
             elif asked.expected_version is not None:
@@ -296,8 +302,12 @@ class ContractService(ContractQueries):
             return
         if isinstance(outcome.error, DomainError):
             # The first of two racing repeats may have changed what the rules allow (already
-            # consented, no longer open): answer the repeat as the first time.
-            replay = self._replay(asked.principal, asked.key, asked.print_, asked.view)
+            # consented, no longer open): answer the repeat as the first time. The others of
+            # the turn are stored already: a failure to ask leaves this answer as it was.
+            try:
+                replay = self._replay(asked.principal, asked.key, asked.print_, asked.view)
+            except ApplicationError:
+                replay = None
             if replay is not None:
                 item.finish(replay)
                 return
