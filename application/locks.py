@@ -67,27 +67,32 @@ class KeyedLocks:
         with self._guard:
             queue.pending.append(item)
         deadline = item.since + self.timeout
+        late = False  # past the deadline while a turn had taken the item
         try:
             while True:
                 item.wake.clear()
                 if item.done.is_set():
                     return item.outcome()
-                if queue.lock.acquire(blocking=False):
+                if not late and queue.lock.acquire(blocking=False):
                     try:
                         if not item.done.is_set():
                             self._carry_out(queue, self._take(queue, most), carry_out)
                     finally:
                         self._release(queue)
                     continue
-                if item.wake.wait(max(0.0, deadline - time.monotonic())):
+                if late:
+                    item.wake.wait()  # answered, or put back for a turn it no longer waits for
+                elif item.wake.wait(max(0.0, deadline - time.monotonic())):
                     continue
                 with self._guard:
                     queued = item in queue.pending
                     if queued:
                         queue.pending.remove(item)
+                        if queue.pending:  # it may have been woken to take the next turn
+                            queue.pending[0].wake.set()
                 if queued:
                     raise self._busy(key)
-                item.done.wait()  # taken by the turn now running: its answer comes with it
+                late = True  # taken by the turn now running: its answer comes with it
         finally:
             self._leave(key, queue)
 

@@ -246,3 +246,32 @@ def test_commands_saved_together_past_a_snapshot_interval_are_snapshotted_in_han
             assert contract_data(snapshot.mutate(None)) == contract_data(replayed)
     finally:
         service.close()
+
+
+def test_an_item_put_back_after_its_callers_deadline_is_refused_not_left_waiting() -> None:
+    locks = KeyedLocks(timeout=0.3)
+    finished: list[str] = []
+
+    def carry_out(items: list[Queued]) -> None:
+        for item in items:
+            if item.work == "b" and "a" in finished and "b-put-back" not in finished:
+                time.sleep(0.5)  # past b's deadline, while this turn holds it
+                finished.append("b-put-back")
+                item.put_back = True
+            else:
+                finished.append(item.work)
+                item.finish(item.work.upper())
+
+    pool = ThreadPoolExecutor(max_workers=2)
+    futures = []
+    with locks.hold("c"):
+        for n, work in enumerate("ab"):  # queued in this order; one turn takes both
+            futures.append(pool.submit(locks.combine, "c", work, carry_out, most=8))
+            while len(locks._locks["c"].pending) < n + 1:
+                time.sleep(0.005)
+    assert futures[0].result(timeout=5) == "A"
+    with pytest.raises(TooMuchContention):
+        futures[1].result(timeout=5)  # answered, not left waiting for a turn nobody takes
+    assert finished == ["a", "b-put-back"], "b is never carried out after its caller gave up"
+    assert not locks._locks
+    pool.shutdown()
