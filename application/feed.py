@@ -50,11 +50,10 @@ from eventsourcing.utils import get_topic
 from pydantic import Field
 
 from application.contract_store import ContractStore, contract_uuid
-from application.errors import ContractNotFound, InvalidQuery
+from application.errors import ContractNotFound, HistoryCorrupt, InvalidQuery
 from application.history import history_entry
 from application.personal_data import EncodedOpener, PersonalData, SealedAsDict
 from application.principal import Principal
-from application.read_models import SummaryFilter
 from application.stored_form import NotARecord, originator_uuid, read_record
 from application.views import Data
 from domain.events import ContractEvent
@@ -107,7 +106,12 @@ class Feed:
 
     def to_json(self) -> bytes:
         """The page as the API sends it (`FeedPage`), put together without decoding an item."""
-        return b'{"items":[%b],"nextCursor":%d}' % (b",".join(self.encoded), self.next_cursor)
+        end = b'],"nextCursor":%d}' % self.next_cursor
+        if not self.encoded:
+            return b'{"items":[' + end
+        parts = [b","] * (2 * len(self.encoded) + 1)  # every item copied once
+        parts[0], parts[1:-1:2], parts[-1] = b'{"items":[', self.encoded, end
+        return b"".join(parts)
 
 
 def _kebab(name: str) -> str:
@@ -158,44 +162,52 @@ def feed_page(store: ContractStore, principal: Principal, query: FeedQuery, sour
     # Everything up to the head read first is committed (or rolled back, leaving a gap): see
     # the module's docstring. A page that reads to it moves the cursor there, past positions
     # that hold nothing for this caller, so the next read starts where new events will be.
-    head = feed_head(store)
-    while len(encoded) < query.limit and scanned < MAX_SCAN and position < head:
-        batch_size = min(max(query.limit * 2, 100), MAX_SCAN - scanned)
+    batch_size = min(query.limit, MAX_SCAN)  # most callers see most events
+    with store._store_errors():
+        head, batch = entries.feed_entries_to_head(
+            position, batch_size, types=query.types, contract_id=only
+        )
+    while batch:
+        scanned += len(batch)
+        if may_see is None:  # decided after the head was read: as new as what it shows
+            may_see = visibility(store, principal, head)
+        for contract_id in {entry.contract_id for entry in batch} - seen.keys():
+            seen[contract_id] = may_see(UUID(hex=contract_id))
+        shown: list[FeedEntry] = []
+        pieces: list[list[bytes]] = []
+        for entry in batch:
+            if seen[entry.contract_id]:
+                shown.append(entry)
+                pieces.append(_pieces(entry))
+            position = entry.position
+            if len(encoded) + len(shown) == query.limit:
+                break
+        with store._store_errors():  # one read of the keys the shown entries' texts need
+            keys = store.personal_data.keys_by_id(
+                key_id.decode() for key_id in {k for split in pieces for k in split[1::5]}
+            )
+        opener = store.personal_data.opener(keys)
+        for entry, split in zip(shown, pieces, strict=True):
+            item = (
+                _from_event(store, entry, source)
+                if entry.body is None
+                else _entry_json(entry, split, source_json, opener)
+            )
+            if item is not None:
+                encoded.append(item)
+        if len(encoded) == query.limit or scanned >= MAX_SCAN:
+            break
+        if len(batch) < batch_size:  # read to the head
+            position = head
+            break
+        # Too few the caller may see: read on, twice as many.
+        batch_size = min(max(query.limit - len(encoded), batch_size * 2), MAX_SCAN - scanned)
         with store._store_errors():
             batch = entries.feed_entries(
                 position, head, batch_size, types=query.types, contract_id=only
             )
-        if not batch:
-            position = head
-            break
-        scanned += len(batch)
-        if may_see is None:  # decided after the head was read: as new as what it shows
-            may_see = visibility(store, principal)
-        for contract_id in {entry.contract_id for entry in batch} - seen.keys():
-            seen[contract_id] = may_see(UUID(hex=contract_id))
-        with store._store_errors():  # one read of the keys the shown entries' texts need
-            keys = store.personal_data.keys_by_id(
-                key_id.decode()
-                for entry in batch
-                if entry.body is not None and seen[entry.contract_id]
-                for key_id in _KEY_IDS.findall(entry.body)
-            )
-        opener = store.personal_data.opener(keys)
-        for entry in batch:
-            if seen[entry.contract_id]:
-                item = (
-                    _from_event(store, entry, source)
-                    if entry.body is None
-                    else _entry_json(entry, entry.body, source_json, opener)
-                )
-                if item is not None:
-                    encoded.append(item)
-            position = entry.position
-            if len(encoded) == query.limit:
-                break
-        if len(batch) < batch_size and len(encoded) < query.limit:
-            position = head
-            break
+    else:  # nothing (more) up to the head
+        position = max(position, head)
     return Feed(encoded, max(position, query.after))
 
 
@@ -255,35 +267,19 @@ def _topics(types: Sequence[str]) -> list[str]:
 
 #: Whether the caller may see a contract's events (by its id).
 MaySee = Callable[[UUID], bool]
-#: Visible contracts are listed from the read models this many at a time.
-VISIBLE_PAGE = 1000
 
 
-def visibility(store: ContractStore, principal: Principal) -> MaySee:
+def visibility(store: ContractStore, principal: Principal, head: int) -> MaySee:
     """The rule of every read (`ContractStore._visible`): members now, and outside organisations
-    while a grant holds. With read models, one listing of the contracts the caller's
-    organisation may see (caught up first, so it is at least as new as the head already read:
-    the same rule the contract list applies); without them, each contract loaded once."""
+    while a grant holds. With read models, the contracts the caller's organisation may see
+    as the read models say once caught up to the head already read (the rule the contract list
+    applies; `Projection.visible_ids`: kept while no later head is asked for); without them,
+    each contract loaded once."""
     if store.projection is None:
         return _loading_visibility(store, principal)
-    store._catch_up()
-    ids: set[UUID] = set()
-    after: tuple[str, str] | None = None
     with store._store_errors():
-        while True:
-            rows = store.projection.store.summaries(
-                SummaryFilter(
-                    visible_to=principal.org,
-                    visible_on=local_date(datetime.now(UTC)),
-                    after=after,
-                    limit=VISIBLE_PAGE,
-                )
-            )
-            ids.update(UUID(hex=row.contract_id) for row in rows)
-            if len(rows) < VISIBLE_PAGE:
-                break
-            after = (rows[-1].reference, rows[-1].contract_id)
-    return ids.__contains__
+        ids = store.projection.visible_ids(principal.org, local_date(datetime.now(UTC)), head)
+    return lambda contract_id: contract_id.hex in ids
 
 
 def _loading_visibility(store: ContractStore, principal: Principal) -> MaySee:
@@ -401,11 +397,18 @@ def _document(
 # The feed's entries: each event's CloudEvent rendered once, when it is stored ----------------
 
 #: A personal text in a rendered entry, still sealed, opened when a page is read (an erased key
-#: reads `[gewist]` there as everywhere). It is a JSON object, and a text a user writes is a
-#: JSON string, in which every quote is escaped: no text can pose as one.
-_SPAN = re.compile(rb'\{"_sealed_":\["([^"\\]*)","([^"\\]*)","([^"\\]*)","([^"\\]*)"\]\}')
-_SPAN_START = b'{"_sealed_":['
-_KEY_IDS = re.compile(rb'\{"_sealed_":\["([^"\\]*)"')
+#: reads `[gewist]` there as everywhere). Rendered as `{"_sealed_":["<key id>","<nonce>",
+#: "<ciphertext>","<place>"]}`, its parts without quotes or backslashes (`_PLAIN`). It is a JSON
+#: object, and a text a user writes is a JSON string, in which every quote is escaped: no text
+#: can pose as one, so every `_SPAN_START` starts a span and the first `_SPAN_END` after it ends
+#: it. An entry is stored split at its spans (`_SEPARATOR`; see `_pieces`).
+_SPAN_START = b'{"_sealed_":["'
+_SPAN_END = b'"]}'
+_SPAN_PARTS = b'","'
+#: Between the pieces of a stored entry: text, then key id, nonce, ciphertext, place and text
+#: for each sealed text. JSON as orjson writes it never holds a NUL byte (it escapes control
+#: characters), so one split in C gives the pieces back.
+_SEPARATOR = b"\x00"
 #: What a key id, a base64url value and a place consist of (anything else: rendered at read).
 _PLAIN = re.compile(r"[A-Za-z0-9._:\-]*\Z")
 
@@ -439,6 +442,18 @@ class FeedStore(Protocol):
         """Entries at positions in (after, stop], oldest first, at most `limit`."""
         ...
 
+    def feed_entries_to_head(
+        self,
+        after: int,
+        limit: int,
+        *,
+        types: Sequence[str] = (),
+        contract_id: str | None = None,
+    ) -> tuple[int, list[FeedEntry]]:
+        """The log's last committed position (0 when empty, as `feed_head`) and the entries
+        after `after` up to it, read together."""
+        ...
+
 
 def feed_entries(stored_events: Sequence[Any], positions: Sequence[int] | None) -> list[FeedEntry]:
     """The feed's entries of contract events being stored at these positions."""
@@ -451,6 +466,8 @@ def feed_entries(stored_events: Sequence[Any], positions: Sequence[int] | None) 
         contract_id = originator_uuid(event.originator_id).hex
         version = event.originator_version
         body = _rendered(event.state, cls, contract_id, version)
+        if body is not None:
+            body = _SEPARATOR.join(_split_spans(body, position))
         entries.append(FeedEntry(position, contract_id, version, event_type(cls), body))
     return entries
 
@@ -474,7 +491,7 @@ def _rendered(
 
 
 def _spans(value: Any, at: str) -> Any:
-    """Stored data unwrapped as `open_stored` does, every sealed text a span (`_SPAN`)."""
+    """Stored data unwrapped as `open_stored` does, every sealed text a span (`_SPAN_START`)."""
     if type(value) is dict:
         if len(value) == 2 and "_type_" in value and "_data_" in value:
             if value["_type_"] == "sealed":
@@ -497,24 +514,60 @@ def _spans(value: Any, at: str) -> Any:
     return value
 
 
-def _entry_json(entry: FeedEntry, body: bytes, source: bytes, opener: EncodedOpener) -> bytes:
-    """The CloudEvent of an entry as JSON: `source` and `sequence` put in, sealed texts opened."""
-    if _SPAN_START in body:
+def _split_spans(body: bytes, position: int) -> list[bytes]:
+    """Rendered JSON split at its sealed texts (`_SPAN_START`): text, then key id, nonce,
+    ciphertext, place and text for each."""
+    pieces: list[bytes] = []
+    done = 0
+    at = body.find(_SPAN_START)
+    while at != -1:
+        inner = at + len(_SPAN_START)
+        end = body.find(_SPAN_END, inner)
+        parts = body[inner:end].split(_SPAN_PARTS)
+        if end == -1 or len(parts) != 4:
+            raise HistoryCorrupt(
+                f"the feed entry at position {position} holds a damaged sealed text; "
+                "ask for the verification of its contract"
+            )
+        pieces += (body[done:at], *parts)
+        done = end + len(_SPAN_END)
+        at = body.find(_SPAN_START, done)
+    pieces.append(body[done:])
+    return pieces
 
-        def opened(match: re.Match[bytes]) -> bytes:
-            key_id, nonce, ciphertext, place = match.groups()
-            return orjson.dumps(
+
+def _pieces(entry: FeedEntry) -> list[bytes]:
+    """The pieces of a stored entry (`_SEPARATOR`): text, then key id, nonce, ciphertext, place
+    and text for each sealed text."""
+    body = entry.body or b""
+    pieces = body.split(_SEPARATOR)
+    if len(pieces) == 1 and _SPAN_START in body:  # stored whole (before 2026-12-04's form)
+        return _split_spans(body, entry.position)
+    if len(pieces) % 5 != 1:
+        raise HistoryCorrupt(
+            f"the feed entry at position {entry.position} is damaged; ask for the verification "
+            "of its contract"
+        )
+    return pieces
+
+
+def _entry_json(
+    entry: FeedEntry, pieces: list[bytes], source: bytes, opener: EncodedOpener
+) -> bytes:
+    """The CloudEvent of an entry as JSON from its pieces (`_pieces`, opened in place):
+    `source` and `sequence` put in, its sealed texts opened."""
+    if len(pieces) == 1:
+        body = pieces[0]
+    else:
+        contract_id, version = entry.contract_id.encode(), entry.version
+        for at in range(1, len(pieces), 5):  # in place: the key id's piece becomes the text
+            pieces[at] = orjson.dumps(
                 opener(
-                    key_id.decode(),
-                    nonce,
-                    ciphertext,
-                    entry.contract_id,
-                    entry.version,
-                    place.decode(),
+                    pieces[at], pieces[at + 1], pieces[at + 2], contract_id, version, pieces[at + 3]
                 )
             )
-
-        body = _SPAN.sub(opened, body)
+            pieces[at + 1] = pieces[at + 2] = pieces[at + 3] = b""
+        body = b"".join(pieces)
     return b'{"source":%b,"sequence":"%d",%b' % (source, entry.position, body[1:])
 
 

@@ -49,8 +49,9 @@ from domain.chain import personal_places
 ERASED = "[gewist]"
 
 
-#: Opens a sealed text given as (key id, nonce, ciphertext, contract id, version, place).
-EncodedOpener = Callable[[str, bytes, bytes, str, int, str], str]
+#: Opens a sealed text given as its stored parts in ASCII bytes (key id, nonce and ciphertext
+#: in base64url, contract id, version, place).
+EncodedOpener = Callable[[bytes, bytes, bytes, bytes, int, bytes], str]
 
 
 class KeyScope(NamedTuple):
@@ -201,6 +202,9 @@ class PersonalData:
     def __init__(self, keys: KeyRing | None = None) -> None:
         self._keys = keys
         self._nonce_keys: dict[bytes, bytes] = {}
+        #: A cipher per key the feed opened texts with, kept across pages (`opener`): used only
+        #: for a key the page's own read of live keys still holds, with the same bytes.
+        self._ciphers: dict[bytes, tuple[bytes, AESGCM]] = {}
 
     def attach(self, keys: KeyRing) -> None:
         self._keys = keys
@@ -278,37 +282,49 @@ class PersonalData:
 
     def opener(self, keys: Mapping[str, bytes]) -> EncodedOpener:
         """`open` for sealed texts given as their stored parts (nonce and ciphertext in
-        base64url) under `keys` (`keys_by_id`: a key not there was destroyed): the feed's
-        entries open their texts so, with one read of the keys a page needs and one cipher
-        per key."""
-        ciphers: dict[str, AESGCM | None] = {}
+        base64url, everything ASCII bytes) under `keys` (`keys_by_id`: a key not there was
+        destroyed): the feed's entries open their texts so, with one read of the keys a page
+        needs and one cipher per key."""
+        ciphers: dict[bytes, Any] = {}  # AESGCM, or None for a destroyed key
+        kept = self._ciphers
+        if len(kept) > KEPT_CIPHERS:
+            kept.clear()
+        a2b_base64 = binascii.a2b_base64  # `_unb64_bytes`, inlined: once or twice an event
 
         def open_encoded(
-            key_id: str, nonce: bytes, ciphertext: bytes, contract_id: str, version: int,
-            place: str,
+            key_id: bytes, nonce: bytes, ciphertext: bytes, contract_id: bytes, version: int,
+            place: bytes,
         ) -> str:  # fmt: skip
-            if not key_id.startswith(contract_id + "."):
+            if key_id[len(contract_id) : len(contract_id) + 1] != b"." or not key_id.startswith(
+                contract_id
+            ):
                 raise HistoryCorrupt(
-                    f"version {version} of contract {contract_id} holds a text sealed for "
-                    "another contract; ask for its verification"
+                    f"version {version} of contract {contract_id.decode()} holds a text sealed "
+                    "for another contract; ask for its verification"
                 )
-            if key_id in ciphers:
-                cipher = ciphers[key_id]
-            else:
-                key = keys.get(key_id)
-                cipher = ciphers[key_id] = None if key is None else AESGCM(key)
+            cipher = ciphers.get(key_id, _UNSEEN)
+            if cipher is _UNSEEN:
+                key = keys.get(key_id.decode())
+                if key is None:
+                    cipher = None
+                elif (known := kept.get(key_id)) is not None and known[0] == key:
+                    cipher = known[1]
+                else:
+                    cipher = AESGCM(key)
+                    kept[key_id] = (key, cipher)
+                ciphers[key_id] = cipher
             if cipher is None:
                 return ERASED
             try:
-                plain = cipher.decrypt(
-                    _unb64_bytes(nonce),
-                    _unb64_bytes(ciphertext),
-                    _aad(contract_id, version, place),
+                plain: bytes = cipher.decrypt(
+                    a2b_base64(nonce.translate(_FROM_URLSAFE) + b"=" * (-len(nonce) % 4)),
+                    a2b_base64(ciphertext.translate(_FROM_URLSAFE) + b"=" * (-len(ciphertext) % 4)),
+                    b"dialoog:%b:%d:%b" % (contract_id, version, place),  # `_aad`
                 )
             except (InvalidTag, ValueError):
                 raise HistoryCorrupt(
-                    f"version {version} of contract {contract_id}: a personal text does not "
-                    "open under its key at its place; ask for its verification"
+                    f"version {version} of contract {contract_id.decode()}: a personal text "
+                    "does not open under its key at its place; ask for its verification"
                 ) from None
             return plain.decode()
 
@@ -423,6 +439,7 @@ class PersonalData:
         """Destroy keys and every copy of what they opened (snapshots) for a contract."""
         ids = list(key_ids)
         self.keys.destroy(ids)
+        self._ciphers.clear()
         self.keys.purge_copies(contract_id)
         known = _prefetched.get()
         if known is not None and contract_id in known:
@@ -573,6 +590,12 @@ def _field_of(place: str) -> str:
             break
         kept.append(part)
     return ".".join(kept)
+
+
+#: Ciphers kept across feed pages (`PersonalData.opener`); beyond it they are dropped.
+KEPT_CIPHERS = 20_000
+#: A cipher not looked up yet (`PersonalData.opener`).
+_UNSEEN: Any = object()
 
 
 def _aad(contract_id: str, version: int, place: str) -> bytes:

@@ -102,6 +102,10 @@ class ReadModelStore(Protocol):
     def summaries(self, query: SummaryFilter) -> list[ContractSummary]:
         """Summaries ordered by (reference, contract_id), after the cursor, at most `limit`."""
 
+    def visible_ids(self, org: str, on: date) -> set[str]:
+        """The ids of every contract `org` may see on `on` (as `summaries` with `visible_to`
+        and `visible_on` selects them), and nothing else of them."""
+
     def indicators(self, contract_id: str) -> list[IndicatorRow]:
         """The dashboard rows of one contract, ordered by name."""
 
@@ -187,6 +191,10 @@ class Folded:
     indicators: dict[str, list[IndicatorRow]]
 
 
+#: Organisations whose visible contracts a process keeps (`Projection.visible_ids`).
+VISIBLE_KEPT = 1_000
+
+
 @dataclass
 class Projection:
     """Folds new notifications into a `ReadModelStore`.
@@ -202,6 +210,34 @@ class Projection:
     rows_at_heads: Callable[[Callable[[int], None] | None], Folded]
     batch_size: int = 500
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    #: The store's position when this process last found nothing more to fold. Positions only
+    #: grow (a rebuild swaps in rows made at the log's head), so the store is at least there.
+    _folded_to: int = 0
+
+    #: Per (organisation, day): the contracts it may see, and a position the rows they were
+    #: read from had folded in at least (`visible_ids`).
+    _visible: dict[tuple[str, date], tuple[int, frozenset[str]]] = field(default_factory=dict)
+
+    def catch_up_to(self, position: int) -> None:
+        """Make sure every notification up to `position` is folded in: nothing to read when
+        this process already found the store caught up at `position` or later."""
+        if position > self._folded_to:
+            self.catch_up()
+
+    def visible_ids(self, org: str, on: date, position: int) -> frozenset[str]:
+        """The ids of the contracts `org` may see on `on`, as the rows say once every
+        notification up to `position` is folded in (they may say more): read once, and again
+        only for a later position than the one they were read at."""
+        self.catch_up_to(position)
+        kept = self._visible.get((org, on))
+        if kept is not None and kept[0] >= position:
+            return kept[1]
+        folded = self._folded_to  # the rows below are at least this new
+        ids = frozenset(self.store.visible_ids(org, on))
+        if len(self._visible) >= VISIBLE_KEPT:
+            self._visible.clear()
+        self._visible[(org, on)] = (folded, ids)
+        return ids
 
     def catch_up(
         self, progress: Callable[[int], None] | None = None, batch_size: int | None = None
@@ -213,6 +249,7 @@ class Projection:
                 start = self.store.position()
                 batch = self.read_notifications(start + 1, batch_size or self.batch_size)
                 if not batch:
+                    self._folded_to = max(self._folded_to, start)
                     return processed
                 end = batch[-1][0]
                 summaries, indicators = rows_of(_contract_ids(batch), self.load)

@@ -59,8 +59,50 @@ class SqlFeedEntries:
         types: Sequence[str],
         contract_id: str | None,
     ) -> list[FeedEntry]:
-        where = [f"position > {self.p}", f"position <= {self.p}"]
-        params: list[Any] = [after, stop]
+        where, params = self._where(after, self.p, [stop], types, contract_id)
+        cursor.execute(
+            f"SELECT position, contract_id, version, type, body FROM {self.table} "  # noqa: S608
+            f"WHERE {where} ORDER BY position LIMIT {self.p}",
+            [*params, limit],
+            **self.read_options,
+        )
+        return self._entries(cursor.fetchall())
+
+    def select_to_head(
+        self,
+        cursor: Any,
+        head: str,
+        after: int,
+        limit: int,
+        types: Sequence[str],
+        contract_id: str | None,
+    ) -> tuple[int, list[FeedEntry]]:
+        """The log's head (`head`: the statement reading it) and the entries up to it, in one
+        statement: one snapshot, one round trip. The head comes first, as a row of its own."""
+        where, params = self._where(after, f"({head})", [], types, contract_id)
+        cursor.execute(
+            f"SELECT 0 AS part, ({head}) AS position, NULL AS contract_id, NULL AS version, "  # noqa: S608
+            "NULL AS type, NULL AS body UNION ALL SELECT * FROM ("
+            f"SELECT 1, position, contract_id, version, type, body FROM {self.table} "
+            f"WHERE {where} ORDER BY position LIMIT {self.p}) AS page ORDER BY part, position",
+            [*params, limit],
+            **self.read_options,
+        )
+        rows = cursor.fetchall()
+        first = rows[0]
+        head_at = first["position"] if isinstance(first, dict) else first[1]
+        return int(head_at or 0), self._entries([row[1:] for row in _tuples(rows[1:])])
+
+    def _where(
+        self,
+        after: int,
+        stop: str,
+        stop_params: list[Any],
+        types: Sequence[str],
+        contract_id: str | None,
+    ) -> tuple[str, list[Any]]:
+        where = [f"position > {self.p}", f"position <= {stop}"]
+        params: list[Any] = [after, *stop_params]
         if contract_id is not None:
             where.append(f"contract_id = {self.p}")
             params.append(contract_id)
@@ -70,12 +112,12 @@ class SqlFeedEntries:
         elif types:
             where.append(f"type IN ({', '.join([self.p] * len(types))})")
             params.extend(types)
-        cursor.execute(
-            f"SELECT position, contract_id, version, type, body FROM {self.table} "  # noqa: S608
-            f"WHERE {' AND '.join(where)} ORDER BY position LIMIT {self.p}",
-            [*params, limit],
-            **self.read_options,
-        )
+        return " AND ".join(where), params
+
+    @staticmethod
+    def _entries(rows: Sequence[Any]) -> list[FeedEntry]:
+        if rows and type(rows[0]) is tuple:  # PostgreSQL (`read_options`): the columns' types
+            return list(map(FeedEntry._make, rows))
         return [
             FeedEntry(
                 int(row[0]),
@@ -84,7 +126,7 @@ class SqlFeedEntries:
                 str(row[3]),
                 None if row[4] is None else bytes(row[4]),
             )
-            for row in _tuples(cursor.fetchall())
+            for row in _tuples(rows)
         ]
 
     def backfill(self, cursor: Any, events_table: str, notification_column: str) -> int:
@@ -129,6 +171,10 @@ class SqlFeedReads:
     def _log_cursor(self) -> Any:  # a context manager yielding a cursor
         raise NotImplementedError
 
+    def _feed_cursor(self) -> Any:
+        """A reading cursor for the entries (PostgreSQL: giving tuples, fewer objects a row)."""
+        return self._log_cursor()
+
     def feed_entries(
         self,
         after: int,
@@ -138,8 +184,25 @@ class SqlFeedReads:
         types: Sequence[str] = (),
         contract_id: str | None = None,
     ) -> list[FeedEntry]:
-        with self._log_cursor() as cursor:
+        with self._feed_cursor() as cursor:
             return self.feed_sql.select(cursor, after, stop, limit, types, contract_id)
+
+    def _head_statement(self) -> str:
+        """The statement reading the log's head (its last notification id)."""
+        raise NotImplementedError
+
+    def feed_entries_to_head(
+        self,
+        after: int,
+        limit: int,
+        *,
+        types: Sequence[str] = (),
+        contract_id: str | None = None,
+    ) -> tuple[int, list[FeedEntry]]:
+        with self._feed_cursor() as cursor:
+            return self.feed_sql.select_to_head(
+                cursor, self._head_statement(), after, limit, types, contract_id
+            )
 
 
 def _tuples(rows: Sequence[Any]) -> list[Sequence[Any]]:

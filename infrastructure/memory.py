@@ -72,6 +72,19 @@ class LoggedPOPOApplicationRecorder(POPOApplicationRecorder):
     ) -> list[FeedEntry]:
         return self.feed.select(after, stop, limit, types, contract_id)
 
+    def feed_entries_to_head(
+        self,
+        after: int,
+        limit: int,
+        *,
+        types: Sequence[str] = (),
+        contract_id: str | None = None,
+    ) -> tuple[int, list[FeedEntry]]:
+        # Entries are appended with their notifications, under the store's lock: every one up
+        # to the head read first is there.
+        head = self.max_notification_id() or 0
+        return head, self.feed.select(after, head, limit, types, contract_id)
+
     def log_size(self) -> int:
         with self.merkle.lock:
             return len(self.merkle.leaves)

@@ -6,6 +6,14 @@ so the bytes are overwritten, and its write-ahead log is truncated after an eras
 the key nor the texts of a purged snapshot stay in the database files. PostgreSQL leaves dead
 rows to VACUUM: an erasure runs a VACUUM of the key and snapshot tables when it can.
 
+A process keeps the keys its feed pages read (`keys_by_id`: the keys of one person's texts in a
+contract recur page after page) for as long as no key has been destroyed anywhere: `destroy`
+counts erasures in a one-row table in its own transaction, and every read of keys reads that
+count in the same statement (PostgreSQL) or before the keys (SQLite); a count other than the
+one the kept keys were read under drops them all. So a key destroyed by any process stops
+opening texts at every process's next read, as without the cache. Kept keys are bounded
+(`KEPT_KEYS`).
+
 Table names are the store's own, never input: the queries below are built from them (S608).
 """
 
@@ -13,8 +21,10 @@ Table names are the store's own, never input: the queries below are built from t
 
 from __future__ import annotations
 
+import itertools
 import logging
 import secrets
+import threading
 from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
@@ -22,6 +32,9 @@ from uuid import UUID
 from application.personal_data import KeyScope, new_key_id
 
 log = logging.getLogger("dialoog.personal_keys")
+
+#: Keys a process keeps between reads of keys by id; beyond it the oldest quarter goes.
+KEPT_KEYS = 20_000
 
 
 class SqlKeyRing:
@@ -42,6 +55,11 @@ class SqlKeyRing:
         self._table = table
         self._snapshots_table = snapshots_table
         self._snapshot_id = snapshot_id
+        #: One row: how many times keys were destroyed (`destroy`), for the kept keys' check.
+        self._erasures = f"{table}_erasures"
+        self._kept_lock = threading.Lock()
+        self._kept: dict[str, bytes] = {}
+        self._kept_under: int | None = None  # the erasure count the kept keys were read under
         blob = "BLOB" if dialect == "sqlite" else "bytea"
         with self._datastore.transaction(commit=True) as cursor:
             cursor.execute(
@@ -57,6 +75,13 @@ class SqlKeyRing:
             cursor.execute(
                 f"CREATE INDEX IF NOT EXISTS {table.split('.')[-1].strip(chr(34))}_owner "
                 f"ON {table} (owner)"
+            )
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {self._erasures} ("
+                " id INTEGER PRIMARY KEY CHECK (id = 1), erasures BIGINT NOT NULL)"
+            )
+            cursor.execute(
+                f"INSERT INTO {self._erasures} (id, erasures) VALUES (1, 0) ON CONFLICT DO NOTHING"
             )
 
     def key_for(self, scope: KeyScope) -> tuple[str, bytes]:
@@ -98,17 +123,57 @@ class SqlKeyRing:
         ]
 
     def keys_by_id(self, key_ids: Iterable[str]) -> dict[str, bytes]:
-        ids = list(dict.fromkeys(key_ids))
+        """The live keys among these ids: those kept from earlier reads while no key was
+        destroyed since, the rest read (a destroyed key is missing)."""
+        ids = dict.fromkeys(key_ids)
+        with self._kept_lock:
+            kept, kept_under = self._kept, self._kept_under
+            found = {key_id: kept[key_id] for key_id in ids if key_id in kept}
+        erasures, read = self._read_keys([key_id for key_id in ids if key_id not in found])
+        if erasures != kept_under and found:  # a key was destroyed since they were kept
+            erasures, read = self._read_keys(list(ids))  # all of them, under one count
+            found = {}
+        found.update(read)
+        with self._kept_lock:
+            if erasures != self._kept_under:  # what is kept was read under another count
+                self._kept, self._kept_under = {}, erasures
+            self._keep(read)
+        return found
+
+    def _keep(self, keys: dict[str, bytes]) -> None:
+        kept = self._kept
+        if len(kept) + len(keys) > KEPT_KEYS:
+            for old in list(itertools.islice(kept, max(len(keys), KEPT_KEYS // 4))):
+                del kept[old]
+        kept.update(itertools.islice(keys.items(), KEPT_KEYS))
+
+    def _read_keys(self, ids: list[str]) -> tuple[int, dict[str, bytes]]:
+        """How many erasures there were, and the live keys among `ids`, the count read first
+        (PostgreSQL: in the same statement, one snapshot)."""
         found: dict[str, bytes] = {}
         with self._datastore.transaction(commit=False) as cursor:
             if self._dialect != "sqlite":  # one parameter: the statement is prepared once
                 cursor.execute(
-                    f"SELECT key_id, key FROM {self._table} WHERE key_id = ANY(%s)",
+                    f"SELECT NULL AS key_id, NULL::bytea AS key, erasures FROM {self._erasures} "
+                    f"UNION ALL SELECT key_id, key, NULL FROM {self._table} "
+                    "WHERE key_id = ANY(%s)",
                     (ids,),
                     prepare=True,
                 )
-                found.update(_row(row) for row in cursor.fetchall())
-                return found
+                erasures = -1
+                for row in cursor.fetchall():
+                    key_id, key, count = (
+                        _at(row, 0, "key_id"),
+                        _at(row, 1, "key"),
+                        _at(row, 2, "erasures"),
+                    )
+                    if key_id is None:
+                        erasures = int(count)
+                    else:
+                        found[str(key_id)] = bytes(key)
+                return erasures, found
+            cursor.execute(f"SELECT erasures FROM {self._erasures}")
+            erasures = int(_at(cursor.fetchone(), 0, "erasures"))
             for start in range(0, len(ids), 500):  # SQLite: bounded statements
                 chunk = ids[start : start + 500]
                 marks = ", ".join([self._p] * len(chunk))
@@ -117,7 +182,7 @@ class SqlKeyRing:
                     chunk,
                 )
                 found.update(_row(row) for row in cursor.fetchall())
-        return found
+        return erasures, found
 
     def key(self, key_id: str) -> bytes | None:
         with self._datastore.transaction(commit=False) as cursor:
@@ -167,6 +232,10 @@ class SqlKeyRing:
             cursor.execute(f"SELECT COUNT(*) AS n {where}", ids)
             count = int(_at(cursor.fetchone(), 0, "n"))
             cursor.execute(f"DELETE {where}", ids)
+            # Every process's kept keys are dropped at its next read (`keys_by_id`).
+            cursor.execute(f"UPDATE {self._erasures} SET erasures = erasures + 1 WHERE id = 1")
+        with self._kept_lock:
+            self._kept, self._kept_under = {}, None
         return count
 
     def purge_copies(self, contract_id: str) -> None:

@@ -28,6 +28,7 @@ from eventsourcing.postgres import (
 )
 from eventsourcing.utils import Environment
 from psycopg import sql
+from psycopg.rows import tuple_row
 from psycopg_pool.base import AttemptWithBackoff
 
 from application.errors import CommitOutcomeUnknown, NotStored
@@ -217,6 +218,18 @@ class GroupCommitApplicationRecorder(SqlLogReads, SqlFeedReads, FailFastApplicat
     @contextlib.contextmanager
     def _log_cursor(self) -> Iterator[Any]:
         with self.datastore.get_connection() as connection, connection.cursor() as cursor:
+            yield cursor
+
+    def _head_statement(self) -> str:
+        table = f'"{self.datastore.schema}"."{self.events_table_name}"'
+        return f"SELECT MAX(notification_id) FROM {table}"  # noqa: S608 (the store's own name)
+
+    @contextlib.contextmanager
+    def _feed_cursor(self) -> Iterator[Any]:
+        with (
+            self.datastore.get_connection() as connection,
+            connection.cursor(row_factory=tuple_row) as cursor,
+        ):
             yield cursor
 
     @contextlib.contextmanager

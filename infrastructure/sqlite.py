@@ -68,6 +68,9 @@ class LoggedSQLiteApplicationRecorder(SqlLogReads, SqlFeedReads, SQLiteApplicati
         self.feed_sql.append(c, rendered_entries(stored_events, notification_ids))
         return notification_ids
 
+    def _head_statement(self) -> str:
+        return f"SELECT MAX(rowid) FROM {self.events_table_name}"  # noqa: S608 (the store's own name)
+
     @contextlib.contextmanager
     def _log_cursor(self) -> Iterator[Any]:
         with self.datastore.transaction(commit=False) as cursor:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from datetime import date
 
 from application.read_models import ContractSummary, IndicatorRow, SummaryFilter
 
@@ -60,6 +61,11 @@ class MemoryReadModels:
             if len(selected) == query.limit:
                 break
         return selected
+
+    def visible_ids(self, org: str, on: date) -> set[str]:
+        with self._lock:
+            rows = list(self._summaries.values())
+        return {row.contract_id for row in rows if org in row.parties or row.visible_to(org, on)}
 
     def indicators(self, contract_id: str) -> list[IndicatorRow]:
         return list(self._indicators.get(contract_id, []))

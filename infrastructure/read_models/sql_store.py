@@ -9,6 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
+from datetime import date
 from typing import Any, Generic, Protocol, TypeVar
 
 from application.read_models import ContractSummary, IndicatorRow, SummaryFilter
@@ -110,6 +111,12 @@ class SqlReadModels(ABC, Generic[C]):
         with self._connection() as connection:
             rows = connection.execute(statement, parameters).fetchall()
         return summaries_from_page(rows, self._values)
+
+    def visible_ids(self, org: str, on: date) -> set[str]:
+        statement, parameters = self._statements.visible_ids(org, on, self._values.write_date)
+        with self._connection() as connection:
+            rows = connection.execute(statement, parameters).fetchall()
+        return {str(row[0]) for row in rows}
 
     def indicators(self, contract_id: str) -> list[IndicatorRow]:
         with self._connection() as connection:

@@ -192,6 +192,33 @@ class Statements:
             statements.append(self.start_position)
         return tuple(statements)
 
+    def visible_ids(
+        self, org: str, on: date, write_date: Callable[[date | None], Any]
+    ) -> tuple[str, list[Any]]:
+        """The ids of the contracts `org` may see on `on`, as `summaries` selects them."""
+        condition, parameters = self._visible(org, on, write_date)
+        statement = f"SELECT s.contract_id FROM {self.names[SUMMARIES.name]} s WHERE {condition}"
+        return statement, parameters
+
+    def _visible(
+        self, org: str, on: date | None, write_date: Callable[[date | None], Any]
+    ) -> tuple[str, list[Any]]:
+        """Whether summary `s` is one `org` may see: a party to it, or (`on` given) holding a
+        grant on `on`."""
+        p = self.dialect.placeholder
+        member = (
+            f"EXISTS (SELECT 1 FROM {self.names[PARTIES.name]} p "
+            f"WHERE p.org = {p} AND p.contract_id = s.contract_id)"
+        )
+        if on is None:
+            return member, [org]
+        grant = (
+            f"EXISTS (SELECT 1 FROM {self.names[GRANTS.name]} g "
+            f"WHERE g.org = {p} AND g.contract_id = s.contract_id "
+            f"AND (g.until IS NULL OR g.until >= {p}))"
+        )
+        return f"({member} OR {grant})", [org, org, write_date(on)]
+
     def summaries(
         self, query: SummaryFilter, write_date: Callable[[date | None], Any]
     ) -> tuple[str, list[Any]]:
@@ -206,20 +233,9 @@ class Statements:
             )
             parameters.extend(query.after)
         if query.visible_to is not None:
-            member = (
-                f"EXISTS (SELECT 1 FROM {self.names[PARTIES.name]} p "
-                f"WHERE p.org = {p} AND p.contract_id = s.contract_id)"
-            )
-            parameters.append(query.visible_to)
-            if query.visible_on is None:
-                conditions.append(member)
-            else:
-                conditions.append(
-                    f"({member} OR EXISTS (SELECT 1 FROM {self.names[GRANTS.name]} g "
-                    f"WHERE g.org = {p} AND g.contract_id = s.contract_id "
-                    f"AND (g.until IS NULL OR g.until >= {p})))"
-                )
-                parameters.extend((query.visible_to, write_date(query.visible_on)))
+            condition, values = self._visible(query.visible_to, query.visible_on, write_date)
+            conditions.append(condition)
+            parameters.extend(values)
         if query.status is not None:
             conditions.append(f"s.status = {p}")
             parameters.append(query.status)

@@ -15,10 +15,10 @@ import pytest
 from api.demo import Demo
 from application.commands import IssuePublication
 from application.feed import (
-    _KEY_IDS,
     FeedQuery,
     _entry_json,
     _from_event,
+    _pieces,
     cloud_event,
     feed_entries,
     feed_page,
@@ -103,9 +103,10 @@ def test_every_feed_entry_is_the_cloudevent_of_its_event_and_holds_no_text_in_th
     for entry in entries:
         event = events[entry.position]
         assert entry.body is not None
-        keys = service.personal_data.keys_by_id(k.decode() for k in _KEY_IDS.findall(entry.body))
+        pieces = _pieces(entry)
+        keys = service.personal_data.keys_by_id(key_id.decode() for key_id in pieces[1::5])
         opener = service.personal_data.opener(keys)
-        item = orjson.loads(_entry_json(entry, entry.body, source, opener))
+        item = orjson.loads(_entry_json(entry, pieces, source, opener))
         expected = cloud_event(event, entry.position, "urn:t")
         assert item == expected, type(event).__name__
         # The stored entry keeps every personal text sealed (erasable by its key).
@@ -175,3 +176,34 @@ def test_entries_of_a_store_that_predates_them_are_rendered_when_its_tables_are_
         assert service.recorder.feed_entries(0, head, 10_000) == kept
     finally:
         service.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+def test_a_key_kept_by_one_process_stops_opening_once_another_process_destroys_it(
+    settings: Settings,
+) -> None:
+    reader, eraser = service_for(settings), service_for(settings)  # two processes' services
+    try:
+        scene = active_contract(reader)  # version 5: a session with Bob among its participants
+        query = FeedQuery(contract_id=scene.contract_id)
+        before = feed_page(reader, PROVIDER, query, "urn:t").items[4]["data"]["data"]
+        assert people.BOB.name in set(_strings(before))
+        ring = reader.personal_data.keys._keys
+        session_keys = [k for k, _ in ring.find(scene.contract_id, version=5)]
+        assert session_keys and set(session_keys) <= set(ring._kept), "kept after the read"
+        again = feed_page(reader, PROVIDER, query, "urn:t").items[4]["data"]["data"]
+        assert again == before  # opened with the kept keys
+        eraser.erase(
+            PRIVACY_OFFICER,
+            reason="asked",
+            legal_basis="AVG art. 17",
+            record=(scene.contract_id, 5),
+        )
+        assert set(session_keys) <= set(ring._kept), "still kept: this process read nothing since"
+        after = feed_page(reader, PROVIDER, query, "urn:t").items[4]["data"]["data"]
+        assert people.BOB.name not in set(_strings(after))
+        assert ERASED in set(_strings(after))
+        assert not set(session_keys) & set(ring._kept), "the destroyed keys are no longer kept"
+    finally:
+        reader.close()
+        eraser.close()
