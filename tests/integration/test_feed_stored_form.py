@@ -207,3 +207,35 @@ def test_a_key_kept_by_one_process_stops_opening_once_another_process_destroys_i
     finally:
         reader.close()
         eraser.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+def test_entries_stored_whole_before_they_were_stored_split_read_the_same(
+    settings: Settings,
+) -> None:
+    service = service_for(settings)
+    try:
+        scene = active_contract(service)
+        query = FeedQuery(limit=500)
+        split = feed_page(service, COMMISSIONER, query, "urn:t").to_json()
+        head = service.recorder.max_notification_id()
+        entries = service.recorder.feed_entries(0, head, 10_000)
+        table, p = service.recorder.feed_sql.table, service.recorder.feed_sql.p
+        with service.recorder.datastore.transaction(commit=True) as cursor:
+            for entry in entries:  # as stop 26 stored them: sealed texts as JSON objects
+                pieces = _pieces(entry)
+                whole = [pieces[0]]
+                for at in range(1, len(pieces), 5):
+                    parts = b'","'.join(pieces[at : at + 4])
+                    whole += (b'{"_sealed_":["' + parts + b'"]}', pieces[at + 4])
+                cursor.execute(
+                    f"UPDATE {table} SET body = {p} WHERE position = {p}",  # noqa: S608
+                    (b"".join(whole), entry.position),
+                )
+        stored = service.recorder.feed_entries(0, head, 10_000)
+        assert all(b"\x00" not in (entry.body or b"") for entry in stored)
+        assert sum((entry.body or b"").count(b'{"_sealed_":["') for entry in stored) > 5
+        assert feed_page(service, COMMISSIONER, query, "urn:t").to_json() == split
+        assert scene.contract_id.encode() in split
+    finally:
+        service.close()
