@@ -240,29 +240,24 @@ def feed_head(store: ContractStore) -> int:
         return store.recorder.max_notification_id() or 0
 
 
-def checked(store: ContractStore, principal: Principal, query: FeedQuery) -> list[str]:
-    """The stored topics the query asks for; InvalidQuery for a bad query, ContractNotFound for
-    a contract the caller may not see."""
+def checked(store: ContractStore, principal: Principal, query: FeedQuery) -> None:
+    """InvalidQuery for a bad query (an unknown type among them), ContractNotFound for a
+    contract the caller may not see."""
     if not 1 <= query.limit <= MAX_LIMIT:
         raise InvalidQuery(f"limit must be between 1 and {MAX_LIMIT}")
     if query.after < 0:
         raise InvalidQuery("after must not be negative")
-    topics = _topics(query.types)
+    _known_types(query.types)
     if query.contract_id is not None:
         store._visible(principal, query.contract_id)  # 404 unless visible
-    return topics
 
 
-def _topics(types: Sequence[str]) -> list[str]:
-    if not types:
-        return sorted(type_topics().values())
-    known = type_topics()
-    unknown = sorted(set(types) - set(known))
+def _known_types(types: Sequence[str]) -> None:
+    unknown = sorted(set(types) - type_topics().keys())
     if unknown:
         raise InvalidQuery(
             f"unknown event type {unknown[0]!r}; types look like {TYPE_PREFIX}proposal-agreed"
         )
-    return sorted({known[t] for t in types})
 
 
 #: Whether the caller may see a contract's events (by its id).

@@ -34,14 +34,14 @@ class KeyedLocks:
         self._locks: dict[str, _Queue] = {}
 
     @contextlib.contextmanager
-    def hold(self, key: str) -> Iterator[Turn]:
+    def hold(self, key: str) -> Iterator[None]:
+        """The key's turn, alone (waited for within the timeout, else `StoreUnavailable`)."""
         queue = self._join(key)
-        turn = Turn(queue, time.monotonic())
         try:
             if not queue.lock.acquire(timeout=self.timeout):
                 raise self._busy(key)
             try:
-                yield turn
+                yield
             finally:
                 self._release(queue)
         finally:
@@ -200,19 +200,3 @@ def _own_copy(error: BaseException) -> BaseException:
         return copy.copy(error)
     except Exception:
         return error
-
-
-@dataclass
-class Turn:
-    """One command's turn on a contract."""
-
-    queue: _Queue
-    waiting_since: float
-
-    @property
-    def store_failed_while_waiting(self) -> bool:
-        """Did the store fail a command on this contract while this one waited its turn?"""
-        return self.queue.store_failed_at > self.waiting_since
-
-    def store_failed(self) -> None:
-        self.queue.store_failed_at = time.monotonic()
