@@ -9,6 +9,7 @@ left behind, never the aggregate.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -43,6 +44,8 @@ from application.views import View
 from domain.chain import sealing
 from domain.contract import Contract
 from domain.errors import DomainError
+
+log = logging.getLogger("dialoog.service")
 
 #: How often a command is re-run after losing the race for the next version (to a command in
 #: another process: within one process, commands on one contract take turns).
@@ -176,9 +179,12 @@ class ContractService(ContractQueries):
                         todo = self._after_lost_race(uuid, todo)
                         time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 20)))  # noqa: S311
                         continue
-                    self._saved(contract, passed, logged)
+                    self._give_log_indexes(passed, logged)
+                # Answered before the I/O a correction's erasure needs: they are stored.
                 for outcome in outcomes:
-                    self._answer(outcome)
+                    if not outcome.rectified:
+                        self._answer(outcome)
+                self._erase_rectified(contract, passed)
                 return
             for item in todo:
                 command = cast(_Asked, item.work).command
@@ -239,6 +245,8 @@ class ContractService(ContractQueries):
                         key_ids=rectified,
                         record_version=command.corrects_version,
                     )
+            # the view as this command left the contract (the next one changes it)
+            view = None if asked.view is None else render(asked.view, contract, created_id)
         except StoreUnavailable:
             raise
         except Exception as error:
@@ -252,8 +260,7 @@ class ContractService(ContractQueries):
             result=result,
             receipt=receipt_for(asked.principal, asked.key, asked.print_, result),
             events=len(contract.pending_events) - events_before,
-            # the view as this command left the contract (the next one changes it)
-            view=None if asked.view is None else render(asked.view, contract, created_id),
+            view=view,
             rectified=rectified,
         )
 
@@ -280,19 +287,40 @@ class ContractService(ContractQueries):
                 again.append(item)
         return again
 
-    def _saved(self, contract: Contract, passed: list[_Outcome], logged: tuple[int, ...]) -> None:
-        """Give each saved command its leaf indexes; destroy what corrections erased; keep the
-        contract for the next command."""
+    @staticmethod
+    def _give_log_indexes(passed: list[_Outcome], logged: tuple[int, ...]) -> None:
+        """Give each saved command its leaf indexes (none when they could not be read)."""
         if len(logged) == sum(outcome.events for outcome in passed):
             for outcome in passed:
                 outcome.log_indexes, logged = logged[: outcome.events], logged[outcome.events :]
-        rectified = [key for outcome in passed for key in outcome.rectified]
-        if rectified:
-            self.personal_data.destroy(contract.id.hex, rectified)
-            self.forget_cached(contract.id)
-        elif self.aggregate_cache is not None:
-            # As saved, handed over as it is: the next command starts from it (no copy).
-            self.aggregate_cache.keep_live(contract)
+
+    def _erase_rectified(self, contract: Contract, passed: list[_Outcome]) -> None:
+        """Destroy the keys of the texts the saved corrections replaced, then answer those
+        corrections; keep the contract for the next command."""
+        rectifying = [outcome for outcome in passed if outcome.rectified]
+        if not rectifying:
+            if self.aggregate_cache is not None:
+                # As saved, handed over as it is: the next command starts from it (no copy).
+                self.aggregate_cache.keep_live(contract)
+            return
+        self.forget_cached(contract.id)
+        try:
+            self.personal_data.destroy(
+                contract.id.hex, [key for outcome in rectifying for key in outcome.rectified]
+            )
+        except StoreUnavailable as error:
+            for outcome in rectifying:
+                version = cast(CommandResult, outcome.result).version
+                outcome.item.finish(
+                    error=StoreUnavailable(
+                        f"the correction is stored as version {version}, but the text it "
+                        f"replaces could not be erased now ({error}); a privacy officer can "
+                        "erase it"
+                    )
+                )
+            return
+        for outcome in rectifying:
+            self._answer(outcome)
 
     def _answer(self, outcome: _Outcome) -> None:
         item, asked = outcome.item, cast(_Asked, outcome.item.work)
@@ -359,10 +387,17 @@ class ContractService(ContractQueries):
             self.aggregate_cache.discard(contract_id)
 
     def _save(self, *pending: Any) -> tuple[int, ...]:
-        """Save atomically; the transparency log's leaf indexes of the contract events saved."""
+        """Save atomically; the transparency log's leaf indexes of the contract events saved
+        (none when reading them fails after the commit: what was saved stays saved, and its
+        answer without them is still true)."""
         with self._store_errors():
             recordings = self.save(*(item for item in pending if item is not None))
-            return self.log_indexes_of(recordings)
+        try:
+            with self._store_errors():
+                return self.log_indexes_of(recordings)
+        except StoreUnavailable as error:
+            log.warning("saved, but its leaf indexes could not be read: %s", error)
+            return ()
 
     def _replay(
         self, principal: Principal, key: str | None, print_: str, view: View | None

@@ -14,8 +14,9 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from eventsourcing.persistence import OperationalError
 
-from application.commands import GiveConsent, IssuePublication
+from application.commands import CorrectRecord, GiveConsent, IssuePublication
 from application.contract_store import replay
 from application.errors import (
     StoreUnavailable,
@@ -153,6 +154,51 @@ def test_a_command_still_queued_at_its_deadline_is_refused_and_never_carried_out
             service.handle(COMMISSIONER, publication(scene, "too late"))
         assert not service._contract_locks._locks[scene.contract_id].pending
     assert service.get_contract(AUDITOR, scene.contract_id).version == head
+
+
+def test_a_failure_to_read_the_leaf_indexes_after_the_commit_answers_the_command_stored(
+    service: ContractService, scene: Scene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    head = service.get_contract(AUDITOR, scene.contract_id).version
+
+    def unreadable(recordings: Any) -> tuple[int, ...]:
+        raise OperationalError("the server closed the connection")
+
+    monkeypatch.setattr(service, "log_indexes_of", unreadable)
+    result = service.handle(COMMISSIONER, publication(scene, "stored"))
+    assert (result.version, result.log_indexes) == (head + 1, ())
+    assert service.get_contract(AUDITOR, scene.contract_id).version == head + 1
+
+
+def test_a_failed_erasure_after_a_correction_is_stored_fails_the_correction_alone(
+    service: ContractService, scene: Scene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = service.get_contract(AUDITOR, scene.contract_id).version
+
+    def unavailable(contract_id: str, key_ids: Any) -> None:
+        raise StoreUnavailable("the event store is unavailable: down")
+
+    monkeypatch.setattr(service.personal_data, "destroy", unavailable)
+    correction = CorrectRecord(
+        scene.contract_id,
+        corrects_version=5,  # the scene's session: its summary is a personal text
+        corrections={"summary": "Overleg over de indicatoren"},
+        reason="naam hoort er niet in",
+    )
+    futures = queued_behind_a_held_turn(
+        service,
+        scene.contract_id,
+        [
+            lambda: service.handle(COMMISSIONER, correction),
+            lambda: service.handle(COMMISSIONER, publication(scene, "next")),
+        ],
+    )
+    with pytest.raises(StoreUnavailable, match="the correction is stored as version"):
+        futures[0].result()
+    assert futures[1].result().version > before  # answered: it is stored
+    # Both stored: the correction with the erasure it records, and the publication.
+    assert service.get_contract(AUDITOR, scene.contract_id).version == before + 3
+    assert service.verify(AUDITOR, scene.contract_id).valid
 
 
 # The queue itself ------------------------------------------------------------------------------
