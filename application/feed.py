@@ -25,10 +25,10 @@ quickly, with a cursor that moves on.
 Speed: each event's CloudEvent is rendered once, when the event is stored, as a feed entry
 (`feed_entries`; infrastructure writes it in the same transaction, under the same writer lock,
 so an entry commits with its event): JSON bytes without `source` and `sequence`, its personal
-texts still sealed, each as a `{"_sealed_": [keyId, nonce, ciphertext, place]}` object. A page
-reads the entries with the filters applied in the store, and per entry only opens its sealed
-texts (a regular-expression pass over the bytes and AES-GCM) and puts `source` and `sequence`
-in: no JSON parse, no walk, no model; the page is joined from the entries' bytes. Personal texts
+texts still sealed, stored split at them (`_SEPARATOR`). A page reads the entries with the
+filters applied in the store, and per entry only opens its sealed texts (one split of the bytes
+and AES-GCM) and puts `source` and `sequence` in: no JSON parse, no walk, no model; the page is
+joined from the entries' bytes. Personal texts
 stay erasable: a destroyed key reads `[gewist]` in the feed as everywhere, and the entries hold
 no text in the clear. A record only the mapper reads right (an older class version or stored
 form) gets an entry without a body and is read from its event when shown. Entries are derived:
@@ -197,11 +197,11 @@ def feed_page(store: ContractStore, principal: Principal, query: FeedQuery, sour
                 encoded.append(item)
         if len(encoded) == query.limit or scanned >= MAX_SCAN:
             break
-        if len(batch) < batch_size:  # read to the head
+        if len(batch) < batch_size and position == batch[-1].position:  # read to the head
             position = head
             break
         # Too few the caller may see: read on, twice as many.
-        batch_size = min(max(query.limit - len(encoded), batch_size * 2), MAX_SCAN - scanned)
+        batch_size = min(max(query.limit - len(encoded), batch_size * 2, 100), MAX_SCAN - scanned)
         with store._store_errors():
             batch = entries.feed_entries(
                 position, head, batch_size, types=query.types, contract_id=only

@@ -202,9 +202,6 @@ class PersonalData:
     def __init__(self, keys: KeyRing | None = None) -> None:
         self._keys = keys
         self._nonce_keys: dict[bytes, bytes] = {}
-        #: A cipher per key the feed opened texts with, kept across pages (`opener`): used only
-        #: for a key the page's own read of live keys still holds, with the same bytes.
-        self._ciphers: dict[bytes, tuple[bytes, AESGCM]] = {}
 
     def attach(self, keys: KeyRing) -> None:
         self._keys = keys
@@ -286,9 +283,6 @@ class PersonalData:
         destroyed): the feed's entries open their texts so, with one read of the keys a page
         needs and one cipher per key."""
         ciphers: dict[bytes, Any] = {}  # AESGCM, or None for a destroyed key
-        kept = self._ciphers
-        if len(kept) > KEPT_CIPHERS:
-            kept.clear()
         a2b_base64 = binascii.a2b_base64  # `_unb64_bytes`, inlined: once or twice an event
 
         def open_encoded(
@@ -305,14 +299,7 @@ class PersonalData:
             cipher = ciphers.get(key_id, _UNSEEN)
             if cipher is _UNSEEN:
                 key = keys.get(key_id.decode())
-                if key is None:
-                    cipher = None
-                elif (known := kept.get(key_id)) is not None and known[0] == key:
-                    cipher = known[1]
-                else:
-                    cipher = AESGCM(key)
-                    kept[key_id] = (key, cipher)
-                ciphers[key_id] = cipher
+                cipher = ciphers[key_id] = None if key is None else AESGCM(key)
             if cipher is None:
                 return ERASED
             try:
@@ -439,7 +426,6 @@ class PersonalData:
         """Destroy keys and every copy of what they opened (snapshots) for a contract."""
         ids = list(key_ids)
         self.keys.destroy(ids)
-        self._ciphers.clear()
         self.keys.purge_copies(contract_id)
         known = _prefetched.get()
         if known is not None and contract_id in known:
@@ -592,8 +578,6 @@ def _field_of(place: str) -> str:
     return ".".join(kept)
 
 
-#: Ciphers kept across feed pages (`PersonalData.opener`); beyond it they are dropped.
-KEPT_CIPHERS = 20_000
 #: A cipher not looked up yet (`PersonalData.opener`).
 _UNSEEN: Any = object()
 

@@ -210,29 +210,19 @@ class Projection:
     rows_at_heads: Callable[[Callable[[int], None] | None], Folded]
     batch_size: int = 500
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    #: The store's position when this process last found nothing more to fold. Positions only
-    #: grow (a rebuild swaps in rows made at the log's head), so the store is at least there.
-    _folded_to: int = 0
-
-    #: Per (organisation, day): the contracts it may see, and a position the rows they were
-    #: read from had folded in at least (`visible_ids`).
+    #: Per (organisation, day): the contracts it may see, and the position the read models
+    #: had folded in when they were read (`visible_ids`).
     _visible: dict[tuple[str, date], tuple[int, frozenset[str]]] = field(default_factory=dict)
 
-    def catch_up_to(self, position: int) -> None:
-        """Make sure every notification up to `position` is folded in: nothing to read when
-        this process already found the store caught up at `position` or later."""
-        if position > self._folded_to:
-            self.catch_up()
-
     def visible_ids(self, org: str, on: date, position: int) -> frozenset[str]:
-        """The ids of the contracts `org` may see on `on`, as the rows say once every
-        notification up to `position` is folded in (they may say more): read once, and again
-        only for a later position than the one they were read at."""
-        self.catch_up_to(position)
+        """The ids of the contracts `org` may see on `on`, as the read models say once every
+        notification up to `position` is folded in (they may say more): kept, and read again
+        (after a catch-up) only for a later position than the one they were read at."""
         kept = self._visible.get((org, on))
         if kept is not None and kept[0] >= position:
             return kept[1]
-        folded = self._folded_to  # the rows below are at least this new
+        with self._lock:
+            _, folded = self._fold()  # at least `position`: it was read from the log before
         ids = frozenset(self.store.visible_ids(org, on))
         if len(self._visible) >= VISIBLE_KEPT:
             self._visible.clear()
@@ -243,20 +233,26 @@ class Projection:
         self, progress: Callable[[int], None] | None = None, batch_size: int | None = None
     ) -> int:
         """Process every notification recorded so far; returns how many were processed."""
-        processed = 0
         with self._lock:
-            while True:
-                start = self.store.position()
-                batch = self.read_notifications(start + 1, batch_size or self.batch_size)
-                if not batch:
-                    self._folded_to = max(self._folded_to, start)
-                    return processed
-                end = batch[-1][0]
-                summaries, indicators = rows_of(_contract_ids(batch), self.load)
-                if self.store.advance(start, end, summaries, indicators):
-                    processed += len(batch)
-                    if progress is not None:
-                        progress(len(batch))
+            return self._fold(progress, batch_size)[0]
+
+    def _fold(
+        self, progress: Callable[[int], None] | None = None, batch_size: int | None = None
+    ) -> tuple[int, int]:
+        """`catch_up` under its lock: how many were processed, and the position the store was
+        at when nothing was left to fold."""
+        processed = 0
+        while True:
+            start = self.store.position()
+            batch = self.read_notifications(start + 1, batch_size or self.batch_size)
+            if not batch:
+                return processed, start
+            end = batch[-1][0]
+            summaries, indicators = rows_of(_contract_ids(batch), self.load)
+            if self.store.advance(start, end, summaries, indicators):
+                processed += len(batch)
+                if progress is not None:
+                    progress(len(batch))
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
         """Rebuild while serving (blue/green): make every row anew beside the live ones, swap

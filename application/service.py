@@ -180,11 +180,19 @@ class ContractService(ContractQueries):
                         time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 20)))  # noqa: S311
                         continue
                     self._give_log_indexes(passed, logged)
-                # Answered before the I/O a correction's erasure needs: they are stored.
-                for outcome in outcomes:
+                # The stored ones first, then the refused (whose answer may read the store);
+                # corrections once the texts they replace are erased (their callers then read
+                # them erased).
+                for outcome in passed:
                     if not outcome.rectified:
                         self._answer(outcome)
+                for outcome in outcomes:
+                    if outcome.error is not None:
+                        self._answer(outcome)
                 self._erase_rectified(contract, passed)
+                for outcome in passed:
+                    if outcome.rectified:
+                        self._answer(outcome)
                 return
             for item in todo:
                 command = cast(_Asked, item.work).command
@@ -295,32 +303,26 @@ class ContractService(ContractQueries):
                 outcome.log_indexes, logged = logged[: outcome.events], logged[outcome.events :]
 
     def _erase_rectified(self, contract: Contract, passed: list[_Outcome]) -> None:
-        """Destroy the keys of the texts the saved corrections replaced, then answer those
-        corrections; keep the contract for the next command."""
-        rectifying = [outcome for outcome in passed if outcome.rectified]
-        if not rectifying:
+        """Destroy the keys of the texts the saved corrections replaced (their erasure events
+        are stored with them); keep the contract for the next command. A failure leaves the
+        keys to `finish_erasures` (run before every retention run), which destroys the keys an
+        erasure event names and that are still there: the corrections were answered, and are
+        stored."""
+        rectified = [key for outcome in passed for key in outcome.rectified]
+        if not rectified:
             if self.aggregate_cache is not None:
                 # As saved, handed over as it is: the next command starts from it (no copy).
                 self.aggregate_cache.keep_live(contract)
             return
         self.forget_cached(contract.id)
         try:
-            self.personal_data.destroy(
-                contract.id.hex, [key for outcome in rectifying for key in outcome.rectified]
+            self.personal_data.destroy(contract.id.hex, rectified)
+        except Exception:
+            log.exception(
+                "contract %s: the keys a stored correction erased were not destroyed now; "
+                "`dialoog retention apply` destroys them (finish_erasures)",
+                contract.id.hex,
             )
-        except StoreUnavailable as error:
-            for outcome in rectifying:
-                version = cast(CommandResult, outcome.result).version
-                outcome.item.finish(
-                    error=StoreUnavailable(
-                        f"the correction is stored as version {version}, but the text it "
-                        f"replaces could not be erased now ({error}); a privacy officer can "
-                        "erase it"
-                    )
-                )
-            return
-        for outcome in rectifying:
-            self._answer(outcome)
 
     def _answer(self, outcome: _Outcome) -> None:
         item, asked = outcome.item, cast(_Asked, outcome.item.work)

@@ -137,7 +137,8 @@ class SqlKeyRing:
         with self._kept_lock:
             if erasures != self._kept_under:  # what is kept was read under another count
                 self._kept, self._kept_under = {}, erasures
-            self._keep(read)
+            if erasures is not None:  # no count (its row gone): nothing is kept
+                self._keep(read)
         return found
 
     def _keep(self, keys: dict[str, bytes]) -> None:
@@ -147,9 +148,9 @@ class SqlKeyRing:
                 del kept[old]
         kept.update(itertools.islice(keys.items(), KEPT_KEYS))
 
-    def _read_keys(self, ids: list[str]) -> tuple[int, dict[str, bytes]]:
-        """How many erasures there were, and the live keys among `ids`, the count read first
-        (PostgreSQL: in the same statement, one snapshot)."""
+    def _read_keys(self, ids: list[str]) -> tuple[int | None, dict[str, bytes]]:
+        """How many erasures there were (None without the count's row), and the live keys
+        among `ids`, the count read first (PostgreSQL: in the same statement, one snapshot)."""
         found: dict[str, bytes] = {}
         with self._datastore.transaction(commit=False) as cursor:
             if self._dialect != "sqlite":  # one parameter: the statement is prepared once
@@ -160,7 +161,7 @@ class SqlKeyRing:
                     (ids,),
                     prepare=True,
                 )
-                erasures = -1
+                erasures: int | None = None
                 for row in cursor.fetchall():
                     key_id, key, count = (
                         _at(row, 0, "key_id"),
@@ -173,7 +174,8 @@ class SqlKeyRing:
                         found[str(key_id)] = bytes(key)
                 return erasures, found
             cursor.execute(f"SELECT erasures FROM {self._erasures}")
-            erasures = int(_at(cursor.fetchone(), 0, "erasures"))
+            counted = cursor.fetchone()
+            erasures = None if counted is None else int(_at(counted, 0, "erasures"))
             for start in range(0, len(ids), 500):  # SQLite: bounded statements
                 chunk = ids[start : start + 500]
                 marks = ", ".join([self._p] * len(chunk))
@@ -233,7 +235,10 @@ class SqlKeyRing:
             count = int(_at(cursor.fetchone(), 0, "n"))
             cursor.execute(f"DELETE {where}", ids)
             # Every process's kept keys are dropped at its next read (`keys_by_id`).
-            cursor.execute(f"UPDATE {self._erasures} SET erasures = erasures + 1 WHERE id = 1")
+            cursor.execute(
+                f"INSERT INTO {self._erasures} AS counted (id, erasures) VALUES (1, 1) "
+                "ON CONFLICT (id) DO UPDATE SET erasures = counted.erasures + 1"
+            )
         with self._kept_lock:
             self._kept, self._kept_under = {}, None
         return count

@@ -31,7 +31,14 @@ from domain.events import ContractEvent
 from infrastructure import feed_entries as feed_entries_sql
 from infrastructure.settings import Settings
 from tests.support import people
-from tests.support.app import COMMISSIONER, PROVIDER, active_contract, service_for
+from tests.support.app import (
+    COMMISSIONER,
+    OTHER_COMMISSIONER,
+    PROVIDER,
+    active_contract,
+    open_contract,
+    service_for,
+)
 
 PRIVACY_OFFICER = Principal(
     "piet", "Piet Privacy", people.GEMEENTE_UTRECHT.id, frozenset({"privacy_officer"})
@@ -237,5 +244,75 @@ def test_entries_stored_whole_before_they_were_stored_split_read_the_same(
         assert sum((entry.body or b"").count(b'{"_sealed_":["') for entry in stored) > 5
         assert feed_page(service, COMMISSIONER, query, "urn:t").to_json() == split
         assert scene.contract_id.encode() in split
+    finally:
+        service.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+def test_without_the_erasure_count_no_key_is_kept_and_an_erasure_counts_again(
+    settings: Settings,
+) -> None:
+    service = service_for(settings)
+    try:
+        scene = active_contract(service)
+        ring = service.personal_data.keys._keys
+        with service.recorder.datastore.transaction(commit=True) as cursor:
+            cursor.execute(f"DELETE FROM {ring._erasures}")  # noqa: S608
+        query = FeedQuery(contract_id=scene.contract_id)
+        page = feed_page(service, PROVIDER, query, "urn:t").items[4]["data"]["data"]
+        assert people.BOB.name in set(_strings(page))
+        assert ring._kept == {} and ring._kept_under is None, "nothing kept without a count"
+        record = (scene.contract_id, 5)
+        service.erase(PRIVACY_OFFICER, reason="asked", legal_basis="AVG art. 17", record=record)
+        assert ring._read_keys([])[0] == 1, "the erasure put the count back"
+        after = feed_page(service, PROVIDER, query, "urn:t").items[4]["data"]["data"]
+        assert ERASED in set(_strings(after))
+        assert ring._kept and ring._kept_under == 1
+    finally:
+        service.close()
+
+
+@pytest.mark.parametrize("backend", ["memory"], indirect=True)
+def test_an_entry_that_shows_nothing_does_not_make_the_page_skip_the_rest_of_its_read(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from application import feed as feed_module
+
+    service = service_for(settings)
+    try:
+        scene = active_contract(service)
+        hidden = open_contract(service, "WMO-2025-77", principal=OTHER_COMMISSIONER)
+        for n in range(4):  # after the contract Bob may not see: four of his
+            service.handle(
+                COMMISSIONER,
+                IssuePublication(scene.contract_id, audience="raad", channel="web", summary=f"{n}"),
+            )
+        head = service.recorder.max_notification_id()
+        entries_now = service.recorder.feed_entries(0, head, 10_000)
+        start = next(e.position for e in entries_now if e.contract_id == hidden)
+        mine = [e.position for e in entries_now if e.contract_id == scene.contract_id]
+        mine = [p for p in mine if p > start]
+        assert len(mine) == 4
+        blank = mine[1]  # shows nothing: no body, and its event reads as nothing
+        entries = service.recorder.feed._entries
+        at = next(i for i, e in enumerate(entries) if e.position == blank)
+        entries[at] = entries[at]._replace(body=None)
+        from_event = feed_module._from_event
+        monkeypatch.setattr(
+            feed_module,
+            "_from_event",
+            lambda store, entry, source: (
+                None if entry.position == blank else from_event(store, entry, source)
+            ),
+        )
+        seen: list[int] = []
+        after = start - 1  # pages of 2: the hidden one and one of Bob's, then the rest
+        for _ in range(50):
+            page = feed_page(service, PROVIDER, FeedQuery(after=after, limit=2), "urn:t")
+            seen += [int(item["sequence"]) for item in page.items]
+            if page.next_cursor == after:
+                break
+            after = page.next_cursor
+        assert seen == [p for p in mine if p != blank]
     finally:
         service.close()
