@@ -180,7 +180,14 @@ def test_metrics_count_requests_by_route_template_and_commands_by_outcome(
 
 @pytest.fixture
 def memory_client(tmp_path) -> Iterator[TestClient]:
-    settings = Settings(database_url="memory://", data_dir=tmp_path, jwt_secret=s.JWT_SECRET)
+    # The runner catches the read models up on every look (1 s by default): one a minute, so
+    # the lag the metric shows is what the requests left (its first look is at start-up).
+    settings = Settings(
+        database_url="memory://",
+        data_dir=tmp_path,
+        jwt_secret=s.JWT_SECRET,
+        webhooks_poll_seconds=60,
+    )
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         yield client
 

@@ -358,19 +358,25 @@ def test_an_organisation_receives_only_what_it_may_see(
         outsider = subscribed(
             client, outsider_receiver.url, s.token_for(s.OUTSIDER_ORG, "contract_manager")
         )
-        provider = subscribed(client, provider_receiver.url, s.provider_a())
         mine = subscribed(client, receiver.url)
         contract = s.active_contract(client)
+        # The provider subscribes once it is a party: a subscription sends what is committed
+        # from then on, and what may be seen is judged when an event is sent.
+        provider = subscribed(client, provider_receiver.url, s.provider_a())
+        s.hold_session(client, contract.id)
         other = s.open_contract(client, "WMO-2025-099")  # zorg-a is no party to it
         expected = _feed(client, s.commissioner())
         assert {e["subject"] for e in expected} == {contract.id, other}
         receiver.wait_for(len(expected))
-        provider_expected = _feed(client, s.provider_a())
-        got = provider_receiver.wait_for(len(provider_expected))
-        assert {verify(provider["secret"], r)["subject"] for r in got} == {contract.id}
+        got = provider_receiver.wait_for(1)
+        [session] = [verify(provider["secret"], r) for r in got]
+        assert (session["subject"], session["type"]) == (
+            contract.id,
+            "nl.dialoog.contract.session-held",
+        )
         time.sleep(0.5)  # the deliverer had its chances
         assert outsider_receiver.received == []
-        assert len(provider_receiver.accepted()) == len(provider_expected)
+        assert len(provider_receiver.accepted()) == 1
         assert outsider["id"] != mine["id"]
 
 
