@@ -22,6 +22,7 @@ from eventsourcing.persistence import (
     JSONTranscoder,
     Mapper,
     PersistenceError,
+    StoredEvent,
 )
 
 from application.aggregate_cache import AggregateCache
@@ -77,6 +78,9 @@ class ContractStore(Application[UUID]):
     # after another (n × the connect timeout). Ours (application.aggregate_cache) holds no
     # lock while it reads the store; snapshots bound every replay it cannot serve.
     env = {"IS_SNAPSHOTTING_ENABLED": "y"}
+    #: Events a rebuild keeps in memory to replay the contracts too short for a snapshot
+    #: from its one read of the log (~1 KB each); contracts past it are loaded at their heads.
+    REBUILD_KEPT_EVENTS = 20_000
 
     def __init__(
         self,
@@ -116,7 +120,7 @@ class ContractStore(Application[UUID]):
             self.projection = Projection(
                 store=read_models,
                 read_notifications=self._read_notifications,
-                load=self._load_for_projection,
+                load=self._load_for_catch_up,
                 rows_at_heads=self.rows_at_heads,
             )
 
@@ -421,29 +425,70 @@ class ContractStore(Application[UUID]):
 
     def _read_notifications(self, start: int, limit: int) -> list[tuple[int, str, str]]:
         notifications = self.recorder.select_notifications(start=start, limit=limit)
-        return [(n.id, UUID(str(n.originator_id)).hex, n.topic) for n in notifications]
+        return [(n.id, _uuid_hex(n.originator_id), n.topic) for n in notifications]
 
     def rows_at_heads(self, progress: Callable[[int], None] | None = None) -> Folded:
         """The read models' rows as the whole notification log makes them: the log read once
-        for its contracts (and how many notifications each has), then every contract loaded
-        once, at its head — from its latest snapshot, sealed and held against the chain, and
-        the events after it — instead of once per batch of notifications that touches it.
-        `progress` counts each contract's notifications as it is loaded. A contract whose
-        history does not replay is left out, as by a catch-up (its verification names the
-        damage)."""
+        for its contracts (and how many notifications each has), then every contract made
+        once, at its head. A contract shorter than the snapshot interval has no snapshot: it is
+        replayed from the events this read already holds (up to `REBUILD_KEPT_EVENTS` of them
+        at a time; their keys read for many contracts in one query), with no read of its own.
+        A longer one is loaded from its latest snapshot, sealed and held against the chain,
+        and the events after it. `progress` counts each contract's notifications as it is
+        made. A contract whose history does not replay is left out, as by a catch-up (its
+        verification names the damage)."""
+        interval = self.snapshotting_intervals.get(Contract, 0)
         counts: dict[str, int] = {}
-        position = processed = 0
-        while batch := self._read_notifications(position + 1, 1000):
-            for _, contract_id, topic in batch:
-                if topic.startswith("domain.events:"):
-                    counts[contract_id] = counts.get(contract_id, 0) + 1
-            position, processed = batch[-1][0], processed + len(batch)
+        #: every event so far of the contracts that may still be replayed from this read
+        short: dict[str, list[StoredEvent]] = {}
+        kept = position = processed = 0
+        while batch := self.recorder.select_notifications(start=position + 1, limit=1000):
+            for notification in batch:
+                if not notification.topic.startswith("domain.events:"):
+                    continue
+                contract_id = _uuid_hex(notification.originator_id)
+                count = counts[contract_id] = counts.get(contract_id, 0) + 1
+                events = short.get(contract_id)
+                if count == 1 and kept < self.REBUILD_KEPT_EVENTS:
+                    short[contract_id] = [notification]
+                    kept += 1
+                elif events is not None:
+                    if count >= interval > 0 or kept >= self.REBUILD_KEPT_EVENTS:
+                        del short[contract_id]  # loaded at its head instead
+                        kept -= len(events)
+                    else:
+                        events.append(notification)
+                        kept += 1
+            position, processed = batch[-1].id, processed + len(batch)
+        made = None if progress is None else lambda contract_id: progress(counts[contract_id])
         summaries, indicators = rows_of(
-            counts,
-            self._load_for_projection,
-            None if progress is None else lambda contract_id: progress(counts[contract_id]),
+            [c for c in counts if c not in short], self._load_for_projection, made
         )
+        replayed = list(short)
+        for start in range(0, len(replayed), _KEYS_READ_TOGETHER):
+            group = replayed[start : start + _KEYS_READ_TOGETHER]
+            with self.personal_data.reading(*group, prefetch=True):
+                more, more_indicators = rows_of(
+                    group, lambda contract_id: self._replayed(short[contract_id]), made
+                )
+            summaries += more
+            indicators.update(more_indicators)
         return Folded(position, processed, summaries, indicators)
+
+    def _replayed(self, stored: list[StoredEvent]) -> Contract | None:
+        """A contract made from all its stored events (within `personal_data.reading`)."""
+        contract = replay(None, (self.mapper.to_domain_event(event) for event in stored))
+        return contract if isinstance(contract, Contract) else None
+
+    def _load_for_catch_up(self, contract_id: str) -> Contract | None:
+        """A contract at its head for the read models' catch-up: the one the aggregate cache
+        keeps, brought forward by the events after it, where it keeps one — so a contract
+        written to batch after batch is folded forward, not loaded again for every batch —
+        else loaded from its latest snapshot (and then kept)."""
+        try:
+            return self._load(UUID(hex=contract_id))
+        except ContractNotFound:
+            return None
 
     def _load_for_projection(self, contract_id: str) -> Contract | None:
         try:
@@ -466,6 +511,15 @@ class ContractStore(Application[UUID]):
             ) from error
         except TimeoutError as error:
             raise StoreUnavailable("the event store did not answer in time") from error
+
+
+#: Contracts whose personal-data keys a rebuild reads in one query.
+_KEYS_READ_TOGETHER = 500
+
+
+def _uuid_hex(originator_id: UUID | str) -> str:
+    """The hex form of an originator id as a recorder returns it (a UUID, or its text)."""
+    return originator_id.hex if type(originator_id) is UUID else UUID(str(originator_id)).hex
 
 
 def contract_uuid(contract_id: str) -> UUID:

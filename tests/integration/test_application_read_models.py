@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -103,6 +104,94 @@ def test_the_rebuild_makes_what_the_catch_up_made(settings: Settings) -> None:
         assert {s.version for s in caught_up} == {
             service.get_contract(COMMISSIONER, cid).version for cid in ids
         }
+    finally:
+        service.close()
+
+
+def test_the_catch_up_brings_the_kept_contract_forward_instead_of_loading_it_per_batch(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One contract written to across many batches of the catch-up: the contract the aggregate
+    cache keeps is brought forward, not loaded from the store again for every batch — and the
+    rows are those the events make."""
+    service = service_for(settings, read_models=True)
+    try:
+        scene = active_contract(service)
+        assert service.projection is not None
+        service.projection.catch_up()
+        for k in range(12):
+            service.handle(
+                COMMISSIONER,
+                IssuePublication(
+                    scene.contract_id, audience="raad", channel="brief", summary=f"n{k}"
+                ),
+            )
+        loads: list[Any] = []
+        load = service.repository.get
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            loads.append(args)
+            return load(*args, **kwargs)
+
+        monkeypatch.setattr(service.repository, "get", counted)
+        service.projection.batch_size = 3
+        assert service.projection.catch_up() == 12  # four batches
+        assert loads == []
+        (summary,) = service.list_contracts(COMMISSIONER, SummaryFilter())
+        assert summary.version == service.get_contract(COMMISSIONER, scene.contract_id).version
+        assert service.verify_read_models() == []
+    finally:
+        service.close()
+
+
+@pytest.mark.parametrize("kept", [0, 11, 20_000])
+def test_contracts_too_short_for_a_snapshot_are_replayed_from_the_rebuilds_own_read(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, kept: int
+) -> None:
+    """With a snapshot every 8 events: the contracts of fewer events are made from the events
+    the rebuild read from the log (their sealed names opened with keys read together), the
+    longer ones loaded at their heads — and past `REBUILD_KEPT_EVENTS` kept events, the rest
+    too. Either way the rows are those the catch-up made."""
+    service = service_for(settings.model_copy(update={"snapshot_interval": 8}), read_models=True)
+    try:
+        # In the log: the four openings (5 events each), a publication on each, then the
+        # last two grow past the snapshot interval.
+        scenes = _many_contracts(service, 4, 1)
+        long = scenes[3].contract_id
+        for k in range(5):
+            service.handle(
+                COMMISSIONER,
+                IssuePublication(long, audience="raad", channel="brief", summary=f"m{k}"),
+            )
+        agree(service, scenes[2], indicator_addition(target="5"))
+        ids = [scene.contract_id for scene in scenes]
+        lengths = {cid: service.get_contract(COMMISSIONER, cid).version for cid in ids}
+        assert lengths[long] >= 8 and min(lengths.values()) < 8, lengths
+        caught_up = service.list_contracts(COMMISSIONER, SummaryFilter())
+        dashboard = service.indicator_dashboard(COMMISSIONER, scenes[2].contract_id).body
+        loaded: list[str] = []
+        load = service._load_for_projection
+
+        def counted(contract_id: str) -> Any:
+            loaded.append(contract_id)
+            return load(contract_id)
+
+        monkeypatch.setattr(service, "_load_for_projection", counted)
+        monkeypatch.setattr(service, "REBUILD_KEPT_EVENTS", kept)
+        processed = service.rebuild_read_models()
+        loaded_by_rebuild = set(loaded)
+        assert processed >= service.notification_count()
+        assert service.list_contracts(COMMISSIONER, SummaryFilter()) == caught_up
+        assert service.indicator_dashboard(COMMISSIONER, scenes[2].contract_id).body == dashboard
+        assert service.verify_read_models() == []
+        short = {cid for cid, length in lengths.items() if length < 8}
+        assert short == {scenes[0].contract_id, scenes[1].contract_id}, lengths
+        if kept == 0:
+            assert loaded_by_rebuild == set(ids)
+        elif kept == 20_000:
+            assert loaded_by_rebuild == set(ids) - short
+        else:  # 11 events kept: the first contract's fit, the second's publication did not
+            assert loaded_by_rebuild == set(ids) - {scenes[0].contract_id}
     finally:
         service.close()
 
