@@ -216,10 +216,12 @@ _bearer = HTTPBearer(
 )
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    """The caller, from the token's signature and claims: no I/O (the keys are loaded at
+    start), so on the event loop rather than through the thread pool."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated("send 'Authorization: Bearer <token>'")
     verifier: TokenVerifier = request.app.state.token_verifier

@@ -199,6 +199,11 @@ class Services:
             return self._contracts
 
     @property
+    def built_contracts(self) -> ContractService | None:
+        """The contract service if it was built already (never builds it)."""
+        return self._contracts
+
+    @property
     def checkpoints(self) -> Checkpointer:
         """The transparency log's signed checkpoints (key from the settings or the data dir)."""
         contracts = self.contracts
