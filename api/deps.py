@@ -21,8 +21,12 @@ from infrastructure.bootstrap import Services
 # profile (bench/profile.py p2). Nothing in them waits, except building the contract service.
 
 
-async def get_services(request: Request) -> Services:
+def _services(request: Request) -> Services:
     return cast(Services, request.app.state.services)
+
+
+async def get_services(request: Request) -> Services:
+    return _services(request)
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -31,7 +35,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 async def get_contracts(request: Request) -> ContractService:
     """The contract service; built on first use in a worker thread (building may wait for the
     store), then handed out without leaving the event loop."""
-    services = cast(Services, request.app.state.services)
+    services = _services(request)
     built = services.built_contracts
     if built is not None:
         return built

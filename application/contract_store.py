@@ -51,7 +51,7 @@ from application.read_models import (
     summary_of,
 )
 from application.snapshots import SealedSnapshotStore
-from application.stored_form import RecordMapper, record_digest
+from application.stored_form import RecordMapper, originator_hex, record_digest
 from application.transcodings import register_domain_transcodings
 from application.transparency_log import LogStore, MerkleLog
 from application.visibility import PartyGate
@@ -244,7 +244,7 @@ class ContractStore(Application[UUID]):
         events = [
             (
                 r.notification.id,
-                UUID(str(r.notification.originator_id)).hex,
+                originator_hex(r.notification.originator_id),
                 r.notification.originator_version,
             )
             for r in recordings
@@ -425,7 +425,7 @@ class ContractStore(Application[UUID]):
 
     def _read_notifications(self, start: int, limit: int) -> list[tuple[int, str, str]]:
         notifications = self.recorder.select_notifications(start=start, limit=limit)
-        return [(n.id, _uuid_hex(n.originator_id), n.topic) for n in notifications]
+        return [(n.id, originator_hex(n.originator_id), n.topic) for n in notifications]
 
     def rows_at_heads(self, progress: Callable[[int], None] | None = None) -> Folded:
         """The read models' rows as the whole notification log makes them: the log read once
@@ -446,7 +446,7 @@ class ContractStore(Application[UUID]):
             for notification in batch:
                 if not notification.topic.startswith("domain.events:"):
                     continue
-                contract_id = _uuid_hex(notification.originator_id)
+                contract_id = originator_hex(notification.originator_id)
                 count = counts[contract_id] = counts.get(contract_id, 0) + 1
                 events = short.get(contract_id)
                 if count == 1 and kept < self.REBUILD_KEPT_EVENTS:
@@ -515,11 +515,6 @@ class ContractStore(Application[UUID]):
 
 #: Contracts whose personal-data keys a rebuild reads in one query.
 _KEYS_READ_TOGETHER = 500
-
-
-def _uuid_hex(originator_id: UUID | str) -> str:
-    """The hex form of an originator id as a recorder returns it (a UUID, or its text)."""
-    return originator_id.hex if type(originator_id) is UUID else UUID(str(originator_id)).hex
 
 
 def contract_uuid(contract_id: str) -> UUID:

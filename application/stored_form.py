@@ -173,7 +173,7 @@ class RecordMapper(Mapper[UUID]):
             fields["class_version"] = class_version
         record = record_of(
             topic=topic,
-            contract_id=_hex(originator_id),
+            contract_id=originator_hex(originator_id),
             version=version,
             fields=fields,
             personal=personal_places(type(domain_event)),
@@ -191,7 +191,7 @@ class RecordMapper(Mapper[UUID]):
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         if not stored_event.topic.startswith(CONTRACT_TOPIC_PREFIX):
             return super().to_domain_event(stored_event)
-        where = f"version {stored_event.originator_version} of contract " + _hex(
+        where = f"version {stored_event.originator_version} of contract " + originator_hex(
             stored_event.originator_id
         )
         try:
@@ -199,7 +199,10 @@ class RecordMapper(Mapper[UUID]):
             state = self._fields(stored_event)
             if self.personal_data is not None and isinstance(cls, type):
                 self.personal_data.open_fields(
-                    state, cls, _hex(stored_event.originator_id), stored_event.originator_version
+                    state,
+                    cls,
+                    originator_hex(stored_event.originator_id),
+                    stored_event.originator_version,
                 )
         except HistoryCorrupt:
             raise
@@ -239,9 +242,10 @@ class RecordMapper(Mapper[UUID]):
             "payload": self._typed(record.payload),
             "metadata": self._typed(record.metadata),
         }
-        if record.header != (stored.topic, _hex(stored.originator_id), stored.originator_version):
+        contract_id = originator_hex(stored.originator_id)
+        if record.header != (stored.topic, contract_id, stored.originator_version):
             raise HistoryCorrupt(
-                f"version {stored.originator_version} of contract {_hex(stored.originator_id)} "
+                f"version {stored.originator_version} of contract {contract_id} "
                 "holds the record of another event (its header names another type, contract "
                 "or version)"
             )
@@ -346,7 +350,8 @@ def _name(hint: Any) -> str:
     return getattr(hint, "__name__", None) or str(hint)
 
 
-def _hex(originator_id: UUID | str) -> str:
+def originator_hex(originator_id: UUID | str) -> str:
+    """A stored row's originator id in hex (backends give a UUID or its text)."""
     return originator_id.hex if isinstance(originator_id, UUID) else UUID(str(originator_id)).hex
 
 
